@@ -1,0 +1,17 @@
+//! Shared library of the debpipe tools.
+//!
+//! Only what two or more tools need lives here: the app spec model and its
+//! validation ([`spec`]), deb822 paragraphs ([`deb822`]), input and atomic
+//! output ([`io`]), and the error type with its exit-code convention
+//! ([`error`]).
+#![deny(missing_docs)]
+
+pub mod deb822;
+pub mod error;
+pub mod io;
+pub mod spec;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use error::{Error, Result};
+pub use spec::AppSpec;

@@ -1,0 +1,853 @@
+//! The app spec (`app.json`): one JSON document that describes an app.
+//!
+//! Only `module` and `version` are required; everything else defaults to the
+//! seed's conventions, derived from `module`. [`AppSpec::from_json`] parses,
+//! fills in the defaults and validates every value that ends up in an ini
+//! file, an nginx config, a shell script, a systemd unit or a control file;
+//! an [`AppSpec`] cannot be had any other way, so tools never see an
+//! unvalidated one.
+//!
+//! Values that reach those formats are checked against allow-lists rather
+//! than escaped: uWSGI's ini has no escape at all (`%x`, `$(VAR)`, `@(file)`
+//! and `@(exec://cmd)` expand inside any value), nginx cannot escape `$`, and
+//! systemd expands `%` and `$`. So paths, names and option values are limited
+//! to characters that mean nothing in any of them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// A URL prefix served by nginx straight from a directory.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alias {
+    /// URL prefix, starting and ending with `/` (e.g. `/static/`).
+    pub url: String,
+    /// Absolute directory the prefix maps to.
+    pub dir: String,
+}
+
+/// Ask for a whole nginx `server` block instead of a location snippet.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// `listen` argument: a port, `ADDR:PORT` or `[V6]:PORT`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// `server_name` values; `_` matches any host.
+    #[serde(default = "default_server_names")]
+    pub server_name: Vec<String>,
+}
+
+fn default_listen() -> String {
+    "80".into()
+}
+fn default_server_names() -> Vec<String> {
+    vec!["_".into()]
+}
+
+/// The spec as written by the user: everything optional but the two required
+/// fields; unknown fields are an error.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    module: String,
+    version: String,
+    package: Option<String>,
+    description: Option<String>,
+    maintainer: Option<String>,
+    homepage: Option<String>,
+    section: Option<String>,
+    priority: Option<String>,
+    architecture: Option<String>,
+    depends: Option<Vec<String>>,
+    app_dir: Option<String>,
+    venv: Option<String>,
+    user: Option<String>,
+    group: Option<String>,
+    wsgi: Option<String>,
+    settings: Option<String>,
+    config_hook: Option<String>,
+    processes: Option<u32>,
+    threads: Option<u32>,
+    gevent: Option<u32>,
+    harakiri: Option<u32>,
+    socket_timeout: Option<u32>,
+    reload_mercy: Option<u32>,
+    max_requests: Option<u32>,
+    buffer_size: Option<u32>,
+    limit_as: Option<u32>,
+    uwsgi_bin: Option<String>,
+    uwsgi_plugins: Option<Vec<String>>,
+    uwsgi_options: Option<Vec<(String, String)>>,
+    env: Option<BTreeMap<String, String>>,
+    location: Option<String>,
+    client_max_body_size: Option<String>,
+    #[serde(rename = "static")]
+    static_files: Option<Alias>,
+    media: Option<Alias>,
+    server: Option<Server>,
+    log_dir: Option<String>,
+}
+
+/// A validated app spec with every default filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppSpec {
+    /// Python app name, e.g. `wechat`.
+    pub module: String,
+    /// Debian version of the package, e.g. `1.0.0-1`.
+    pub version: String,
+    /// Debian package name; default `<module>-api` (`_` becomes `-`).
+    pub package: String,
+    /// Synopsis line, then the long description (may be empty).
+    pub description: String,
+    /// `Name <email>`.
+    pub maintainer: String,
+    /// Project URL.
+    pub homepage: Option<String>,
+    /// Debian section; default `web`.
+    pub section: String,
+    /// Debian priority; default `optional`.
+    pub priority: String,
+    /// Debian architecture; `None` lets gen-control decide from mkvenv's facts.
+    pub architecture: Option<String>,
+    /// Extra Debian dependency relations.
+    pub depends: Vec<String>,
+    /// Where the Django project is installed; default `/opt/www/<module>`.
+    pub app_dir: String,
+    /// The virtualenv's install path; default `/opt/www/venvs/<package>`.
+    pub venv: String,
+    /// User the service runs as; default `www-data`.
+    pub user: String,
+    /// Group the service runs as and the socket belongs to; default `www-data`.
+    pub group: String,
+    /// WSGI entry point `module[:callable]`; default `pro_setting.wsgi:application`.
+    pub wsgi: String,
+    /// Django settings module; default `pro_setting.settings`.
+    pub settings: String,
+    /// Script (relative to `app_dir`) that postinst runs with the venv's python.
+    pub config_hook: Option<String>,
+    /// uWSGI worker processes; default 4.
+    pub processes: u32,
+    /// Threads per worker (exclusive with `gevent`).
+    pub threads: Option<u32>,
+    /// gevent async cores (exclusive with `threads`).
+    pub gevent: Option<u32>,
+    /// Seconds before uWSGI kills a stuck worker; default 60.
+    pub harakiri: u32,
+    /// uWSGI socket-timeout; default 300.
+    pub socket_timeout: u32,
+    /// uWSGI reload-mercy; default 10.
+    pub reload_mercy: u32,
+    /// uWSGI max-requests; default 10000.
+    pub max_requests: u32,
+    /// uWSGI buffer-size; default 30000.
+    pub buffer_size: u32,
+    /// uWSGI limit-as in MB (off by default: it starves threads).
+    pub limit_as: Option<u32>,
+    /// The uWSGI binary; default `<venv>/bin/uwsgi`.
+    pub uwsgi_bin: String,
+    /// uWSGI plugins to load first (for Debian's modular uwsgi, e.g. `python3`).
+    pub uwsgi_plugins: Vec<String>,
+    /// Extra uWSGI options, in order, keys may repeat.
+    pub uwsgi_options: Vec<(String, String)>,
+    /// Environment of the app, sorted by name.
+    pub env: Vec<(String, String)>,
+    /// nginx location prefix; default `/api/<module>/`.
+    pub location: String,
+    /// nginx client_max_body_size; default `10m`.
+    pub client_max_body_size: String,
+    /// Static files alias.
+    pub static_files: Option<Alias>,
+    /// Media files alias.
+    pub media: Option<Alias>,
+    /// Whole nginx server block wanted.
+    pub server: Option<Server>,
+    /// Log directory (used by the SysV script); default `/var/log/uwsgi`.
+    pub log_dir: String,
+}
+
+impl AppSpec {
+    /// Parse, default and validate a spec. `path` only names the input in
+    /// errors (`-` is shown as `<stdin>`).
+    pub fn from_json(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let name = crate::io::display_name(path);
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let raw: RawSpec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let msg = if field == "." || field.is_empty() {
+                inner.to_string()
+            } else {
+                format!("spec field `{field}`: {inner}")
+            };
+            Error::Json {
+                path: name.clone(),
+                msg,
+            }
+        })?;
+        de.end().map_err(|e| Error::Json {
+            path: name.clone(),
+            msg: e.to_string(),
+        })?;
+        Self::resolve(raw).map_err(|e| e.in_file(&name))
+    }
+
+    fn resolve(raw: RawSpec) -> Result<Self> {
+        check("module", &raw.module, python_identifier)?;
+        check("version", &raw.version, debian_version)?;
+        let module = raw.module;
+        let package = match raw.package {
+            Some(p) => check_owned("package", p, package_name)?,
+            None => {
+                let p = format!("{}-api", module.to_ascii_lowercase().replace('_', "-"));
+                package_name(&p).map_err(|r| {
+                    Error::invalid("package", format!("derived from `module`: {r}; set `package`"))
+                })?;
+                p
+            }
+        };
+        let app_dir = opt_check("app_dir", raw.app_dir, abs_path)?
+            .unwrap_or_else(|| format!("/opt/www/{module}"));
+        let venv = opt_check("venv", raw.venv, abs_path)?
+            .unwrap_or_else(|| format!("/opt/www/venvs/{package}"));
+        let threads = opt_range("threads", raw.threads, 1, 1024)?;
+        let gevent = opt_range("gevent", raw.gevent, 1, 100_000)?;
+        if threads.is_some() && gevent.is_some() {
+            return Err(Error::invalid(
+                "gevent",
+                "cannot be combined with `threads`: choose one concurrency model",
+            ));
+        }
+        let description = match raw.description {
+            Some(d) => check_owned("description", d, description)?,
+            None => format!("{module} web application ({package})\nThe {module} Django application, served by uWSGI behind nginx."),
+        };
+        let mut env = Vec::new();
+        for (k, v) in raw.env.unwrap_or_default() {
+            let field = format!("env.{k}");
+            check(&field, &k, env_name)?;
+            check(&field, &v, safe_value)?;
+            env.push((k, v));
+        }
+        let mut uwsgi_options = Vec::new();
+        for (i, (k, v)) in raw.uwsgi_options.unwrap_or_default().into_iter().enumerate() {
+            let field = format!("uwsgi_options[{i}]");
+            check(&field, &k, uwsgi_key)?;
+            check(&field, &v, safe_value)?;
+            uwsgi_options.push((k, v));
+        }
+        let mut uwsgi_plugins = Vec::new();
+        for (i, p) in raw.uwsgi_plugins.unwrap_or_default().into_iter().enumerate() {
+            uwsgi_plugins.push(check_owned(&format!("uwsgi_plugins[{i}]"), p, plugin_name)?);
+        }
+        let mut depends = Vec::new();
+        for (i, d) in raw.depends.unwrap_or_default().into_iter().enumerate() {
+            depends.push(check_owned(&format!("depends[{i}]"), d, relation)?);
+        }
+        let alias = |field: &str, a: Option<Alias>| -> Result<Option<Alias>> {
+            if let Some(a) = &a {
+                check(&format!("{field}.url"), &a.url, url_prefix)?;
+                check(&format!("{field}.dir"), &a.dir, abs_path)?;
+            }
+            Ok(a)
+        };
+        let static_files = alias("static", raw.static_files)?;
+        let media = alias("media", raw.media)?;
+        if let Some(s) = &raw.server {
+            check("server.listen", &s.listen, listen)?;
+            if s.server_name.is_empty() {
+                return Err(Error::invalid("server.server_name", "must not be empty"));
+            }
+            for (i, n) in s.server_name.iter().enumerate() {
+                check(&format!("server.server_name[{i}]"), n, server_name)?;
+            }
+        }
+        let spec = AppSpec {
+            version: raw.version,
+            description,
+            maintainer: opt_check("maintainer", raw.maintainer, maintainer)?
+                .unwrap_or_else(|| format!("{package} maintainers <root@localhost>")),
+            homepage: opt_check("homepage", raw.homepage, homepage)?,
+            section: opt_check("section", raw.section, section)?.unwrap_or_else(|| "web".into()),
+            priority: opt_check("priority", raw.priority, priority)?
+                .unwrap_or_else(|| "optional".into()),
+            architecture: opt_check("architecture", raw.architecture, architecture)?,
+            depends,
+            uwsgi_bin: opt_check("uwsgi_bin", raw.uwsgi_bin, abs_path)?
+                .unwrap_or_else(|| format!("{venv}/bin/uwsgi")),
+            app_dir,
+            venv,
+            user: opt_check("user", raw.user, user_name)?.unwrap_or_else(|| "www-data".into()),
+            group: opt_check("group", raw.group, user_name)?.unwrap_or_else(|| "www-data".into()),
+            wsgi: opt_check("wsgi", raw.wsgi, wsgi_entry)?
+                .unwrap_or_else(|| "pro_setting.wsgi:application".into()),
+            settings: opt_check("settings", raw.settings, dotted_identifier)?
+                .unwrap_or_else(|| "pro_setting.settings".into()),
+            config_hook: opt_check("config_hook", raw.config_hook, rel_path)?,
+            processes: opt_range("processes", raw.processes, 1, 1024)?.unwrap_or(4),
+            threads,
+            gevent,
+            harakiri: opt_range("harakiri", raw.harakiri, 1, 86_400)?.unwrap_or(60),
+            socket_timeout: opt_range("socket_timeout", raw.socket_timeout, 1, 86_400)?
+                .unwrap_or(300),
+            reload_mercy: opt_range("reload_mercy", raw.reload_mercy, 1, 86_400)?.unwrap_or(10),
+            max_requests: opt_range("max_requests", raw.max_requests, 1, u32::MAX)?
+                .unwrap_or(10_000),
+            buffer_size: opt_range("buffer_size", raw.buffer_size, 4096, 65_535)?
+                .unwrap_or(30_000),
+            limit_as: opt_range("limit_as", raw.limit_as, 64, 1_048_576)?,
+            uwsgi_plugins,
+            uwsgi_options,
+            env,
+            location: opt_check("location", raw.location, url_prefix)?
+                .unwrap_or_else(|| format!("/api/{module}/")),
+            client_max_body_size: opt_check(
+                "client_max_body_size",
+                raw.client_max_body_size,
+                nginx_size,
+            )?
+            .unwrap_or_else(|| "10m".into()),
+            static_files,
+            media,
+            server: raw.server,
+            log_dir: opt_check("log_dir", raw.log_dir, abs_path)?
+                .unwrap_or_else(|| "/var/log/uwsgi".into()),
+            module,
+            package,
+        };
+        url_prefix(&format!("/api/{}/", spec.module))
+            .map_err(|r| Error::invalid("module", r))?;
+        Ok(spec)
+    }
+
+    /// Directory of the uWSGI socket, made by the service manager: `/run/<package>`.
+    pub fn runtime_dir(&self) -> String {
+        format!("/run/{}", self.package)
+    }
+
+    /// The uWSGI socket nginx talks to: `/run/<package>/<package>.sock`.
+    pub fn socket(&self) -> String {
+        format!("{}/{}.sock", self.runtime_dir(), self.package)
+    }
+
+    /// PID file the SysV script keeps: `/run/<package>.pid` (root-owned
+    /// directory, as start-stop-daemon requires).
+    pub fn pidfile(&self) -> String {
+        format!("/run/{}.pid", self.package)
+    }
+
+    /// uWSGI log under the SysV script: `<log_dir>/<module>.log`.
+    pub fn log_file(&self) -> String {
+        format!("{}/{}.log", self.log_dir, self.module)
+    }
+
+    /// Install path of the uWSGI ini: `/opt/www/uwsgi/<module>.ini` (the seed's).
+    pub fn uwsgi_ini_path(&self) -> String {
+        format!("/opt/www/uwsgi/{}.ini", self.module)
+    }
+
+    /// Install path of the nginx file: a snippet in `/opt/www/nginx/` (the
+    /// seed's), or a server block in `/etc/nginx/conf.d/` when `server` is set.
+    pub fn nginx_conf_path(&self) -> String {
+        if self.server.is_some() {
+            format!("/etc/nginx/conf.d/{}.conf", self.package)
+        } else {
+            format!("/opt/www/nginx/{}.conf", self.module)
+        }
+    }
+
+    /// Install path of the systemd unit.
+    pub fn systemd_unit_path(&self) -> String {
+        format!("/lib/systemd/system/{}.service", self.package)
+    }
+
+    /// Install path of the SysV init script.
+    pub fn sysv_script_path(&self) -> String {
+        format!("/etc/init.d/{}", self.package)
+    }
+
+    /// The synopsis (first line of `description`).
+    pub fn synopsis(&self) -> &str {
+        self.description.lines().next().unwrap_or("")
+    }
+
+    /// The long description (after the first line), possibly empty.
+    pub fn long_description(&self) -> &str {
+        self.description.split_once('\n').map_or("", |(_, l)| l)
+    }
+}
+
+type Check = fn(&str) -> std::result::Result<(), String>;
+
+fn check(field: &str, value: &str, f: Check) -> Result<()> {
+    f(value).map_err(|r| Error::invalid(field, r))
+}
+
+fn check_owned(field: &str, value: String, f: Check) -> Result<String> {
+    check(field, &value, f).map(|()| value)
+}
+
+fn opt_check(field: &str, value: Option<String>, f: Check) -> Result<Option<String>> {
+    value.map(|v| check_owned(field, v, f)).transpose()
+}
+
+fn opt_range(field: &str, value: Option<u32>, min: u32, max: u32) -> Result<Option<u32>> {
+    match value {
+        Some(v) if v < min || v > max => Err(Error::invalid(
+            field,
+            format!("must be between {min} and {max}, got {v}"),
+        )),
+        v => Ok(v),
+    }
+}
+
+fn nonempty(v: &str) -> std::result::Result<(), String> {
+    if v.is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn only(v: &str, what: &str, ok: impl Fn(char) -> bool) -> std::result::Result<(), String> {
+    nonempty(v)?;
+    match v.chars().find(|&c| !ok(c)) {
+        Some(c) => Err(format!("{what}: character {c:?} not allowed in {v:?}")),
+        None => Ok(()),
+    }
+}
+
+/// A Python identifier (ASCII): `wechat`, `my_app`.
+pub fn python_identifier(v: &str) -> std::result::Result<(), String> {
+    nonempty(v)?;
+    let ok = v.chars().enumerate().all(|(i, c)| {
+        c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("must be a Python identifier ([A-Za-z_][A-Za-z0-9_]*), got {v:?}"))
+    }
+}
+
+/// Python dotted module path: `pro_setting.settings`.
+pub fn dotted_identifier(v: &str) -> std::result::Result<(), String> {
+    nonempty(v)?;
+    if v.split('.').all(|p| python_identifier(p).is_ok()) {
+        Ok(())
+    } else {
+        Err(format!("must be a Python dotted identifier like `pkg.module`, got {v:?}"))
+    }
+}
+
+fn wsgi_entry(v: &str) -> std::result::Result<(), String> {
+    let (m, callable) = v.split_once(':').unwrap_or((v, "application"));
+    dotted_identifier(m)?;
+    python_identifier(callable)
+        .map_err(|_| format!("callable after `:` must be a Python identifier, got {v:?}"))
+}
+
+/// A Debian package name: `[a-z0-9][a-z0-9+.-]+`.
+pub fn package_name(v: &str) -> std::result::Result<(), String> {
+    let ok = v.len() >= 2
+        && v.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a Debian package name (lowercase letters, digits, `+-.`, at least 2 characters, starting alphanumeric), got {v:?}"
+        ))
+    }
+}
+
+/// A Debian version: `[epoch:]upstream[-revision]`, as dpkg checks it.
+pub fn debian_version(v: &str) -> std::result::Result<(), String> {
+    let bad = |why: &str| Err(format!("not a Debian version ({why}): {v:?}"));
+    if v.is_empty() {
+        return bad("empty");
+    }
+    let (epoch, rest) = match v.split_once(':') {
+        Some((e, r)) => (Some(e), r),
+        None => (None, v),
+    };
+    if let Some(e) = epoch {
+        if e.is_empty() || !e.chars().all(|c| c.is_ascii_digit()) {
+            return bad("epoch must be a number");
+        }
+    }
+    let (upstream, revision) = match rest.rsplit_once('-') {
+        Some((u, r)) => (u, Some(r)),
+        None => (rest, None),
+    };
+    if !upstream.starts_with(|c: char| c.is_ascii_digit()) {
+        return bad("must start with a digit");
+    }
+    if !upstream
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".+~-:".contains(c))
+    {
+        return bad("upstream part allows only letters, digits and `.+~-:`");
+    }
+    if let Some(r) = revision {
+        if r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || ".+~".contains(c)) {
+            return bad("revision allows only letters, digits and `.+~`");
+        }
+    }
+    Ok(())
+}
+
+/// An architecture name: `amd64`, `all`, `any`, `linux-any`.
+fn architecture(v: &str) -> std::result::Result<(), String> {
+    only(v, "architecture", |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+    })
+}
+
+/// An absolute, normalized path from a safe character set: it lands in ini
+/// files, nginx configs, shell scripts and systemd units unquoted.
+pub fn abs_path(v: &str) -> std::result::Result<(), String> {
+    if !v.starts_with('/') {
+        return Err(format!("must be an absolute path, got {v:?}"));
+    }
+    if v == "/" {
+        return Err("must not be the root directory".into());
+    }
+    path_chars(v)?;
+    if v.ends_with('/') {
+        return Err(format!("must not end with `/`, got {v:?}"));
+    }
+    normalized(&v[1..], v)
+}
+
+fn rel_path(v: &str) -> std::result::Result<(), String> {
+    if v.starts_with('/') {
+        return Err(format!("must be relative to `app_dir`, got {v:?}"));
+    }
+    path_chars(v)?;
+    normalized(v, v)
+}
+
+fn path_chars(v: &str) -> std::result::Result<(), String> {
+    only(v, "path", |c| c.is_ascii_alphanumeric() || "/._+-".contains(c))
+}
+
+fn normalized(rest: &str, v: &str) -> std::result::Result<(), String> {
+    for comp in rest.split('/') {
+        match comp {
+            "" => return Err(format!("must not contain `//`, got {v:?}")),
+            "." | ".." => return Err(format!("must not contain `.` or `..` components, got {v:?}")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A URL prefix for an nginx `location`: `/api/wechat/`.
+fn url_prefix(v: &str) -> std::result::Result<(), String> {
+    if !v.starts_with('/') || !v.ends_with('/') {
+        return Err(format!("must start and end with `/`, got {v:?}"));
+    }
+    only(v, "URL prefix", |c| c.is_ascii_alphanumeric() || "/._~-".contains(c))?;
+    if v == "/" {
+        return Ok(());
+    }
+    normalized(&v[1..v.len() - 1], v)
+}
+
+/// A user or group name as adduser accepts by default.
+fn user_name(v: &str) -> std::result::Result<(), String> {
+    let ok = v.len() <= 32
+        && v.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("must be a user name ([a-z_][a-z0-9_-]*, at most 32), got {v:?}"))
+    }
+}
+
+fn env_name(v: &str) -> std::result::Result<(), String> {
+    python_identifier(v).map_err(|_| format!("must be an environment variable name, got {v:?}"))
+}
+
+/// A value safe unquoted in every format we write: no `%`, `$`, `(`, quotes,
+/// `;`, backslashes, newlines or other control characters, and no leading
+/// or trailing space (uWSGI strips it).
+pub fn safe_value(v: &str) -> std::result::Result<(), String> {
+    only(v, "value", |c| {
+        c.is_ascii_alphanumeric() || " ._,:/=+@-".contains(c)
+    })?;
+    if v.starts_with(' ') || v.ends_with(' ') {
+        return Err(format!("must not start or end with a space, got {v:?}"));
+    }
+    Ok(())
+}
+
+fn uwsgi_key(v: &str) -> std::result::Result<(), String> {
+    only(v, "uWSGI option name", |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+    })?;
+    if v.starts_with("daemonize") {
+        return Err(format!(
+            "`{v}` is not allowed: uWSGI must stay in the foreground under the service manager"
+        ));
+    }
+    Ok(())
+}
+
+fn plugin_name(v: &str) -> std::result::Result<(), String> {
+    only(v, "uWSGI plugin name", |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
+    })
+}
+
+fn listen(v: &str) -> std::result::Result<(), String> {
+    only(v, "listen address", |c| c.is_ascii_hexdigit() || ".:[]".contains(c))?;
+    let port = v.rsplit(':').next().unwrap_or(v);
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!("must be PORT, ADDR:PORT or [V6]:PORT, got {v:?}")),
+    }
+}
+
+fn server_name(v: &str) -> std::result::Result<(), String> {
+    only(v, "server name", |c| c.is_ascii_alphanumeric() || ".-_*".contains(c))
+}
+
+fn nginx_size(v: &str) -> std::result::Result<(), String> {
+    let digits = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
+    if !digits.is_empty()
+        && digits.len() + 1 >= v.len()
+        && digits.chars().all(|c| c.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        Err(format!("must be a size like `10m`, got {v:?}"))
+    }
+}
+
+fn no_control(v: &str, allow_newline: bool) -> std::result::Result<(), String> {
+    match v
+        .chars()
+        .find(|&c| c.is_control() && !(allow_newline && c == '\n'))
+    {
+        Some(c) => Err(format!("control character {c:?} not allowed")),
+        None => Ok(()),
+    }
+}
+
+fn description(v: &str) -> std::result::Result<(), String> {
+    no_control(v, true)?;
+    let synopsis = v.lines().next().unwrap_or("").trim();
+    if synopsis.is_empty() {
+        return Err("the first line (the synopsis) must not be empty".into());
+    }
+    if synopsis.chars().count() > 80 {
+        return Err("the first line (the synopsis) must be at most 80 characters".into());
+    }
+    Ok(())
+}
+
+fn maintainer(v: &str) -> std::result::Result<(), String> {
+    no_control(v, false)?;
+    let ok = v
+        .strip_suffix('>')
+        .and_then(|s| s.split_once(" <"))
+        .is_some_and(|(name, mail)| {
+            !name.trim().is_empty()
+                && !name.contains(['<', '>', ','])
+                && mail.contains('@')
+                && !mail.contains(['<', '>', ' '])
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("must be `Full Name <email@host>`, got {v:?}"))
+    }
+}
+
+fn homepage(v: &str) -> std::result::Result<(), String> {
+    no_control(v, false)?;
+    if (v.starts_with("https://") || v.starts_with("http://")) && !v.contains(char::is_whitespace)
+    {
+        Ok(())
+    } else {
+        Err(format!("must be an http(s) URL without spaces, got {v:?}"))
+    }
+}
+
+fn section(v: &str) -> std::result::Result<(), String> {
+    only(v, "section", |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || "/+-.".contains(c)
+    })
+}
+
+fn priority(v: &str) -> std::result::Result<(), String> {
+    match v {
+        "required" | "important" | "standard" | "optional" | "extra" => Ok(()),
+        _ => Err(format!(
+            "must be one of required, important, standard, optional, got {v:?}"
+        )),
+    }
+}
+
+/// One Debian relation (`Depends` entry): `pkg [(op version)] [| alt ...]`.
+pub fn relation(v: &str) -> std::result::Result<(), String> {
+    no_control(v, false)?;
+    if v.contains(',') {
+        return Err(format!("one relation per entry (no `,`), got {v:?}"));
+    }
+    for alt in v.split('|') {
+        let alt = alt.trim();
+        let (name, rest) = match alt.find([' ', '(']) {
+            Some(i) => (&alt[..i], alt[i..].trim()),
+            None => (alt, ""),
+        };
+        let bare = name.split_once(':').map_or(name, |(n, _)| n);
+        package_name(bare).map_err(|r| format!("in {v:?}: {r}"))?;
+        if rest.is_empty() {
+            continue;
+        }
+        let inner = rest
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .ok_or_else(|| format!("expected `(op version)` after the name in {v:?}"))?;
+        let inner = inner.trim();
+        let op_len = inner
+            .find(|c: char| !"<>=".contains(c))
+            .unwrap_or(inner.len());
+        let (op, ver) = inner.split_at(op_len);
+        if !matches!(op, "<<" | "<=" | "=" | ">=" | ">>") {
+            return Err(format!("relation operator must be <<, <=, =, >= or >>, in {v:?}"));
+        }
+        debian_version(ver.trim()).map_err(|r| format!("in {v:?}: {r}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Result<AppSpec> {
+        AppSpec::from_json(Path::new("app.json"), json.as_bytes())
+    }
+
+    #[test]
+    fn minimal_spec_gets_seed_defaults() {
+        let s = spec(r#"{"module":"wechat","version":"1.0.0"}"#).unwrap();
+        assert_eq!(s.package, "wechat-api");
+        assert_eq!(s.app_dir, "/opt/www/wechat");
+        assert_eq!(s.venv, "/opt/www/venvs/wechat-api");
+        assert_eq!(s.user, "www-data");
+        assert_eq!(s.location, "/api/wechat/");
+        assert_eq!(s.processes, 4);
+        assert_eq!(s.harakiri, 60);
+        assert_eq!(s.socket(), "/run/wechat-api/wechat-api.sock");
+        assert_eq!(s.uwsgi_bin, "/opt/www/venvs/wechat-api/bin/uwsgi");
+        assert_eq!(s.nginx_conf_path(), "/opt/www/nginx/wechat.conf");
+        assert_eq!(s.synopsis(), "wechat web application (wechat-api)");
+    }
+
+    #[test]
+    fn underscores_and_case_make_a_valid_package() {
+        let s = spec(r#"{"module":"My_App","version":"1"}"#).unwrap();
+        assert_eq!(s.package, "my-app-api");
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = spec(r#"{"module":"a","version":"1","procs":3}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `procs`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_field() {
+        let e = spec(r#"{"module":"a","version":"1","processes":"4"}"#).unwrap_err();
+        assert!(e.to_string().contains("spec field `processes`"), "{e}");
+        let e = spec(r#"{"module":"a","version":"1","static":{"url":"/s/","dir":3}}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("spec field `static.dir`"), "{e}");
+    }
+
+    #[test]
+    fn missing_required_is_named() {
+        let e = spec(r#"{"module":"a"}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `version`"), "{e}");
+    }
+
+    #[test]
+    fn trailing_garbage_is_an_error() {
+        assert!(spec(r#"{"module":"a","version":"1"} x"#).is_err());
+    }
+
+    #[test]
+    fn versions() {
+        for ok in ["1", "1.0", "1:2.0-1", "2.0~rc1+dfsg-1.1", "0:1-2-3"] {
+            assert!(debian_version(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a1", "1.0-", "x:1", "1_0", "1.0 ", "1;rm", "1:", "-1", "1.0-a_b"] {
+            assert!(debian_version(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert!(abs_path("/opt/www/x").is_ok());
+        for bad in ["opt", "/", "/a/../b", "/a//b", "/a/./b", "/a/", "/a b", "/a;b", "/a\nb", "/$x", "/a%b"] {
+            assert!(abs_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(url_prefix("/").is_ok());
+        assert!(url_prefix("/static/").is_ok());
+        for bad in ["/static", "static/", "/a/../", "/a b/", "/a;/", "/a//"] {
+            assert!(url_prefix(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn values_reject_format_metacharacters() {
+        assert!(safe_value("postgres://db:5432/app").is_ok());
+        for bad in ["a%b", "$(X)", "@(exec://id)", "a;b", "a\"b", "a'b", "a\nb", " a", "a\\b", "`id`", "{x}"] {
+            assert!(safe_value(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn relations() {
+        for ok in ["nginx", "python3 (>= 3.11)", "libc6:any (<< 3)", "aa | bb (= 1.0-1)"] {
+            assert!(relation(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Nginx", "a, b", "a (>= )", "a (~ 1)", "a (>= 1", "a\nb"] {
+            assert!(relation(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn threads_and_gevent_conflict() {
+        let e = spec(r#"{"module":"a","version":"1","threads":2,"gevent":10}"#).unwrap_err();
+        assert!(e.to_string().contains("`gevent`"), "{e}");
+    }
+
+    #[test]
+    fn daemonize_is_refused() {
+        let e = spec(r#"{"module":"a","version":"1","uwsgi_options":[["daemonize","/tmp/x"]]}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("uwsgi_options[0]"), "{e}");
+    }
+
+    #[test]
+    fn maintainers() {
+        assert!(maintainer("Jane Doe <jane@example.com>").is_ok());
+        for bad in ["Jane", "<a@b>", "Jane <jane>", "J <a@b>\n"] {
+            assert!(maintainer(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -142,7 +142,7 @@ mod tests {
         ));
         assert!(ini.contains("gevent = 100\ngevent-early-monkey-patch = true\n"));
         assert!(ini.ends_with("max-fd = 1024\nmax-fd = 2048\n"));
-        assert!(!ini.contains("threads ="));
+        assert!(!ini.contains("\nthreads ="));
     }
 
     #[test]

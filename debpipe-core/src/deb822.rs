@@ -202,14 +202,18 @@ pub fn fold_description(synopsis: &str, long: &str) -> String {
 mod tests {
     use super::*;
 
-    const CONTROL: &str = "Package: hello\nVersion: 1:2.0-1\nDescription: short\n long line\n .\n  indented\n";
+    const CONTROL: &str =
+        "Package: hello\nVersion: 1:2.0-1\nDescription: short\n long line\n .\n  indented\n";
 
     #[test]
     fn parse_and_write_round_trip() {
         let ps = parse(CONTROL).unwrap();
         assert_eq!(ps.len(), 1);
         assert_eq!(ps[0].get("package"), Some("hello"));
-        assert_eq!(ps[0].get("Description"), Some("short\nlong line\n.\n indented"));
+        assert_eq!(
+            ps[0].get("Description"),
+            Some("short\nlong line\n.\n indented")
+        );
         assert_eq!(ps[0].to_string(), CONTROL);
     }
 
@@ -242,7 +246,12 @@ mod tests {
     fn errors_name_the_line() {
         assert_eq!(parse("A: 1\nnocolon\n").unwrap_err().line, 2);
         assert_eq!(parse(" cont\n").unwrap_err().line, 1);
-        assert!(parse("A: 1\na: 2\n").unwrap_err().reason.contains("duplicate"));
+        assert!(
+            parse("A: 1\na: 2\n")
+                .unwrap_err()
+                .reason
+                .contains("duplicate")
+        );
     }
 
     #[test]

@@ -126,10 +126,7 @@ mod tests {
     fn usage_is_2_everything_else_1() {
         assert_eq!(Error::Usage("x".into()).exit_code(), 2);
         assert_eq!(Error::invalid("module", "bad").exit_code(), 1);
-        assert_eq!(
-            Error::io("f", std::io::Error::other("boom")).exit_code(),
-            1
-        );
+        assert_eq!(Error::io("f", std::io::Error::other("boom")).exit_code(), 1);
     }
 
     #[test]

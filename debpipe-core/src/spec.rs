@@ -91,6 +91,7 @@ struct RawSpec {
     media: Option<Alias>,
     server: Option<Server>,
     log_dir: Option<String>,
+    uwsgi_ini: Option<String>,
 }
 
 /// A validated app spec with every default filled in.
@@ -169,6 +170,9 @@ pub struct AppSpec {
     pub server: Option<Server>,
     /// Log directory (used by the SysV script); default `/var/log/uwsgi`.
     pub log_dir: String,
+    /// Install path of the uWSGI ini; default `/opt/www/uwsgi/<module>.ini`
+    /// (the seed's).
+    pub uwsgi_ini: String,
 }
 
 impl AppSpec {
@@ -176,11 +180,17 @@ impl AppSpec {
     /// errors (`-` is shown as `<stdin>`).
     pub fn from_json(path: &Path, bytes: &[u8]) -> Result<Self> {
         let name = crate::io::display_name(path);
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::Json {
+                path: name,
+                msg: "the app spec must be a JSON object (`{...}`)".into(),
+            });
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let raw: RawSpec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.into_inner();
-            let msg = if field == "." || field.is_empty() {
+            let msg = if field == "." || field == "?" || inner.is_syntax() || inner.is_eof() {
                 inner.to_string()
             } else {
                 format!("spec field `{field}`: {inner}")
@@ -206,7 +216,10 @@ impl AppSpec {
             None => {
                 let p = format!("{}-api", module.to_ascii_lowercase().replace('_', "-"));
                 package_name(&p).map_err(|r| {
-                    Error::invalid("package", format!("derived from `module`: {r}; set `package`"))
+                    Error::invalid(
+                        "package",
+                        format!("derived from `module`: {r}; set `package`"),
+                    )
                 })?;
                 p
             }
@@ -225,7 +238,9 @@ impl AppSpec {
         }
         let description = match raw.description {
             Some(d) => check_owned("description", d, description)?,
-            None => format!("{module} web application ({package})\nThe {module} Django application, served by uWSGI behind nginx."),
+            None => format!(
+                "{module} web application ({package})\nThe {module} Django application, served by uWSGI behind nginx."
+            ),
         };
         let mut env = Vec::new();
         for (k, v) in raw.env.unwrap_or_default() {
@@ -235,14 +250,24 @@ impl AppSpec {
             env.push((k, v));
         }
         let mut uwsgi_options = Vec::new();
-        for (i, (k, v)) in raw.uwsgi_options.unwrap_or_default().into_iter().enumerate() {
+        for (i, (k, v)) in raw
+            .uwsgi_options
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             let field = format!("uwsgi_options[{i}]");
             check(&field, &k, uwsgi_key)?;
             check(&field, &v, safe_value)?;
             uwsgi_options.push((k, v));
         }
         let mut uwsgi_plugins = Vec::new();
-        for (i, p) in raw.uwsgi_plugins.unwrap_or_default().into_iter().enumerate() {
+        for (i, p) in raw
+            .uwsgi_plugins
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             uwsgi_plugins.push(check_owned(&format!("uwsgi_plugins[{i}]"), p, plugin_name)?);
         }
         let mut depends = Vec::new();
@@ -298,8 +323,7 @@ impl AppSpec {
             reload_mercy: opt_range("reload_mercy", raw.reload_mercy, 1, 86_400)?.unwrap_or(10),
             max_requests: opt_range("max_requests", raw.max_requests, 1, u32::MAX)?
                 .unwrap_or(10_000),
-            buffer_size: opt_range("buffer_size", raw.buffer_size, 4096, 65_535)?
-                .unwrap_or(30_000),
+            buffer_size: opt_range("buffer_size", raw.buffer_size, 4096, 65_535)?.unwrap_or(30_000),
             limit_as: opt_range("limit_as", raw.limit_as, 64, 1_048_576)?,
             uwsgi_plugins,
             uwsgi_options,
@@ -317,11 +341,12 @@ impl AppSpec {
             server: raw.server,
             log_dir: opt_check("log_dir", raw.log_dir, abs_path)?
                 .unwrap_or_else(|| "/var/log/uwsgi".into()),
+            uwsgi_ini: opt_check("uwsgi_ini", raw.uwsgi_ini, abs_path)?
+                .unwrap_or_else(|| format!("/opt/www/uwsgi/{module}.ini")),
             module,
             package,
         };
-        url_prefix(&format!("/api/{}/", spec.module))
-            .map_err(|r| Error::invalid("module", r))?;
+        url_prefix(&format!("/api/{}/", spec.module)).map_err(|r| Error::invalid("module", r))?;
         Ok(spec)
     }
 
@@ -346,9 +371,9 @@ impl AppSpec {
         format!("{}/{}.log", self.log_dir, self.module)
     }
 
-    /// Install path of the uWSGI ini: `/opt/www/uwsgi/<module>.ini` (the seed's).
+    /// Install path of the uWSGI ini (`uwsgi_ini`).
     pub fn uwsgi_ini_path(&self) -> String {
-        format!("/opt/www/uwsgi/{}.ini", self.module)
+        self.uwsgi_ini.clone()
     }
 
     /// Install path of the nginx file: a snippet in `/opt/www/nginx/` (the
@@ -425,13 +450,16 @@ fn only(v: &str, what: &str, ok: impl Fn(char) -> bool) -> std::result::Result<(
 /// A Python identifier (ASCII): `wechat`, `my_app`.
 pub fn python_identifier(v: &str) -> std::result::Result<(), String> {
     nonempty(v)?;
-    let ok = v.chars().enumerate().all(|(i, c)| {
-        c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
-    });
+    let ok = v
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
     if ok {
         Ok(())
     } else {
-        Err(format!("must be a Python identifier ([A-Za-z_][A-Za-z0-9_]*), got {v:?}"))
+        Err(format!(
+            "must be a Python identifier ([A-Za-z_][A-Za-z0-9_]*), got {v:?}"
+        ))
     }
 }
 
@@ -441,7 +469,9 @@ pub fn dotted_identifier(v: &str) -> std::result::Result<(), String> {
     if v.split('.').all(|p| python_identifier(p).is_ok()) {
         Ok(())
     } else {
-        Err(format!("must be a Python dotted identifier like `pkg.module`, got {v:?}"))
+        Err(format!(
+            "must be a Python dotted identifier like `pkg.module`, got {v:?}"
+        ))
     }
 }
 
@@ -473,6 +503,9 @@ pub fn debian_version(v: &str) -> std::result::Result<(), String> {
     if v.is_empty() {
         return bad("empty");
     }
+    if v.contains(|c: char| c.is_control() || c.is_whitespace()) {
+        return bad("spaces and control characters are not allowed");
+    }
     let (epoch, rest) = match v.split_once(':') {
         Some((e, r)) => (Some(e), r),
         None => (None, v),
@@ -496,7 +529,11 @@ pub fn debian_version(v: &str) -> std::result::Result<(), String> {
         return bad("upstream part allows only letters, digits and `.+~-:`");
     }
     if let Some(r) = revision {
-        if r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || ".+~".contains(c)) {
+        if r.is_empty()
+            || !r
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".+~".contains(c))
+        {
             return bad("revision allows only letters, digits and `.+~`");
         }
     }
@@ -535,14 +572,20 @@ fn rel_path(v: &str) -> std::result::Result<(), String> {
 }
 
 fn path_chars(v: &str) -> std::result::Result<(), String> {
-    only(v, "path", |c| c.is_ascii_alphanumeric() || "/._+-".contains(c))
+    only(v, "path", |c| {
+        c.is_ascii_alphanumeric() || "/._+-".contains(c)
+    })
 }
 
 fn normalized(rest: &str, v: &str) -> std::result::Result<(), String> {
     for comp in rest.split('/') {
         match comp {
             "" => return Err(format!("must not contain `//`, got {v:?}")),
-            "." | ".." => return Err(format!("must not contain `.` or `..` components, got {v:?}")),
+            "." | ".." => {
+                return Err(format!(
+                    "must not contain `.` or `..` components, got {v:?}"
+                ));
+            }
             _ => {}
         }
     }
@@ -554,7 +597,9 @@ fn url_prefix(v: &str) -> std::result::Result<(), String> {
     if !v.starts_with('/') || !v.ends_with('/') {
         return Err(format!("must start and end with `/`, got {v:?}"));
     }
-    only(v, "URL prefix", |c| c.is_ascii_alphanumeric() || "/._~-".contains(c))?;
+    only(v, "URL prefix", |c| {
+        c.is_ascii_alphanumeric() || "/._~-".contains(c)
+    })?;
     if v == "/" {
         return Ok(());
     }
@@ -570,7 +615,9 @@ fn user_name(v: &str) -> std::result::Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("must be a user name ([a-z_][a-z0-9_-]*, at most 32), got {v:?}"))
+        Err(format!(
+            "must be a user name ([a-z_][a-z0-9_-]*, at most 32), got {v:?}"
+        ))
     }
 }
 
@@ -610,7 +657,9 @@ fn plugin_name(v: &str) -> std::result::Result<(), String> {
 }
 
 fn listen(v: &str) -> std::result::Result<(), String> {
-    only(v, "listen address", |c| c.is_ascii_hexdigit() || ".:[]".contains(c))?;
+    only(v, "listen address", |c| {
+        c.is_ascii_hexdigit() || ".:[]".contains(c)
+    })?;
     let port = v.rsplit(':').next().unwrap_or(v);
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(()),
@@ -619,7 +668,9 @@ fn listen(v: &str) -> std::result::Result<(), String> {
 }
 
 fn server_name(v: &str) -> std::result::Result<(), String> {
-    only(v, "server name", |c| c.is_ascii_alphanumeric() || ".-_*".contains(c))
+    only(v, "server name", |c| {
+        c.is_ascii_alphanumeric() || ".-_*".contains(c)
+    })
 }
 
 fn nginx_size(v: &str) -> std::result::Result<(), String> {
@@ -676,8 +727,7 @@ fn maintainer(v: &str) -> std::result::Result<(), String> {
 
 fn homepage(v: &str) -> std::result::Result<(), String> {
     no_control(v, false)?;
-    if (v.starts_with("https://") || v.starts_with("http://")) && !v.contains(char::is_whitespace)
-    {
+    if (v.starts_with("https://") || v.starts_with("http://")) && !v.contains(char::is_whitespace) {
         Ok(())
     } else {
         Err(format!("must be an http(s) URL without spaces, got {v:?}"))
@@ -726,7 +776,9 @@ pub fn relation(v: &str) -> std::result::Result<(), String> {
             .unwrap_or(inner.len());
         let (op, ver) = inner.split_at(op_len);
         if !matches!(op, "<<" | "<=" | "=" | ">=" | ">>") {
-            return Err(format!("relation operator must be <<, <=, =, >= or >>, in {v:?}"));
+            return Err(format!(
+                "relation operator must be <<, <=, =, >= or >>, in {v:?}"
+            ));
         }
         debian_version(ver.trim()).map_err(|r| format!("in {v:?}: {r}"))?;
     }
@@ -773,8 +825,7 @@ mod tests {
     fn wrong_type_names_field() {
         let e = spec(r#"{"module":"a","version":"1","processes":"4"}"#).unwrap_err();
         assert!(e.to_string().contains("spec field `processes`"), "{e}");
-        let e = spec(r#"{"module":"a","version":"1","static":{"url":"/s/","dir":3}}"#)
-            .unwrap_err();
+        let e = spec(r#"{"module":"a","version":"1","static":{"url":"/s/","dir":3}}"#).unwrap_err();
         assert!(e.to_string().contains("spec field `static.dir`"), "{e}");
     }
 
@@ -794,7 +845,9 @@ mod tests {
         for ok in ["1", "1.0", "1:2.0-1", "2.0~rc1+dfsg-1.1", "0:1-2-3"] {
             assert!(debian_version(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a1", "1.0-", "x:1", "1_0", "1.0 ", "1;rm", "1:", "-1", "1.0-a_b"] {
+        for bad in [
+            "", "a1", "1.0-", "x:1", "1_0", "1.0 ", "1;rm", "1:", "-1", "1.0-a_b",
+        ] {
             assert!(debian_version(bad).is_err(), "{bad}");
         }
     }
@@ -802,7 +855,9 @@ mod tests {
     #[test]
     fn paths() {
         assert!(abs_path("/opt/www/x").is_ok());
-        for bad in ["opt", "/", "/a/../b", "/a//b", "/a/./b", "/a/", "/a b", "/a;b", "/a\nb", "/$x", "/a%b"] {
+        for bad in [
+            "opt", "/", "/a/../b", "/a//b", "/a/./b", "/a/", "/a b", "/a;b", "/a\nb", "/$x", "/a%b",
+        ] {
             assert!(abs_path(bad).is_err(), "{bad:?}");
         }
         assert!(url_prefix("/").is_ok());
@@ -815,14 +870,31 @@ mod tests {
     #[test]
     fn values_reject_format_metacharacters() {
         assert!(safe_value("postgres://db:5432/app").is_ok());
-        for bad in ["a%b", "$(X)", "@(exec://id)", "a;b", "a\"b", "a'b", "a\nb", " a", "a\\b", "`id`", "{x}"] {
+        for bad in [
+            "a%b",
+            "$(X)",
+            "@(exec://id)",
+            "a;b",
+            "a\"b",
+            "a'b",
+            "a\nb",
+            " a",
+            "a\\b",
+            "`id`",
+            "{x}",
+        ] {
             assert!(safe_value(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn relations() {
-        for ok in ["nginx", "python3 (>= 3.11)", "libc6:any (<< 3)", "aa | bb (= 1.0-1)"] {
+        for ok in [
+            "nginx",
+            "python3 (>= 3.11)",
+            "libc6:any (<< 3)",
+            "aa | bb (= 1.0-1)",
+        ] {
             assert!(relation(ok).is_ok(), "{ok}");
         }
         for bad in ["", "Nginx", "a, b", "a (>= )", "a (~ 1)", "a (>= 1", "a\nb"] {

@@ -71,7 +71,10 @@ pub fn render(spec: &AppSpec) -> String {
     kv("master", &true);
     kv("need-app", &true);
     kv("die-on-term", &true);
-    kv("hook-master-start", &"unix_signal:15 gracefully_kill_them_all");
+    kv(
+        "hook-master-start",
+        &"unix_signal:15 gracefully_kill_them_all",
+    );
     kv("single-interpreter", &true);
     kv("enable-threads", &true);
     kv("chdir", &spec.app_dir);

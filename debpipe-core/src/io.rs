@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -152,7 +152,25 @@ pub fn write_staged(root: &Path, install_path: &str, data: &[u8], mode: u32) -> 
     Ok(target)
 }
 
-use std::os::unix::fs::DirBuilderExt;
+/// Where a generator's output goes: stdout, `-o FILE`, or `--root DIR` (the
+/// file's install path under DIR, whose path is then printed on stdout so
+/// the next tool in a pipe can take it).
+pub fn emit(
+    output: Option<&Path>,
+    root: Option<&Path>,
+    install_path: &str,
+    data: &[u8],
+    mode: u32,
+) -> Result<()> {
+    match (output, root) {
+        (_, Some(root)) => {
+            let written = write_staged(root, install_path, data, mode)?;
+            write_stdout(format!("{}\n", written.display()).as_bytes())
+        }
+        (Some(out), None) => write_atomic(out, data, mode),
+        (None, None) => write_stdout(data),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -193,25 +211,5 @@ mod tests {
     fn missing_input_names_file() {
         let e = read_input(Path::new("/nonexistent/app.json")).unwrap_err();
         assert!(e.to_string().starts_with("/nonexistent/app.json: "), "{e}");
-    }
-}
-
-/// Where a generator's output goes: stdout, `-o FILE`, or `--root DIR` (the
-/// file's install path under DIR, whose path is then printed on stdout so
-/// the next tool in a pipe can take it).
-pub fn emit(
-    output: Option<&Path>,
-    root: Option<&Path>,
-    install_path: &str,
-    data: &[u8],
-    mode: u32,
-) -> Result<()> {
-    match (output, root) {
-        (_, Some(root)) => {
-            let written = write_staged(root, install_path, data, mode)?;
-            write_stdout(format!("{}\n", written.display()).as_bytes())
-        }
-        (Some(out), None) => write_atomic(out, data, mode),
-        (None, None) => write_stdout(data),
     }
 }

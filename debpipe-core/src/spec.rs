@@ -160,7 +160,7 @@ pub struct AppSpec {
     pub env: Vec<(String, String)>,
     /// nginx location prefix; default `/api/<module>/`.
     pub location: String,
-    /// nginx client_max_body_size; default `10m`.
+    /// nginx `client_max_body_size`; default `10m`.
     pub client_max_body_size: String,
     /// Static files alias.
     pub static_files: Option<Alias>,
@@ -207,22 +207,22 @@ impl AppSpec {
         Self::resolve(raw).map_err(|e| e.in_file(&name))
     }
 
+    #[allow(clippy::too_many_lines)] // one line per field: splitting it would hide the list
     fn resolve(raw: RawSpec) -> Result<Self> {
         check("module", &raw.module, python_identifier)?;
         check("version", &raw.version, debian_version)?;
         let module = raw.module;
-        let package = match raw.package {
-            Some(p) => check_owned("package", p, package_name)?,
-            None => {
-                let p = format!("{}-api", module.to_ascii_lowercase().replace('_', "-"));
-                package_name(&p).map_err(|r| {
-                    Error::invalid(
-                        "package",
-                        format!("derived from `module`: {r}; set `package`"),
-                    )
-                })?;
-                p
-            }
+        let package = if let Some(p) = raw.package {
+            check_owned("package", p, package_name)?
+        } else {
+            let p = format!("{}-api", module.to_ascii_lowercase().replace('_', "-"));
+            package_name(&p).map_err(|r| {
+                Error::invalid(
+                    "package",
+                    format!("derived from `module`: {r}; set `package`"),
+                )
+            })?;
+            p
         };
         let app_dir = opt_check("app_dir", raw.app_dir, abs_path)?
             .unwrap_or_else(|| format!("/opt/www/{module}"));
@@ -510,10 +510,10 @@ pub fn debian_version(v: &str) -> std::result::Result<(), String> {
         Some((e, r)) => (Some(e), r),
         None => (None, v),
     };
-    if let Some(e) = epoch {
-        if e.is_empty() || !e.chars().all(|c| c.is_ascii_digit()) {
-            return bad("epoch must be a number");
-        }
+    if let Some(e) = epoch
+        && (e.is_empty() || !e.chars().all(|c| c.is_ascii_digit()))
+    {
+        return bad("epoch must be a number");
     }
     let (upstream, revision) = match rest.rsplit_once('-') {
         Some((u, r)) => (u, Some(r)),
@@ -528,14 +528,13 @@ pub fn debian_version(v: &str) -> std::result::Result<(), String> {
     {
         return bad("upstream part allows only letters, digits and `.+~-:`");
     }
-    if let Some(r) = revision {
-        if r.is_empty()
+    if let Some(r) = revision
+        && (r.is_empty()
             || !r
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".+~".contains(c))
-        {
-            return bad("revision allows only letters, digits and `.+~`");
-        }
+                .all(|c| c.is_ascii_alphanumeric() || ".+~".contains(c)))
+    {
+        return bad("revision allows only letters, digits and `.+~`");
     }
     Ok(())
 }

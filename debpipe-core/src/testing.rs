@@ -1,4 +1,7 @@
 //! Test helpers for the tools' integration tests (feature `test-support`).
+//!
+//! Test code: a failed step panics with what went wrong, so `unwrap` is fine.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 
@@ -22,14 +25,13 @@ pub fn assert_golden(path: impl AsRef<Path>, actual: &[u8]) {
             path.display()
         )
     });
-    if expected != actual {
-        panic!(
-            "output differs from golden file {} (BLESS=1 rewrites it)\n--- expected\n{}\n--- actual\n{}",
-            path.display(),
-            String::from_utf8_lossy(&expected),
-            String::from_utf8_lossy(actual)
-        );
-    }
+    assert!(
+        expected == actual,
+        "output differs from golden file {} (BLESS=1 rewrites it)\n--- expected\n{}\n--- actual\n{}",
+        path.display(),
+        String::from_utf8_lossy(&expected),
+        String::from_utf8_lossy(actual)
+    );
 }
 
 use std::io::{Read, Write};
@@ -117,9 +119,15 @@ pub fn assert_bad_specs_rejected(tool: &str, cmd: impl Fn() -> Command) {
 pub struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
+    /// SIGTERM first, so that a master (nginx, uWSGI) takes its workers
+    /// down with it; SIGKILL after 10 s.
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let gone = wait_until(10, || matches!(self.0.try_wait(), Ok(Some(_))));
+        if !gone {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
@@ -254,3 +262,255 @@ pub fn free_port() -> u16 {
 
 /// The environment variables that change tools' output, to clear in tests.
 pub const SCRUB_ENV: &[&str] = &["SOURCE_DATE_EPOCH", "TZ", "LC_ALL"];
+
+/// The command-line contract every generator (gen-uwsgi, gen-nginx,
+/// gen-init) keeps, checked against its real binary. Each method is one
+/// test's worth; the tools call them from their own `tests/cli.rs`.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    /// Tool name, as in its messages.
+    pub tool: &'static str,
+    /// The built binary.
+    pub bin: PathBuf,
+    /// Flags given before the spec (e.g. `--kind sysv`).
+    pub args: Vec<String>,
+    /// `tests/golden` of the tool.
+    pub golden_dir: PathBuf,
+    /// Golden file name suffix, e.g. `ini`, `service`.
+    pub ext: &'static str,
+    /// Install path of the example spec's output (for `--root`).
+    pub example_install_path: &'static str,
+    /// Mode of the written file.
+    pub mode: u32,
+}
+
+impl Generator {
+    /// A command with the tool's flags and a scrubbed environment.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        for v in SCRUB_ENV {
+            c.env_remove(v);
+        }
+        c.args(&self.args);
+        c
+    }
+
+    fn golden(&self, case: &str) -> PathBuf {
+        self.golden_dir.join(format!("{case}.{}", self.ext))
+    }
+
+    fn ok_stdout(&self, c: &mut Command) -> Vec<u8> {
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{} failed: {}",
+            self.tool,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// The example and minimal specs give the golden outputs.
+    pub fn golden_cases(&self) {
+        for case in ["example", "minimal"] {
+            let spec = fixtures().join(format!("specs/{case}.json"));
+            let out = self.ok_stdout(self.cmd().arg(spec));
+            assert_golden(self.golden(case), &out);
+        }
+    }
+
+    /// `--help` is the golden `help.txt` (only once per tool: no extra args).
+    pub fn help_golden(&self) {
+        let out = self.ok_stdout(Command::new(&self.bin).arg("--help"));
+        assert_golden(self.golden_dir.join("help.txt"), &out);
+    }
+
+    /// `-` and no argument read the spec from stdin.
+    pub fn dash_reads_stdin(&self) {
+        let spec = fixtures().join("specs/example.json");
+        let want = std::fs::read(self.golden("example")).unwrap();
+        for dash in [true, false] {
+            let mut c = self.cmd();
+            if dash {
+                c.arg("-");
+            }
+            c.stdin(std::fs::File::open(&spec).unwrap());
+            assert_eq!(self.ok_stdout(&mut c), want, "dash={dash}");
+        }
+    }
+
+    /// An unknown flag, and `-o` with `--root`, exit 2.
+    pub fn usage_errors_exit_2(&self) {
+        let out = self.cmd().arg("--frobnicate").output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let out = self
+            .cmd()
+            .args(["-o", "x", "--root", "y", "spec.json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+    }
+
+    /// The bad-spec corpus: see [`assert_bad_specs_rejected`].
+    pub fn bad_specs_rejected(&self) {
+        assert_bad_specs_rejected(self.tool, || self.cmd());
+    }
+
+    /// A missing spec file: exit 1, the file named, nothing on stdout.
+    pub fn missing_file_named(&self) {
+        let out = self.cmd().arg("/nonexistent/app.json").output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        let want = format!("{}: error: /nonexistent/app.json: ", self.tool);
+        assert!(err.starts_with(&want), "{err}");
+    }
+
+    /// `-o FILE` writes the golden bytes with the tool's mode, nothing else.
+    pub fn dash_o_writes_atomically(&self) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let stdout = self.ok_stdout(
+            self.cmd()
+                .arg("-o")
+                .arg(&out)
+                .arg(fixtures().join("specs/example.json")),
+        );
+        assert!(stdout.is_empty());
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, self.mode, "mode of -o file");
+        assert_golden(self.golden("example"), &std::fs::read(&out).unwrap());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// `--root DIR` writes at the install path under DIR and prints it.
+    pub fn root_writes_install_path(&self) {
+        let dir = tempfile::tempdir().unwrap();
+        let stdout = self.ok_stdout(
+            self.cmd()
+                .arg("--root")
+                .arg(dir.path())
+                .arg(fixtures().join("specs/example.json")),
+        );
+        let want = dir
+            .path()
+            .join(self.example_install_path.trim_start_matches('/'));
+        assert_eq!(
+            String::from_utf8(stdout).unwrap(),
+            format!("{}\n", want.display())
+        );
+        assert_golden(self.golden("example"), &std::fs::read(&want).unwrap());
+        let mode = std::fs::metadata(&want).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, self.mode);
+    }
+}
+
+/// Run `prog args...`, panicking with its output unless it succeeds.
+pub fn run_ok(prog: &str, args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(prog).args(args).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{prog} {args:?} failed: {text}");
+    text
+}
+
+/// A private nginx configuration (its own prefix, pid, logs and temp paths,
+/// workers as `www-data` like Debian's), wrapping `http_body` in `http {}`.
+/// `uwsgi_params` is copied beside it so the generated
+/// `include uwsgi_params;` resolves as in /etc/nginx.
+#[derive(Debug)]
+pub struct NginxWrapper {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+    /// The main configuration file.
+    pub conf: PathBuf,
+}
+
+impl NginxWrapper {
+    /// Write the wrapper around `http_body`.
+    pub fn new(http_body: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("debpipe-nginx")
+            .tempdir()
+            .unwrap();
+        let d = dir.path().display();
+        std::fs::copy("/etc/nginx/uwsgi_params", dir.path().join("uwsgi_params")).unwrap();
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "user www-data;\nworker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\n\
+                 error_log {d}/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n\
+                 access_log off;\nclient_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n\
+                 fastcgi_temp_path {d}/fastcgi;\nuwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
+                 {http_body}\n}}\n"
+            ),
+        )
+        .unwrap();
+        Self { dir, conf }
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("nginx");
+        c.arg("-p")
+            .arg(self.dir.path())
+            .arg("-e")
+            .arg(self.dir.path().join("error.log"))
+            .arg("-c")
+            .arg(&self.conf);
+        c
+    }
+
+    /// `nginx -t`: Ok, or nginx's complaint.
+    pub fn test(&self) -> std::result::Result<(), String> {
+        let out = self.command().args(["-t", "-q"]).output().unwrap();
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// Start nginx in the foreground; stopped when the guard drops.
+    pub fn start(&self) -> KillOnDrop {
+        KillOnDrop(
+            self.command()
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+/// uid and gid of `www-data`, the user nginx runs as.
+pub fn www_data() -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        run_ok("id", &[flag.as_ref(), "www-data".as_ref()])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (id("-u"), id("-g"))
+}
+
+/// Start real uWSGI on `ini` as www-data (as the service manager would run
+/// it), with `/run/<package>` made for its socket; killed when dropped.
+pub fn start_uwsgi_as_www_data(ini: &Path, package: &str) -> KillOnDrop {
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = www_data();
+    let run = Path::new("/run").join(package);
+    std::fs::create_dir_all(&run).unwrap();
+    std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
+    KillOnDrop(
+        Command::new("uwsgi")
+            .arg("--ini")
+            .arg(ini)
+            .uid(uid)
+            .gid(gid)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}

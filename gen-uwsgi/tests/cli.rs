@@ -1,4 +1,5 @@
 //! gen-uwsgi as users run it, and its ini as real uWSGI reads it.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
@@ -6,8 +7,7 @@ use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use debpipe_core::testing::{
-    KillOnDrop, SCRUB_ENV, ScratchApp, assert_bad_specs_rejected, assert_golden, fixtures,
-    uwsgi_request, wait_until,
+    Generator, KillOnDrop, SCRUB_ENV, ScratchApp, fixtures, uwsgi_request, wait_until,
 };
 
 fn cmd() -> assert_cmd::Command {
@@ -18,111 +18,56 @@ fn cmd() -> assert_cmd::Command {
     c
 }
 
-fn golden(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
-}
-
-#[test]
-fn example_spec_matches_golden() {
-    for case in ["example", "minimal"] {
-        let out = cmd()
-            .arg(fixtures().join(format!("specs/{case}.json")))
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        assert_golden(golden(&format!("{case}.ini")), &out.stdout);
+fn tool() -> Generator {
+    Generator {
+        tool: "gen-uwsgi",
+        bin: assert_cmd::cargo::cargo_bin!("gen-uwsgi").to_path_buf(),
+        args: vec![],
+        golden_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
+        ext: "ini",
+        example_install_path: "/opt/www/uwsgi/wechat.ini",
+        mode: 0o644,
     }
 }
 
 #[test]
+fn example_and_minimal_specs_match_golden() {
+    tool().golden_cases();
+}
+
+#[test]
 fn help_matches_golden() {
-    let out = cmd().arg("--help").output().unwrap();
-    assert!(out.status.success());
-    assert_golden(golden("help.txt"), &out.stdout);
+    tool().help_golden();
 }
 
 #[test]
 fn dash_reads_stdin() {
-    let spec = fixtures().join("specs/example.json");
-    let from_file = cmd().arg(&spec).output().unwrap().stdout;
-    cmd()
-        .arg("-")
-        .pipe_stdin(&spec)
-        .unwrap()
-        .assert()
-        .success()
-        .stdout(from_file.clone());
-    cmd()
-        .pipe_stdin(&spec)
-        .unwrap()
-        .assert()
-        .success()
-        .stdout(from_file);
+    tool().dash_reads_stdin();
 }
 
 #[test]
-fn unknown_flag_is_usage_error_2() {
-    cmd().arg("--frobnicate").assert().code(2);
-    cmd()
-        .args(["-o", "x", "--root", "y", "spec.json"])
-        .assert()
-        .code(2);
+fn unknown_flag_and_conflicting_outputs_are_usage_error_2() {
+    tool().usage_errors_exit_2();
 }
 
 #[test]
 fn bad_specs_exit_1_name_field_and_write_nothing() {
-    assert_bad_specs_rejected("gen-uwsgi", || {
-        Command::new(assert_cmd::cargo::cargo_bin!("gen-uwsgi"))
-    });
+    tool().bad_specs_rejected();
 }
 
 #[test]
 fn missing_spec_file_is_named() {
-    let out = cmd().arg("/nonexistent/app.json").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("gen-uwsgi: error: /nonexistent/app.json: "),
-        "{err}"
-    );
+    tool().missing_file_named();
 }
 
 #[test]
 fn dash_o_writes_0644_atomically() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("app.ini");
-    cmd()
-        .arg("-o")
-        .arg(&out)
-        .arg(fixtures().join("specs/example.json"))
-        .assert()
-        .success()
-        .stdout("");
-    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o7777;
-    assert_eq!(mode, 0o644);
-    assert_golden(golden("example.ini"), &std::fs::read(&out).unwrap());
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    tool().dash_o_writes_atomically();
 }
 
 #[test]
 fn root_writes_at_install_path_and_prints_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = cmd()
-        .arg("--root")
-        .arg(dir.path())
-        .arg(fixtures().join("specs/example.json"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let want = dir.path().join("opt/www/uwsgi/wechat.ini");
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("{}\n", want.display())
-    );
-    assert_golden(golden("example.ini"), &std::fs::read(&want).unwrap());
+    tool().root_writes_install_path();
 }
 
 /// uWSGI parses the example ini in strict mode (an unknown key is fatal):
@@ -185,7 +130,7 @@ fn uwsgi_serves_the_app_on_its_socket() {
     let run = Path::new("/run").join(pkg);
     std::fs::create_dir_all(&run).unwrap();
     let sock = run.join(format!("{pkg}.sock"));
-    let _uwsgi = KillOnDrop(
+    let uwsgi = KillOnDrop(
         Command::new("uwsgi")
             .arg("--ini")
             .arg(&ini)
@@ -208,6 +153,6 @@ fn uwsgi_serves_the_app_on_its_socket() {
     let meta = std::fs::metadata(&sock).unwrap();
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    drop(_uwsgi);
+    drop(uwsgi);
     let _ = std::fs::remove_dir_all(&run);
 }

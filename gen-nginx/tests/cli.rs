@@ -1,0 +1,158 @@
+//! gen-nginx as users run it, and its output as real nginx reads and serves it.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
+
+use std::path::Path;
+
+use debpipe_core::testing::{
+    Generator, NginxWrapper, ScratchApp, fixtures, free_port, http_get, start_uwsgi_as_www_data,
+    wait_until,
+};
+
+fn tool() -> Generator {
+    Generator {
+        tool: "gen-nginx",
+        bin: assert_cmd::cargo::cargo_bin!("gen-nginx").to_path_buf(),
+        args: vec![],
+        golden_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
+        ext: "conf",
+        example_install_path: "/etc/nginx/conf.d/wechat-api.conf",
+        mode: 0o644,
+    }
+}
+
+#[test]
+fn example_and_minimal_specs_match_golden() {
+    tool().golden_cases();
+}
+
+#[test]
+fn help_matches_golden() {
+    tool().help_golden();
+}
+
+#[test]
+fn dash_reads_stdin() {
+    tool().dash_reads_stdin();
+}
+
+#[test]
+fn unknown_flag_and_conflicting_outputs_are_usage_error_2() {
+    tool().usage_errors_exit_2();
+}
+
+#[test]
+fn bad_specs_exit_1_name_field_and_write_nothing() {
+    tool().bad_specs_rejected();
+}
+
+#[test]
+fn missing_spec_file_is_named() {
+    tool().missing_file_named();
+}
+
+#[test]
+fn dash_o_writes_0644_atomically() {
+    tool().dash_o_writes_atomically();
+}
+
+#[test]
+fn root_writes_at_install_path_and_prints_it() {
+    tool().root_writes_install_path();
+}
+
+fn generate(spec: &Path, out: &Path) {
+    let st = tool().cmd().arg("-o").arg(out).arg(spec).status().unwrap();
+    assert!(st.success());
+}
+
+/// `nginx -t` accepts the snippet inside a server block, and the server
+/// block alone at http level (where conf.d files land).
+#[test]
+fn nginx_accepts_snippet_in_server_and_server_block_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let snippet = dir.path().join("snippet.conf");
+    generate(&fixtures().join("specs/minimal.json"), &snippet);
+    let w = NginxWrapper::new(&format!(
+        "server {{ listen 127.0.0.1:{}; include {}; }}",
+        free_port(),
+        snippet.display()
+    ));
+    w.test().unwrap();
+
+    let server = dir.path().join("server.conf");
+    generate(&fixtures().join("specs/example.json"), &server);
+    let w = NginxWrapper::new(&format!("include {};", server.display()));
+    w.test().unwrap();
+}
+
+/// A snippet is not valid at http level: the tool's default output is for
+/// inclusion in a server, as documented (guards against emitting the wrong kind).
+#[test]
+fn snippet_alone_at_http_level_is_refused_by_nginx() {
+    let dir = tempfile::tempdir().unwrap();
+    let snippet = dir.path().join("snippet.conf");
+    generate(&fixtures().join("specs/minimal.json"), &snippet);
+    let w = NginxWrapper::new(&format!("include {};", snippet.display()));
+    let err = w.test().unwrap_err();
+    assert!(
+        err.contains("\"location\" directive is not allowed here"),
+        "{err}"
+    );
+}
+
+/// Real nginx with the generated server block passes requests to real
+/// uWSGI (running as www-data with the generated ini) through the 0660
+/// socket, serves the static alias, and does not serve files outside it.
+#[test]
+fn nginx_serves_the_app_through_uwsgi_and_static_files() {
+    let app = ScratchApp::new();
+    let pkg = "dpt-gen-nginx-serve";
+    let port = free_port();
+    let static_dir = app.dir.path().join("static");
+    std::fs::create_dir_all(&static_dir).unwrap();
+    std::fs::write(static_dir.join("hello.txt"), "static hello\n").unwrap();
+    let spec_text = app.spec(
+        pkg,
+        &format!(
+            r#""static":{{"url":"/static/","dir":"{}"}},"server":{{"listen":"127.0.0.1:{port}","server_name":["app.test"]}}"#,
+            static_dir.display()
+        ),
+    );
+    let spec = app.dir.path().join("app.json");
+    std::fs::write(&spec, spec_text).unwrap();
+
+    let ini = app.dir.path().join("app.ini");
+    // The ini as gen-uwsgi renders it (a sibling package: use its library).
+    let parsed = debpipe_core::AppSpec::from_json(&spec, &std::fs::read(&spec).unwrap()).unwrap();
+    std::fs::write(&ini, gen_uwsgi::render(&parsed)).unwrap();
+    let _uwsgi = start_uwsgi_as_www_data(&ini, pkg);
+
+    let server = app.dir.path().join("server.conf");
+    generate(&spec, &server);
+    let w = NginxWrapper::new(&format!("include {};", server.display()));
+    w.test().unwrap();
+    let _nginx = w.start();
+
+    let ok = wait_until(20, || {
+        http_get(port, "app.test", "/api/scratch/ping").is_ok_and(|r| r.contains(" 200 "))
+    });
+    let resp = http_get(port, "app.test", "/api/scratch/ping").unwrap_or_default();
+    assert!(
+        ok,
+        "no 200 through nginx: {resp}\n{}",
+        std::fs::read_to_string(w.dir.path().join("error.log")).unwrap_or_default()
+    );
+    assert!(resp.contains(r#""path": "/api/scratch/ping""#), "{resp}");
+
+    let resp = http_get(port, "app.test", "/static/hello.txt").unwrap();
+    assert!(
+        resp.contains(" 200 ") && resp.ends_with("static hello\n"),
+        "{resp}"
+    );
+    let resp = http_get(port, "app.test", "/static../app/pro_setting/wsgi.py").unwrap();
+    assert!(
+        !resp.contains("def application"),
+        "alias traversal served source: {resp}"
+    );
+    let _ = std::fs::remove_dir_all(Path::new("/run").join(pkg));
+}

@@ -1,0 +1,360 @@
+//! gen-init as users run it; its unit checked by systemd-analyze, its SysV
+//! script by shellcheck and by a real start/status/reload/stop cycle of uWSGI.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use debpipe_core::testing::{Generator, KillOnDrop, ScratchApp, uwsgi_request, wait_until};
+
+fn tool(kind: &str) -> Generator {
+    let sysv = kind == "sysv";
+    Generator {
+        tool: "gen-init",
+        bin: assert_cmd::cargo::cargo_bin!("gen-init").to_path_buf(),
+        args: vec!["--kind".into(), kind.into()],
+        golden_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
+        ext: if sysv { "init" } else { "service" },
+        example_install_path: if sysv {
+            "/etc/init.d/wechat-api"
+        } else {
+            "/lib/systemd/system/wechat-api.service"
+        },
+        mode: if sysv { 0o755 } else { 0o644 },
+    }
+}
+
+fn both() -> [Generator; 2] {
+    [tool("systemd"), tool("sysv")]
+}
+
+#[test]
+fn example_and_minimal_specs_match_golden() {
+    both().iter().for_each(Generator::golden_cases);
+}
+
+#[test]
+fn help_matches_golden() {
+    tool("systemd").help_golden();
+}
+
+#[test]
+fn dash_reads_stdin() {
+    both().iter().for_each(Generator::dash_reads_stdin);
+}
+
+#[test]
+fn unknown_flag_and_conflicting_outputs_are_usage_error_2() {
+    tool("systemd").usage_errors_exit_2();
+    let out = tool("systemd")
+        .cmd()
+        .args(["--kind", "upstart"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bad_specs_exit_1_name_field_and_write_nothing() {
+    both().iter().for_each(Generator::bad_specs_rejected);
+}
+
+#[test]
+fn missing_spec_file_is_named() {
+    tool("sysv").missing_file_named();
+}
+
+#[test]
+fn dash_o_writes_atomically_with_the_kinds_mode() {
+    both().iter().for_each(Generator::dash_o_writes_atomically);
+}
+
+#[test]
+fn root_writes_at_install_path_and_prints_it() {
+    both().iter().for_each(Generator::root_writes_install_path);
+}
+
+fn generate(kind: &str, spec: &Path, out: &Path) {
+    let st = tool(kind)
+        .cmd()
+        .arg("-o")
+        .arg(out)
+        .arg(spec)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn write(path: &Path, text: &str) -> PathBuf {
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
+}
+
+fn verify_unit(unit: &Path) -> Output {
+    Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(unit)
+        .output()
+        .unwrap()
+}
+
+/// systemd-analyze accepts the unit (with a uWSGI binary that exists here),
+/// and does reject a broken one, so the check can fail.
+#[test]
+fn systemd_analyze_verifies_the_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, extra) in [
+        ("dpt-unit-a", r#""uwsgi_bin":"/usr/bin/uwsgi""#),
+        (
+            "dpt-unit-b",
+            r#""uwsgi_bin":"/usr/bin/uwsgi","user":"appuser","group":"www-data","harakiri":5"#,
+        ),
+    ] {
+        let spec = write(
+            &dir.path().join("s.json"),
+            &format!(r#"{{"module":"m","version":"1","package":"{name}",{extra}}}"#),
+        );
+        let unit = dir.path().join(format!("{name}.service"));
+        generate("systemd", &spec, &unit);
+        let out = verify_unit(&unit);
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let broken = dir.path().join("dpt-broken.service");
+        let text = std::fs::read_to_string(&unit).unwrap();
+        std::fs::write(&broken, text.replace("Type=notify", "Type=notifyy")).unwrap();
+        assert!(
+            !verify_unit(&broken).stderr.is_empty(),
+            "systemd-analyze missed a bad Type"
+        );
+    }
+}
+
+/// shellcheck passes the SysV scripts of the example and minimal specs.
+#[test]
+fn shellcheck_passes_the_sysv_script() {
+    for case in ["example", "minimal"] {
+        let out = Command::new("shellcheck")
+            .arg(tool("sysv").golden_dir.join(format!("{case}.init")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{case}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+/// Runs the spec's uWSGI the way the unit does (foreground, NOTIFY_SOCKET
+/// set), checks it notifies READY=1, then stops it the way the unit does
+/// (its KillSignal to the main process only: KillMode=mixed) while a slow
+/// request is in flight: the request completes and uWSGI exits.
+#[test]
+fn systemd_style_run_notifies_ready_and_stop_lets_requests_finish() {
+    use std::os::unix::net::UnixDatagram;
+    let app = ScratchApp::new();
+    let pkg = "dpt-gen-init-notify";
+    let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, ""));
+    let spec =
+        debpipe_core::AppSpec::from_json(&spec_path, &std::fs::read(&spec_path).unwrap()).unwrap();
+    let ini = write(&app.dir.path().join("app.ini"), &gen_uwsgi::render(&spec));
+    let unit_path = app.dir.path().join("unit.service");
+    generate("systemd", &spec_path, &unit_path);
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    let kill_signal = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("KillSignal=SIG"))
+        .unwrap()
+        .to_string();
+    assert!(unit.contains("KillMode=mixed\n"));
+
+    let notify = app.dir.path().join("notify.sock");
+    let listener = UnixDatagram::bind(&notify).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let run = Path::new("/run").join(pkg);
+    std::fs::create_dir_all(&run).unwrap();
+    let mut uwsgi = KillOnDrop(
+        Command::new(&spec.uwsgi_bin)
+            .arg("--ini")
+            .arg(&ini)
+            .env("NOTIFY_SOCKET", &notify)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut got = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !got.contains("READY=1") && Instant::now() < deadline {
+        let mut buf = [0u8; 4096];
+        let n = listener.recv(&mut buf).unwrap();
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(got.contains("READY=1"), "no READY=1, got {got:?}");
+
+    let sock = run.join(format!("{pkg}.sock"));
+    let slow = std::thread::spawn(move || uwsgi_request(&sock, "/slow"));
+    std::thread::sleep(Duration::from_millis(500));
+    let st = Command::new("kill")
+        .args(["-s", &kill_signal, &uwsgi.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let resp = slow.join().unwrap().unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200"),
+        "in-flight request cut: {resp:?}"
+    );
+    assert!(
+        wait_until(20, || matches!(uwsgi.0.try_wait(), Ok(Some(_)))),
+        "uWSGI did not exit on {kill_signal}"
+    );
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+struct Script {
+    path: PathBuf,
+    pidfile: PathBuf,
+}
+
+impl Script {
+    fn run(&self, action: &str) -> (i32, String) {
+        let out = Command::new("sh")
+            .arg(&self.path)
+            .arg(action)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    }
+    fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(&self.pidfile)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = self.run("stop");
+    }
+}
+
+/// The SysV script against real uWSGI: start, status, a second start,
+/// reload (same master, new workers), a stop that lets an in-flight request
+/// finish, status after stop, and a start that fails fast when the app
+/// cannot load.
+#[test]
+fn sysv_script_starts_reloads_and_stops_uwsgi() {
+    let app = ScratchApp::new();
+    let pkg = "dpt-gen-init-sysv";
+    let log_dir = app.dir.path().join("log");
+    let ini = app.dir.path().join("app.ini");
+    let extra = format!(
+        r#""uwsgi_ini":"{}","log_dir":"{}","processes":2"#,
+        ini.display(),
+        log_dir.display()
+    );
+    let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, &extra));
+    let spec =
+        debpipe_core::AppSpec::from_json(&spec_path, &std::fs::read(&spec_path).unwrap()).unwrap();
+    std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
+    let script = Script {
+        path: app.dir.path().join("init"),
+        pidfile: PathBuf::from(spec.pidfile()),
+    };
+    generate("sysv", &spec_path, &script.path);
+    let sock = PathBuf::from(spec.socket());
+
+    let (code, out) = script.run("status");
+    assert_eq!(code, 3, "status before start: {out}");
+    let (code, out) = script.run("start");
+    assert_eq!(code, 0, "start: {out}");
+    let master = script.pid().expect("pidfile after start");
+    assert_eq!(script.run("status").0, 0);
+    let resp = uwsgi_request(&sock, "/api/scratch/ping").unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let (code, out) = script.run("start");
+    assert_eq!(code, 0, "second start: {out}");
+    assert_eq!(
+        script.pid(),
+        Some(master),
+        "second start replaced the master"
+    );
+
+    let (code, out) = script.run("reload");
+    assert_eq!(code, 0, "reload: {out}");
+    // The reload is done when the new master has set up its SIGTERM hook
+    // again (a stop during the reload itself would be abrupt).
+    let hooks = || {
+        std::fs::read_to_string(spec.log_file())
+            .unwrap_or_default()
+            .matches("gracefully_kill_them_all\" (master-start)")
+            .count()
+    };
+    assert!(wait_until(30, || hooks() >= 2), "reload did not finish");
+    assert!(
+        uwsgi_request(&sock, "/")
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    assert_eq!(script.pid(), Some(master), "reload replaced the master");
+
+    let slow_sock = sock.clone();
+    let slow = std::thread::spawn(move || uwsgi_request(&slow_sock, "/slow"));
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, out) = script.run("stop");
+    assert_eq!(code, 0, "stop: {out}");
+    let resp = slow.join().unwrap().unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200"),
+        "stop cut the in-flight request: {resp:?}"
+    );
+    assert!(script.pid().is_none(), "pidfile left after stop");
+    assert!(!Path::new(&format!("/proc/{master}/exe")).exists() || zombie(master));
+    assert_eq!(script.run("status").0, 3);
+
+    // The log went where the script said.
+    let mut log = String::new();
+    std::fs::File::open(spec.log_file())
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("spawned uWSGI master process"), "{log}");
+
+    // An app that cannot load: start fails at once, nothing left running.
+    let bad = debpipe_core::AppSpec::from_json(
+        &spec_path,
+        app.spec(pkg, &format!(r#"{extra},"wsgi":"nope.wsgi""#))
+            .as_bytes(),
+    )
+    .unwrap();
+    std::fs::write(&ini, gen_uwsgi::render(&bad)).unwrap();
+    let t = Instant::now();
+    let (code, out) = script.run("start");
+    assert_eq!(code, 1, "start of a broken app: {out}");
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "failed start waited for the timeout"
+    );
+    assert_eq!(script.run("status").0, 3);
+    let _ = std::fs::remove_dir_all(Path::new("/run").join(pkg));
+}
+
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+    })
+}

@@ -12,5 +12,7 @@ pub struct Cli {
 
 /// Run the tool.
 pub fn run(_cli: &Cli) -> debpipe_core::Result<()> {
-    Err(debpipe_core::Error::Usage("gen-control is not implemented yet".into()))
+    Err(debpipe_core::Error::Usage(
+        "gen-control is not implemented yet".into(),
+    ))
 }

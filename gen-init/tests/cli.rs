@@ -150,9 +150,9 @@ fn shellcheck_passes_the_sysv_script() {
     }
 }
 
-/// Runs the spec's uWSGI the way the unit does (foreground, NOTIFY_SOCKET
+/// Runs the spec's uWSGI the way the unit does (foreground, `NOTIFY_SOCKET`
 /// set), checks it notifies READY=1, then stops it the way the unit does
-/// (its KillSignal to the main process only: KillMode=mixed) while a slow
+/// (its `KillSignal` to the main process only: `KillMode=mixed`) while a slow
 /// request is in flight: the request completes and uWSGI exits.
 #[test]
 fn systemd_style_run_notifies_ready_and_stop_lets_requests_finish() {

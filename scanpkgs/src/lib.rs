@@ -1,16 +1,405 @@
-//! scanpkgs: not written yet (see the issue that introduces it).
+//! scanpkgs: index a directory of .debs into an apt repository.
+//!
+//! Prints the Packages index exactly as `dpkg-scanpackages` does (same
+//! stanzas, field order, sorting, Filename paths, overrides), reading only
+//! the control member of each .deb and hashing each file once, in parallel
+//! across files. With `--output` it publishes the repository itself:
+//! Packages, Packages.gz (.xz), Release, and with `--sign-key` Release.gpg
+//! and `InRelease`, atomically and in publishing order, through a cache.
+//!
+//! Differences from dpkg-scanpackages, on purpose: a bad file (empty,
+//! truncated anywhere, not a .deb, unreadable control) is named on stderr
+//! and skipped, and the exit code is 1 at the end, where dpkg-scanpackages
+//! stops with no output; two different files claiming the same package,
+//! version and architecture are reported (exit 1); directories are walked
+//! in sorted order, so which of two equal versions wins is deterministic.
 
-use std::path::PathBuf;
+pub mod cache;
+pub mod control;
+pub mod date;
+pub mod deb;
+pub mod repo;
+pub mod scan;
+pub mod version;
 
-/// Command line of scanpkgs.
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+pub use debpipe_core::{Error, Result};
+
+use crate::cache::Cache;
+use crate::repo::{ReleaseFields, RepoOptions};
+use crate::scan::{Hashes, ScanOptions};
+
+const AFTER_HELP: &str = "\
+Examples:
+  scanpkgs pool > Packages                     # as dpkg-scanpackages pool
+  scanpkgs -m -a amd64 pool override.txt > Packages
+  cd /srv/repo && scanpkgs --output . .        # flat repo: deb [signed-by=...] http://host/repo ./
+  cd /srv/repo && scanpkgs --output . --dist stable -a amd64 --xz \\
+      --origin Acme --sign-key ops@acme.example pool/main
+
+Filename paths are the found paths, relative to the current directory (as
+dpkg-scanpackages writes them): run scanpkgs from the repository root.
+
+Exit status: 0 on success, 1 when a file could not be indexed (named on
+stderr; the others are still indexed) or on any other error, 2 on bad usage.";
+
+/// Index a directory of .debs into an apt repository (dpkg-scanpackages compatible).
 #[derive(Debug, clap::Parser)]
-#[command(version, about = "scanpkgs (not implemented yet)")]
+#[command(
+    version,
+    about,
+    after_help = AFTER_HELP,
+    disable_help_flag = true,
+    max_term_width = 100
+)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct Cli {
-    /// Arguments
-    pub args: Vec<PathBuf>,
+    /// Directory (or .deb file) to scan, recursively, following symlinks
+    #[arg(value_name = "BINARY-PATH")]
+    pub dir: PathBuf,
+    /// Override file (priority, section, maintainer per package; may be .gz, .xz or .zst)
+    #[arg(value_name = "OVERRIDE")]
+    pub override_file: Option<PathBuf>,
+    /// Prefix for every Filename
+    #[arg(value_name = "PATHPREFIX")]
+    pub path_prefix: Option<String>,
+
+    /// Scan for TYPE packages (files ending in .TYPE)
+    #[arg(short = 't', long = "type", value_name = "TYPE", default_value = "deb")]
+    pub pkg_type: String,
+    /// Only files named *_ARCH.TYPE or *_all.TYPE
+    #[arg(short, long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Only these checksums, comma-separated: md5, sha1, sha256
+    #[arg(short = 'h', long, value_name = "LIST")]
+    pub hash: Option<String>,
+    /// Keep every version of a package, not only the newest
+    #[arg(short, long)]
+    pub multiversion: bool,
+    /// Extra override file (package field value per line)
+    #[arg(short, long, value_name = "FILE")]
+    pub extra_override: Option<PathBuf>,
+    /// Add an X-Medium field with this value
+    #[arg(short = 'M', long, value_name = "MEDIUM")]
+    pub medium: Option<String>,
+
+    /// Publish into repository root DIR instead of printing: Packages, Packages.gz, Release
+    #[arg(short, long, value_name = "DIR", help_heading = "Repository")]
+    pub output: Option<PathBuf>,
+    /// Use the dists/SUITE/COMPONENT/binary-ARCH/ layout (needs --arch)
+    #[arg(
+        long,
+        value_name = "SUITE",
+        requires = "output",
+        help_heading = "Repository"
+    )]
+    pub dist: Option<String>,
+    /// Component of the dists layout
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "main",
+        help_heading = "Repository"
+    )]
+    pub component: String,
+    /// Also write Packages.xz
+    #[arg(long, requires = "output", help_heading = "Repository")]
+    pub xz: bool,
+    /// Release Origin
+    #[arg(long, value_name = "TEXT", help_heading = "Repository")]
+    pub origin: Option<String>,
+    /// Release Label
+    #[arg(long, value_name = "TEXT", help_heading = "Repository")]
+    pub label: Option<String>,
+    /// Release Suite (default with --dist: SUITE, unless --codename is given)
+    #[arg(long, value_name = "NAME", help_heading = "Repository")]
+    pub suite: Option<String>,
+    /// Release Codename
+    #[arg(long, value_name = "NAME", help_heading = "Repository")]
+    pub codename: Option<String>,
+    /// Release Version
+    #[arg(
+        long = "release-version",
+        value_name = "VERSION",
+        help_heading = "Repository"
+    )]
+    pub release_version: Option<String>,
+    /// Release Description
+    #[arg(long, value_name = "TEXT", help_heading = "Repository")]
+    pub description: Option<String>,
+    /// Release Architectures (default with --dist: the binary-* directories)
+    #[arg(long, value_name = "LIST", help_heading = "Repository")]
+    pub architectures: Option<String>,
+    /// Release Components (default with --dist: the component directories)
+    #[arg(long, value_name = "LIST", help_heading = "Repository")]
+    pub components: Option<String>,
+    #[arg(
+        long,
+        value_name = "KEYID",
+        requires = "output",
+        help_heading = "Repository",
+        help = "Sign Release as Release.gpg and InRelease with this gpg key"
+    )]
+    pub sign_key: Option<String>,
+    /// gpg home directory (default: gpg's own)
+    #[arg(long, value_name = "DIR", help_heading = "Repository")]
+    pub gpg_homedir: Option<PathBuf>,
+    /// Cache file (default with --output: .scanpkgs-cache beside Packages)
+    #[arg(long, value_name = "FILE", help_heading = "Repository")]
+    pub cache: Option<PathBuf>,
+    /// Read every file, and write no cache
+    #[arg(long, conflicts_with = "cache", help_heading = "Repository")]
+    pub no_cache: bool,
+    /// Worker threads (default: one per core)
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub jobs: usize,
+    /// Print help
+    #[arg(short = '?', long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
-/// Run the tool.
-pub fn run(_cli: &Cli) -> debpipe_core::Result<()> {
-    Err(debpipe_core::Error::Usage("scanpkgs is not implemented yet".into()))
+/// The current time for the Release `Date`: `SOURCE_DATE_EPOCH` when set.
+fn now() -> i64 {
+    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return t;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Read an override file, decompressing by extension.
+fn read_override(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let res = match ext {
+        "gz" => {
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
+        }
+        "xz" => std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(&raw[..]), &mut out),
+        "zst" => zstd::stream::read::Decoder::new(&raw[..])
+            .and_then(|mut d| std::io::Read::read_to_end(&mut d, &mut out)),
+        _ => return Ok(raw),
+    };
+    res.map_err(|e| Error::io(path, e))?;
+    Ok(out)
+}
+
+/// The cache file to use, if any.
+pub fn cache_path(cli: &Cli, repo: Option<&RepoOptions>) -> Option<PathBuf> {
+    if cli.no_cache {
+        return None;
+    }
+    cli.cache
+        .clone()
+        .or_else(|| repo.map(|r| r.index_dir().join(".scanpkgs-cache")))
+}
+
+fn load_cache(path: Option<&Path>, stderr: &mut impl std::io::Write) -> Cache {
+    let Some(path) = path else {
+        return Cache::default();
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => Cache::from_bytes(&bytes).unwrap_or_else(|why| {
+            let _ = writeln!(
+                stderr,
+                "scanpkgs: warning: {}: {why}; rebuilding the cache",
+                path.display()
+            );
+            Cache::default()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Cache::default(),
+        Err(e) => {
+            let _ = writeln!(
+                stderr,
+                "scanpkgs: warning: {}: {e}; rebuilding the cache",
+                path.display()
+            );
+            Cache::default()
+        }
+    }
+}
+
+/// Turn the command line into scan and repository options.
+pub fn options(cli: &Cli) -> Result<(ScanOptions, Option<RepoOptions>)> {
+    let hashes = match &cli.hash {
+        Some(list) => Hashes::parse(list).map_err(Error::Usage)?,
+        None => Hashes::default(),
+    };
+    let scan = ScanOptions {
+        pkg_type: cli.pkg_type.clone(),
+        arch: cli.arch.clone().filter(|a| !a.is_empty()),
+        hashes,
+        multiversion: cli.multiversion,
+        medium: cli.medium.clone(),
+        path_prefix: cli.path_prefix.clone().unwrap_or_default().into_bytes(),
+        jobs: cli.jobs,
+    };
+    let repo = match &cli.output {
+        None => None,
+        Some(out) => {
+            if cli.dist.is_some() && scan.arch.is_none() {
+                return Err(Error::Usage(
+                    "--dist needs --arch: the index goes in binary-ARCH".into(),
+                ));
+            }
+            for (flag, v) in [
+                ("--dist", &cli.dist),
+                ("--component", &Some(cli.component.clone())),
+            ] {
+                if let Some(v) = v
+                    && (v.is_empty() || v.contains('/') || v.starts_with('.'))
+                {
+                    return Err(Error::Usage(format!(
+                        "{flag} {v:?}: must be a plain directory name"
+                    )));
+                }
+            }
+            Some(RepoOptions {
+                out: out.clone(),
+                dist: cli.dist.clone(),
+                component: cli.component.clone(),
+                arch: scan.arch.clone(),
+                xz: cli.xz,
+                fields: ReleaseFields {
+                    origin: cli.origin.clone(),
+                    label: cli.label.clone(),
+                    suite: cli.suite.clone(),
+                    version: cli.release_version.clone(),
+                    codename: cli.codename.clone(),
+                    architectures: cli.architectures.clone(),
+                    components: cli.components.clone(),
+                    description: cli.description.clone(),
+                },
+                sign_key: cli.sign_key.clone(),
+                gpg_homedir: cli.gpg_homedir.clone(),
+                now: now(),
+            })
+        }
+    };
+    Ok((scan, repo))
+}
+
+/// Run scanpkgs.
+pub fn run(cli: &Cli) -> Result<()> {
+    let (scan_opts, repo) = options(cli)?;
+    let override_text = cli
+        .override_file
+        .as_deref()
+        .map(read_override)
+        .transpose()?;
+    let extra_text = cli
+        .extra_override
+        .as_deref()
+        .map(read_override)
+        .transpose()?;
+    let cache_file = cache_path(cli, repo.as_ref());
+    let mut stderr = std::io::stderr().lock();
+    let old_cache = load_cache(cache_file.as_deref(), &mut stderr);
+
+    let result = scan::scan(
+        &cli.dir,
+        &scan_opts,
+        override_text.as_deref(),
+        extra_text.as_deref(),
+        &old_cache,
+    )?;
+    for m in &result.messages {
+        let _ = writeln!(stderr, "scanpkgs: {m}");
+    }
+    match &repo {
+        None => debpipe_core::io::write_stdout(&result.packages)?,
+        Some(r) => {
+            repo::publish(r, &result.packages)?;
+        }
+    }
+    let _ = writeln!(
+        stderr,
+        "scanpkgs: info: Wrote {} entries to output Packages file.",
+        result.entries
+    );
+    if let Some(path) = &cache_file
+        && (result.read > 0 || result.cache.len() != old_cache.len())
+    {
+        debpipe_core::io::write_atomic(path, &result.cache.to_bytes(), 0o644)?;
+    }
+    if result.skipped > 0 || result.conflicts > 0 {
+        let mut why = Vec::new();
+        if result.skipped > 0 {
+            why.push(format!("{} file(s) not indexed", result.skipped));
+        }
+        if result.conflicts > 0 {
+            why.push(format!(
+                "{} file(s) with the package and version of a different file",
+                result.conflicts
+            ));
+        }
+        return Err(Error::file(&cli.dir, why.join(", ")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn verify_cli() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn dpkg_style_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "scanpkgs",
+            "-m",
+            "-a",
+            "amd64",
+            "-h",
+            "md5,sha256",
+            "pool",
+            "ovr",
+            "pfx/",
+        ])
+        .unwrap();
+        assert!(cli.multiversion);
+        assert_eq!(cli.override_file.as_deref(), Some(Path::new("ovr")));
+        let (scan, repo) = options(&cli).unwrap();
+        assert!(repo.is_none());
+        assert_eq!(scan.path_prefix, b"pfx/");
+        assert!(!scan.hashes.sha1);
+    }
+
+    #[test]
+    fn dist_without_arch_is_usage_error() {
+        let cli = Cli::try_parse_from(["scanpkgs", "-o", "r", "--dist", "stable", "pool"]).unwrap();
+        assert_eq!(options(&cli).unwrap_err().exit_code(), 2);
+        let cli = Cli::try_parse_from(["scanpkgs", "-h", "sha512", "pool"]).unwrap();
+        assert_eq!(options(&cli).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn cache_defaults_beside_packages() {
+        let cli =
+            Cli::try_parse_from(["scanpkgs", "-o", "r", "--dist", "s", "-a", "amd64", "pool"])
+                .unwrap();
+        let (_, repo) = options(&cli).unwrap();
+        assert_eq!(
+            cache_path(&cli, repo.as_ref()),
+            Some(PathBuf::from("r/dists/s/main/binary-amd64/.scanpkgs-cache"))
+        );
+    }
 }

@@ -1,0 +1,629 @@
+//! Integration tests of mkvenv: real venvs built with /usr/bin/python3 from
+//! a wheelhouse (Django, uWSGI built from source, psycopg2-binary with its
+//! bundled libraries, pip) that is built once from `PyPI` and cached under
+//! `${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/wheels-test`.
+
+// Test helpers panic on failure by design (clippy's allow-unwrap-in-tests
+// only covers the #[test] functions themselves).
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use debpipe_core::testing::assert_golden;
+
+/// What the test wheelhouse holds (its dependencies come along).
+const WHEELS: [&str; 4] = [
+    "Django==4.2.30",
+    "uWSGI==2.0.31",
+    "psycopg2-binary==2.9.13",
+    "pip==24.3.1",
+];
+const REQUIREMENTS: &str = "Django==4.2.30\nuWSGI==2.0.31\npsycopg2-binary==2.9.13\n";
+
+fn cache_dir() -> PathBuf {
+    match std::env::var_os("DEBPIPE_CACHE") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/debpipe"),
+    }
+}
+
+/// The cached wheelhouse, (re)built with `pip wheel` when missing or stale.
+fn wheelhouse() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = cache_dir().join("wheels-test");
+        let stamp = WHEELS.join("\n");
+        if fs::read_to_string(dir.join(".complete")).is_ok_and(|s| s == stamp) {
+            return dir;
+        }
+        fs::create_dir_all(cache_dir()).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("wheels-test.")
+            .tempdir_in(cache_dir())
+            .unwrap();
+        let out = Command::new("/usr/bin/python3")
+            .args(["-m", "pip", "wheel", "--disable-pip-version-check", "-q"])
+            .arg("--wheel-dir")
+            .arg(tmp.path())
+            .args(WHEELS)
+            .env_remove("PIP_FIND_LINKS")
+            .env_remove("PIP_NO_INDEX")
+            .output()
+            .expect("run pip wheel");
+        assert!(
+            out.status.success(),
+            "building the test wheelhouse failed (needs PyPI, gcc, python3-dev): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::write(tmp.path().join(".complete"), &stamp).unwrap();
+        let _ = fs::remove_dir_all(&dir);
+        let built = tmp.keep();
+        if fs::rename(&built, &dir).is_err() {
+            // another test run got there first
+            let _ = fs::remove_dir_all(&built);
+            assert!(fs::read_to_string(dir.join(".complete")).is_ok_and(|s| s == stamp));
+        }
+        dir
+    })
+}
+
+fn mkvenv() -> assert_cmd::Command {
+    let mut c = cargo_bin_cmd!("mkvenv");
+    for v in [
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "VIRTUAL_ENV",
+        "SOURCE_DATE_EPOCH",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn write_spec(dir: &Path, venv: &Path) -> PathBuf {
+    let spec = dir.join("app.json");
+    let json = format!(
+        r#"{{"module":"wechat","version":"1.0.0-1","venv":"{}"}}"#,
+        venv.display()
+    );
+    fs::write(&spec, json).unwrap();
+    spec
+}
+
+fn write_requirements(dir: &Path, text: &str) -> PathBuf {
+    let req = dir.join("requirements.txt");
+    fs::write(&req, text).unwrap();
+    req
+}
+
+/// The staged venv of `install` under `stage`.
+fn staged(stage: &Path, install: &Path) -> PathBuf {
+    stage.join(install.strip_prefix("/").unwrap())
+}
+
+/// Every file and symlink target under `dir` that contains `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let data = if m.file_type().is_symlink() {
+                fs::read_link(&p).unwrap().as_os_str().as_bytes().to_vec()
+            } else if m.is_dir() {
+                todo.push(p);
+                continue;
+            } else {
+                fs::read(&p).unwrap()
+            };
+            if memchr::memmem::find(&data, needle).is_some() {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
+fn assert_no_trace(venv: &Path, stage: &Path) {
+    let hits = files_containing(venv, stage.as_os_str().as_bytes());
+    assert!(hits.is_empty(), "staging path left in {hits:?}");
+    // grep, as a packager would check it (binary files included)
+    let grep = Command::new("grep")
+        .arg("-rlaF")
+        .arg(stage)
+        .arg(venv)
+        .output()
+        .unwrap();
+    assert_eq!(
+        grep.status.code(),
+        Some(1),
+        "grep found the staging path: {}",
+        String::from_utf8_lossy(&grep.stdout)
+    );
+    let pyc = Command::new("find")
+        .arg(venv)
+        .args([
+            "(",
+            "-name",
+            "__pycache__",
+            "-o",
+            "-name",
+            "*.pyc",
+            ")",
+            "-print",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        pyc.stdout.is_empty(),
+        "bytecode left: {}",
+        String::from_utf8_lossy(&pyc.stdout)
+    );
+}
+
+/// Copy the staged venv to its install path (`cp -a`), remove the staging
+/// tree, and use the venv from there.
+fn install_and_use(stage: &Path, install: &Path) {
+    fs::create_dir_all(install.parent().unwrap()).unwrap();
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(staged(stage, install))
+        .arg(install)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    fs::remove_dir_all(stage).unwrap();
+    let run = |prog: PathBuf, args: &[&str]| {
+        let out = Command::new(&prog)
+            .args(args)
+            .env_remove("PYTHONPATH")
+            .env_remove("VIRTUAL_ENV")
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e}", prog.display()));
+        assert!(
+            out.status.success(),
+            "{} {args:?}: {}{}",
+            prog.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let bin = install.join("bin");
+    let prefix = run(
+        bin.join("python"),
+        &["-c", "import sys, django, psycopg2; print(sys.prefix)"],
+    );
+    assert_eq!(Path::new(&prefix), install);
+    assert_eq!(run(bin.join("uwsgi"), &["--version"]), "2.0.31");
+    // through its shebang (or sh wrapper), not through `python SCRIPT`
+    assert_eq!(run(bin.join("django-admin"), &["--version"]), "4.2.30");
+}
+
+fn python_version() -> String {
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn facts(stdout: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(stdout).expect("facts are JSON")
+}
+
+fn assert_python_depends(f: &serde_json::Value) {
+    let v = python_version();
+    let (major, minor) = v.split_once('.').unwrap();
+    let next = minor.parse::<u32>().unwrap() + 1;
+    assert_eq!(f["python"], v.as_str());
+    assert_eq!(
+        f["python_depends"],
+        serde_json::json!([
+            format!("python3 (>= {v})"),
+            format!("python3 (<< {major}.{next})")
+        ])
+    );
+}
+
+fn dpkg_arch() -> String {
+    let out = Command::new("dpkg")
+        .arg("--print-architecture")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn head(path: &Path, n: usize) -> String {
+    let data = fs::read(path).unwrap();
+    String::from_utf8_lossy(&data[..n.min(data.len())]).into_owned()
+}
+
+#[test]
+fn relocated_venv_works_at_its_install_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    // a staging path over 127 bytes (pip writes its sh wrapper there) and a
+    // short install path (so the result is a plain shebang)
+    let stage = tmp.path().join("s".repeat(120));
+    let install = tmp.path().join("venv");
+    let spec = write_spec(tmp.path(), &install);
+    let req = write_requirements(tmp.path(), REQUIREMENTS);
+    let out = mkvenv()
+        .arg(&spec)
+        .arg("--requirements")
+        .arg(&req)
+        .arg("--find-links")
+        .arg(wheelhouse())
+        .arg("--no-index")
+        .args(["--preinstall", "asgiref"])
+        .arg("--root")
+        .arg(&stage)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = facts(&out.stdout);
+    assert_eq!(f["venv"], install.to_str().unwrap());
+    assert_python_depends(&f);
+    assert_eq!(f["architecture"], dpkg_arch());
+    assert_eq!(f["compiled"], true);
+    let shlibs: Vec<&str> = f["shlib_depends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    // uWSGI links libpython and libc from the system...
+    assert!(
+        shlibs.iter().any(|d| d.starts_with("libpython3")),
+        "{shlibs:?}"
+    );
+    assert!(
+        shlibs.iter().any(|d| d.starts_with("libc6 (>= ")),
+        "{shlibs:?}"
+    );
+    // ...psycopg2-binary bundles libpq in psycopg2_binary.libs: no libpq5,
+    // although libpq5 may well be installed here
+    assert!(!shlibs.iter().any(|d| d.starts_with("libpq")), "{shlibs:?}");
+
+    let venv = staged(&stage, &install);
+    assert_no_trace(&venv, &stage);
+    assert_eq!(
+        head(&venv.join("bin/django-admin"), 200)
+            .lines()
+            .next()
+            .unwrap(),
+        format!("#!{}/bin/python", install.display())
+    );
+    let cfg = fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
+    assert!(
+        cfg.contains(&format!(
+            "command = /usr/bin/python3 -m venv {}\n",
+            install.display()
+        )),
+        "{cfg}"
+    );
+    let mode = fs::metadata(&venv).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o755);
+    // nothing but the venv in its parent (no temporary directory left)
+    assert_eq!(fs::read_dir(venv.parent().unwrap()).unwrap().count(), 1);
+    install_and_use(&stage, &install);
+}
+
+#[test]
+fn long_install_path_gets_the_sh_wrapper_and_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let install = tmp.path().join("l".repeat(130)).join("venv");
+    assert!(install.as_os_str().len() > 127);
+    let spec = write_spec(tmp.path(), &install);
+    let req = write_requirements(tmp.path(), REQUIREMENTS);
+    let out = mkvenv()
+        .arg(&spec)
+        .args(["-r".as_ref(), req.as_os_str()])
+        .arg("--find-links")
+        .arg(wheelhouse())
+        .args(["--no-index", "--upgrade-pip", "--root"])
+        .arg(&stage)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_python_depends(&facts(&out.stdout));
+    let venv = staged(&stage, &install);
+    assert_no_trace(&venv, &stage);
+    for script in ["django-admin", "pip"] {
+        assert!(
+            head(&venv.join("bin").join(script), 400).starts_with(&format!(
+                "#!/bin/sh\n'''exec' {}/bin/python \"$0\" \"$@\"\n' '''\n",
+                install.display()
+            )),
+            "{script}"
+        );
+    }
+    install_and_use(&stage, &install);
+    let pip = Command::new(install.join("bin/pip"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&pip.stdout).starts_with("pip 24.3.1 "));
+}
+
+/// `name==version --hash=sha256:...` for every wheel in the wheelhouse
+/// but pip (the hash-checking mode wants every dependency pinned).
+fn hash_pinned_requirements() -> String {
+    let mut lines = Vec::new();
+    let mut wheels: Vec<_> = fs::read_dir(wheelhouse())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    wheels.sort();
+    for w in wheels {
+        let file = w.file_name().unwrap().to_str().unwrap().to_string();
+        let mut parts = file.split('-');
+        let (name, version) = (parts.next().unwrap(), parts.next().unwrap());
+        if name == "pip" {
+            continue;
+        }
+        let sum = Command::new("sha256sum").arg(&w).output().unwrap();
+        let sum = String::from_utf8(sum.stdout).unwrap();
+        let hash = sum.split_whitespace().next().unwrap();
+        lines.push(format!("{name}=={version} \\\n    --hash=sha256:{hash}"));
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn hash_pinned_requirements_install_and_a_bad_hash_fails_keeping_the_venv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let install = tmp.path().join("venv");
+    let spec = write_spec(tmp.path(), &install);
+    let pinned = hash_pinned_requirements();
+    let req = write_requirements(tmp.path(), &pinned);
+    let facts_file = tmp.path().join("facts.json");
+    let args = |req: &Path| {
+        let mut c = mkvenv();
+        c.arg("-")
+            .arg("--requirements")
+            .arg(req)
+            .arg("--find-links")
+            .arg(wheelhouse())
+            .arg("--no-index")
+            .arg("--root")
+            .arg(&stage)
+            .pipe_stdin(&spec)
+            .unwrap();
+        c
+    };
+    let out = args(&req).arg("-o").arg(&facts_file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let mode = fs::metadata(&facts_file).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o644);
+    assert_python_depends(&facts(&fs::read(&facts_file).unwrap()));
+    let venv = staged(&stage, &install);
+    assert_no_trace(&venv, &stage);
+
+    // one wrong hash: pip refuses, the earlier venv stays as it was
+    let bad = pinned.replacen("--hash=sha256:", "--hash=sha256:0000", 1);
+    let bad_req = tmp.path().join("bad-requirements.txt");
+    fs::write(&bad_req, bad).unwrap();
+    let out = args(&bad_req).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bad-requirements.txt"), "{stderr}");
+    assert!(
+        stderr.contains("ERROR:") && stderr.to_lowercase().contains("hash"),
+        "{stderr}"
+    );
+    assert!(venv.join("bin/django-admin").is_file());
+    assert_eq!(fs::read_dir(venv.parent().unwrap()).unwrap().count(), 1);
+    install_and_use(&stage, &install);
+}
+
+#[test]
+fn pip_failure_exits_1_with_pips_error_and_stages_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let spec = write_spec(tmp.path(), &tmp.path().join("venv"));
+    let req = write_requirements(tmp.path(), "no-such-package==1.0\n");
+    let out = mkvenv()
+        .arg(&spec)
+        .arg("--requirements")
+        .arg(&req)
+        .arg("--find-links")
+        .arg(wheelhouse())
+        .arg("--no-index")
+        .arg("--root")
+        .arg(&stage)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "mkvenv: error: {}: pip install failed",
+            req.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ERROR: No matching distribution found for no-such-package==1.0"),
+        "{stderr}"
+    );
+    let parent = staged(&stage, tmp.path());
+    assert_eq!(fs::read_dir(parent).unwrap().count(), 0, "left a directory");
+}
+
+#[test]
+fn pyenv_python_is_refused_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let spec = write_spec(tmp.path(), &tmp.path().join("venv"));
+    let req = write_requirements(tmp.path(), "");
+    // a pyenv python 3.10+ when this machine has one (it has venv and ensurepip)
+    let pyenv = fs::read_dir("/root/.pyenv/versions")
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("3.1"))
+        .map(|p| p.join("bin/python3"))
+        .find(|p| p.exists());
+    let python = pyenv
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/root/.pyenv/versions/3.11.7/bin/python3"));
+    let cmd = |python: &Path| {
+        let mut c = mkvenv();
+        c.arg(&spec)
+            .arg("--requirements")
+            .arg(&req)
+            .arg("--no-index")
+            .arg("--python")
+            .arg(python)
+            .arg("--root")
+            .arg(&stage);
+        c
+    };
+    let out = cmd(&python).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.starts_with(&format!("mkvenv: error: {}: refused", python.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--force-python"), "{stderr}");
+    assert!(!stage.exists(), "staged something");
+
+    // forced, a missing interpreter is just missing...
+    let missing = tmp.path().join("no/bin/python3");
+    let out = cmd(&missing).arg("--force-python").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("refused") && stderr.contains("No such file"),
+        "{stderr}"
+    );
+    // ...and a real one builds a venv, without a Debian python dependency
+    if let Some(python) = pyenv {
+        let out = cmd(&python).arg("--force-python").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("warning"), "{stderr}");
+        let f = facts(&out.stdout);
+        assert_eq!(f["python_depends"], serde_json::json!([]));
+        assert_eq!(f["architecture"], "all");
+    }
+}
+
+#[test]
+fn missing_requirements_file_exits_1_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let spec = write_spec(tmp.path(), &tmp.path().join("venv"));
+    let out = mkvenv()
+        .arg(&spec)
+        .args(["--requirements", "no-such-requirements.txt", "--root"])
+        .arg(&stage)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr.trim_end(),
+        "mkvenv: error: no-such-requirements.txt: No such file or directory (os error 2)"
+    );
+    assert!(!stage.exists());
+}
+
+#[test]
+fn bad_spec_exits_1_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let req = write_requirements(tmp.path(), "");
+    let spec = tmp.path().join("bad.json");
+    fs::write(
+        &spec,
+        r#"{"module":"wechat","version":"1","venv":"opt/venv"}"#,
+    )
+    .unwrap();
+    let out = mkvenv()
+        .arg(&spec)
+        .arg("-r")
+        .arg(&req)
+        .arg("--root")
+        .arg(&stage)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1);
+    assert!(
+        stderr.contains(&spec.display().to_string()) && stderr.contains("`venv`"),
+        "{stderr}"
+    );
+    // and the shared corpus, where there is one
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bad-specs");
+    for bad in fs::read_dir(corpus).into_iter().flatten() {
+        let bad = bad.unwrap().path();
+        let out = mkvenv()
+            .arg(&bad)
+            .arg("-r")
+            .arg(&req)
+            .arg("--root")
+            .arg(&stage)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", bad.display());
+        assert!(out.stdout.is_empty());
+        assert!(stderr.contains(&bad.display().to_string()), "{stderr}");
+    }
+    assert!(!stage.exists());
+}
+
+#[test]
+fn unknown_flag_is_usage_error_2() {
+    let out = mkvenv().arg("--bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn help_matches_golden() {
+    let out = mkvenv()
+        .arg("--help")
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_golden(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/help.txt"),
+        &out.stdout,
+    );
+}

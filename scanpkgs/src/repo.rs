@@ -1,0 +1,641 @@
+//! Publish a repository: `Packages`, `Packages.gz` (`.xz`), `Release`, and
+//! with a key `Release.gpg` and `InRelease`.
+//!
+//! Everything is computed in memory first (indices, compressed indices,
+//! Release, signatures), so a failure (gpg, say) writes nothing. Then each
+//! file is renamed into place in publishing order: indices first, Release,
+//! `Release.gpg` and `InRelease` last, so apt never reads a Release naming
+//! indices that are not there yet. When neither the indices nor the Release
+//! fields changed, nothing is written and the Date stays; otherwise the
+//! Date is now (or `SOURCE_DATE_EPOCH`) but never earlier than the previous
+//! Release's, as apt ignores a Release older than the one it has.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use md5::Digest as _;
+
+use crate::deb::hex;
+use crate::{Error, Result, date};
+
+/// Fields of the Release file that the user chooses.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseFields {
+    /// `Origin`
+    pub origin: Option<String>,
+    /// `Label`
+    pub label: Option<String>,
+    /// `Suite`
+    pub suite: Option<String>,
+    /// `Version`
+    pub version: Option<String>,
+    /// `Codename`
+    pub codename: Option<String>,
+    /// `Architectures` (default in the dists layout: the `binary-*` found)
+    pub architectures: Option<String>,
+    /// `Components` (default in the dists layout: the components found)
+    pub components: Option<String>,
+    /// `Description`
+    pub description: Option<String>,
+}
+
+/// Where and how to publish.
+#[derive(Debug, Clone, Default)]
+pub struct RepoOptions {
+    /// Repository root (flat: where Packages and Release go).
+    pub out: PathBuf,
+    /// `dists/<dist>/<component>/binary-<arch>/` layout when set.
+    pub dist: Option<String>,
+    /// Component of the dists layout.
+    pub component: String,
+    /// Architecture of the dists layout.
+    pub arch: Option<String>,
+    /// Also write `Packages.xz`.
+    pub xz: bool,
+    /// Release fields.
+    pub fields: ReleaseFields,
+    /// Sign with this gpg key.
+    pub sign_key: Option<String>,
+    /// gpg's home directory.
+    pub gpg_homedir: Option<PathBuf>,
+    /// The time to put in `Date` (Unix seconds).
+    pub now: i64,
+}
+
+impl RepoOptions {
+    /// The directory of the Packages files.
+    pub fn index_dir(&self) -> PathBuf {
+        match (&self.dist, &self.arch) {
+            (Some(d), Some(a)) => self
+                .out
+                .join("dists")
+                .join(d)
+                .join(&self.component)
+                .join(format!("binary-{a}")),
+            _ => self.out.clone(),
+        }
+    }
+
+    /// The directory of the Release file.
+    pub fn release_dir(&self) -> PathBuf {
+        match &self.dist {
+            Some(d) => self.out.join("dists").join(d),
+            None => self.out.clone(),
+        }
+    }
+}
+
+/// What [`publish`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// Nothing changed; nothing written.
+    Unchanged,
+    /// These files were written, in this order.
+    Wrote(Vec<PathBuf>),
+}
+
+/// One index file as the Release lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSum {
+    /// Path relative to the Release file's directory.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hex digests: MD5, SHA-1, SHA-256, SHA-512.
+    pub sums: [String; 4],
+}
+
+impl IndexSum {
+    /// Hash `data`, reusing the sums of `old` (the previous Release's
+    /// entries) when its size and SHA-256 match: SHA-256 is the cheap one.
+    pub fn of_with_old(path: String, data: &[u8], old: &[IndexSum]) -> Self {
+        if let Some(o) = old
+            .iter()
+            .find(|o| o.path == path && o.size == data.len() as u64)
+            && o.sums[2] == hex(&sha2::Sha256::digest(data))
+        {
+            return o.clone();
+        }
+        Self::of(path, data)
+    }
+
+    /// Hash `data`.
+    pub fn of(path: String, data: &[u8]) -> Self {
+        Self {
+            path,
+            size: data.len() as u64,
+            sums: [
+                hex(&md5::Md5::digest(data)),
+                hex(&sha1::Sha1::digest(data)),
+                hex(&sha2::Sha256::digest(data)),
+                hex(&sha2::Sha512::digest(data)),
+            ],
+        }
+    }
+}
+
+/// Render a Release file. `date` is the full `Date` value.
+pub fn render_release(fields: &ReleaseFields, date: &str, files: &[IndexSum]) -> String {
+    let mut s = String::new();
+    let header = [
+        ("Origin", &fields.origin),
+        ("Label", &fields.label),
+        ("Suite", &fields.suite),
+        ("Version", &fields.version),
+        ("Codename", &fields.codename),
+    ];
+    for (name, v) in header {
+        if let Some(v) = v {
+            let _ = writeln!(s, "{name}: {v}");
+        }
+    }
+    let _ = writeln!(s, "Date: {date}");
+    for (name, v) in [
+        ("Architectures", &fields.architectures),
+        ("Components", &fields.components),
+        ("Description", &fields.description),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(s, "{name}: {v}");
+        }
+    }
+    for (i, section) in ["MD5Sum", "SHA1", "SHA256", "SHA512"].iter().enumerate() {
+        let _ = writeln!(s, "{section}:");
+        for f in files {
+            let _ = writeln!(s, " {} {:>16} {}", f.sums[i], f.size, f.path);
+        }
+    }
+    s
+}
+
+/// The entries of a Release file's hash sections (those with all four).
+pub fn parse_release_sums(release: &str) -> Vec<IndexSum> {
+    let mut by_path: Vec<IndexSum> = Vec::new();
+    let mut section = None;
+    for line in release.lines() {
+        if !line.starts_with(' ') {
+            section = ["MD5Sum:", "SHA1:", "SHA256:", "SHA512:"]
+                .iter()
+                .position(|s| line.trim_end() == *s);
+            continue;
+        }
+        let Some(i) = section else { continue };
+        let mut w = line.split_ascii_whitespace();
+        let (Some(sum), Some(size), Some(path), None) = (w.next(), w.next(), w.next(), w.next())
+        else {
+            continue;
+        };
+        let Ok(size) = size.parse() else { continue };
+        let slot = if let Some(e) = by_path
+            .iter_mut()
+            .find(|e| e.path == path && e.size == size)
+        {
+            e
+        } else {
+            by_path.push(IndexSum {
+                path: path.to_string(),
+                size,
+                sums: Default::default(),
+            });
+            by_path.last_mut().expect("just pushed")
+        };
+        slot.sums[i] = sum.to_string();
+    }
+    by_path.retain(|e| e.sums.iter().all(|s| !s.is_empty()));
+    by_path
+}
+
+/// The Release text without its `Date:` line, and that date, for comparing
+/// with a new one.
+fn split_date(release: &str) -> (String, Option<i64>) {
+    let mut rest = String::with_capacity(release.len());
+    let mut when = None;
+    for line in release.split_inclusive('\n') {
+        if let Some(v) = line.strip_prefix("Date:") {
+            when = date::parse(v);
+        } else {
+            rest.push_str(line);
+        }
+    }
+    (rest, when)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    // The default header has mtime 0 and no name: same input, same bytes.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let _ = e.write_all(data);
+    e.finish().unwrap_or_default()
+}
+
+fn xz(data: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
+    e.write_all(data).map_err(|e| Error::io(path, e))?;
+    e.finish().map_err(|e| Error::io(path, e))
+}
+
+fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn remove_if_exists(path: &Path) -> Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn sorted_subdirs(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for e in rd {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        if e.file_type().is_ok_and(|t| t.is_dir())
+            && let Some(n) = e.file_name().to_str()
+        {
+            out.push(n.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+const INDEX_NAMES: [&str; 3] = ["Packages", "Packages.gz", "Packages.xz"];
+
+/// An index file of ours: name, contents, and whether it must be written.
+type OurIndex<'a> = (&'a str, Vec<u8>, bool);
+
+/// The sums of every index under a dists/SUITE directory (ours from
+/// memory, the others from disk), with the architectures and components.
+fn dists_sums(
+    opts: &RepoOptions,
+    release_dir: &Path,
+    rel_index: &Path,
+    ours: &[OurIndex<'_>],
+    old_sums: &[IndexSum],
+) -> Result<(Vec<IndexSum>, Vec<String>, Vec<String>)> {
+    let mut sums = Vec::new();
+    let mut archs = Vec::new();
+    let mut comps = Vec::new();
+    let mut dirs: Vec<(String, String)> = Vec::new();
+    for comp in sorted_subdirs(release_dir)? {
+        for sub in sorted_subdirs(&release_dir.join(&comp))? {
+            if sub.starts_with("binary-") {
+                dirs.push((comp.clone(), sub));
+            }
+        }
+    }
+    let our = (
+        opts.component.clone(),
+        format!("binary-{}", opts.arch.as_deref().unwrap_or_default()),
+    );
+    if !dirs.contains(&our) {
+        dirs.push(our);
+        dirs.sort();
+    }
+    for (comp, sub) in dirs {
+        let rel = Path::new(&comp).join(&sub);
+        if !comps.contains(&comp) {
+            comps.push(comp.clone());
+        }
+        let arch = sub["binary-".len()..].to_string();
+        if !archs.contains(&arch) {
+            archs.push(arch);
+        }
+        for name in INDEX_NAMES {
+            let relpath = rel.join(name).to_string_lossy().into_owned();
+            if rel == rel_index {
+                if let Some((_, data, _)) = ours.iter().find(|(n, _, _)| *n == name) {
+                    sums.push(IndexSum::of_with_old(relpath, data, old_sums));
+                }
+            } else if let Some(data) = read_if_exists(&release_dir.join(&relpath))? {
+                sums.push(IndexSum::of_with_old(relpath, &data, old_sums));
+            }
+        }
+    }
+    archs.sort();
+    Ok((sums, archs, comps))
+}
+
+/// Our index files: Packages, Packages.gz and (if asked) Packages.xz,
+/// reusing the compressed ones on disk when Packages is unchanged
+/// (compressing is the slow part of a no-op run).
+fn our_indices<'a>(
+    opts: &RepoOptions,
+    index_dir: &Path,
+    packages: &[u8],
+) -> Result<Vec<OurIndex<'a>>> {
+    let old_packages = read_if_exists(&index_dir.join("Packages"))?;
+    let same = old_packages.as_deref() == Some(packages);
+    let mut ours: Vec<OurIndex<'a>> = vec![("Packages", packages.to_vec(), !same)];
+    for name in ["Packages.gz", "Packages.xz"] {
+        if name == "Packages.xz" && !opts.xz {
+            continue;
+        }
+        let path = index_dir.join(name);
+        let existing = if same { read_if_exists(&path)? } else { None };
+        let entry = match existing {
+            Some(b) => (name, b, false),
+            None if name == "Packages.gz" => (name, gzip(packages), true),
+            None => (name, xz(packages, &path)?, true),
+        };
+        ours.push(entry);
+    }
+    Ok(ours)
+}
+
+/// Publish `packages` as described by `opts`.
+pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
+    if opts.dist.is_some() && opts.arch.is_none() {
+        return Err(Error::Usage("--dist needs --arch".into()));
+    }
+    let index_dir = opts.index_dir();
+    let release_dir = opts.release_dir();
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(&index_dir)
+        .map_err(|e| Error::io(&index_dir, e))?;
+
+    let mut ours = our_indices(opts, &index_dir, packages)?;
+    let stale_xz = !opts.xz && index_dir.join("Packages.xz").exists();
+
+    let release_path = release_dir.join("Release");
+    let old_release =
+        read_if_exists(&release_path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let old_sums = old_release
+        .as_deref()
+        .map(parse_release_sums)
+        .unwrap_or_default();
+
+    // Every index the Release covers, with paths relative to its directory.
+    let rel_index = index_dir
+        .strip_prefix(&release_dir)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let (mut sums, archs, comps) = if opts.dist.is_some() {
+        dists_sums(opts, &release_dir, &rel_index, &ours, &old_sums)?
+    } else {
+        let sums = ours
+            .iter()
+            .map(|(name, data, _)| IndexSum::of_with_old((*name).to_string(), data, &old_sums))
+            .collect();
+        (sums, Vec::new(), Vec::new())
+    };
+    sums.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let mut fields = opts.fields.clone();
+    if let Some(dist) = &opts.dist {
+        if fields.suite.is_none() && fields.codename.is_none() {
+            fields.suite = Some(dist.clone());
+        }
+        if fields.architectures.is_none() {
+            fields.architectures = Some(archs.join(" "));
+        }
+        if fields.components.is_none() {
+            fields.components = Some(comps.join(" "));
+        }
+    }
+
+    let (old_body, old_date) = old_release.as_deref().map_or((None, None), |r| {
+        let (body, d) = split_date(r);
+        (Some(body), d)
+    });
+    let probe = render_release(&fields, "", &sums);
+    let (new_body, _) = split_date(&probe);
+    let signed_present =
+        release_dir.join("InRelease").exists() && release_dir.join("Release.gpg").exists();
+    let signatures_ok = if opts.sign_key.is_some() {
+        signed_present
+    } else {
+        !release_dir.join("InRelease").exists() && !release_dir.join("Release.gpg").exists()
+    };
+    if old_body.as_deref() == Some(new_body.as_str())
+        && old_date.is_some()
+        && ours.iter().all(|(_, _, write)| !write)
+        && !stale_xz
+        && signatures_ok
+    {
+        return Ok(Published::Unchanged);
+    }
+
+    let when = old_date.map_or(opts.now, |d| d.max(opts.now));
+    let release = render_release(&fields, &date::format(when), &sums);
+    let signatures = match &opts.sign_key {
+        Some(key) => Some((
+            gpg(
+                opts,
+                key,
+                &["--armor", "--detach-sign"],
+                release.as_bytes(),
+                &release_dir.join("Release.gpg"),
+            )?,
+            gpg(
+                opts,
+                key,
+                &["--clearsign"],
+                release.as_bytes(),
+                &release_dir.join("InRelease"),
+            )?,
+        )),
+        None => None,
+    };
+
+    ours.rotate_left(1);
+    let wrote = write_in_order(
+        &index_dir,
+        &release_dir,
+        &ours,
+        &release,
+        signatures,
+        stale_xz,
+    )?;
+    Ok(Published::Wrote(wrote))
+}
+
+/// Rename everything into place: `ours` (compressed indices first, then
+/// Packages), Release, Release.gpg, `InRelease`; remove signatures that
+/// no longer match and a Packages.xz no longer asked for.
+fn write_in_order(
+    index_dir: &Path,
+    release_dir: &Path,
+    ours: &[OurIndex<'_>],
+    release: &str,
+    signatures: Option<(Vec<u8>, Vec<u8>)>,
+    stale_xz: bool,
+) -> Result<Vec<PathBuf>> {
+    let mut wrote = Vec::new();
+    for (name, data, write) in ours {
+        if *write {
+            let p = index_dir.join(name);
+            debpipe_core::io::write_atomic(&p, data, 0o644)?;
+            wrote.push(p);
+        }
+    }
+    fs::create_dir_all(release_dir).map_err(|e| Error::io(release_dir, e))?;
+    let release_path = release_dir.join("Release");
+    debpipe_core::io::write_atomic(&release_path, release.as_bytes(), 0o644)?;
+    wrote.push(release_path);
+    match signatures {
+        Some((detached, inline)) => {
+            for (name, data) in [("Release.gpg", detached), ("InRelease", inline)] {
+                let p = release_dir.join(name);
+                debpipe_core::io::write_atomic(&p, &data, 0o644)?;
+                wrote.push(p);
+            }
+        }
+        None => {
+            for name in ["Release.gpg", "InRelease"] {
+                remove_if_exists(&release_dir.join(name))?;
+            }
+        }
+    }
+    if stale_xz {
+        remove_if_exists(&index_dir.join("Packages.xz"))?;
+    }
+    Ok(wrote)
+}
+
+/// Run gpg on `input`, returning what it writes. `target` names the file
+/// in errors.
+fn gpg(
+    opts: &RepoOptions,
+    key: &str,
+    args: &[&str],
+    input: &[u8],
+    target: &Path,
+) -> Result<Vec<u8>> {
+    let mut cmd = Command::new("gpg");
+    cmd.args(["--batch", "--yes", "--no-tty", "--quiet"]);
+    if let Some(h) = &opts.gpg_homedir {
+        cmd.arg("--homedir").arg(h);
+    }
+    cmd.args(["--local-user", key, "--digest-algo", "SHA512"])
+        .args(args)
+        .args(["--output", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::file(target, format!("cannot run gpg: {e}")))?;
+    let mut stdin = child.stdin.take();
+    let out = std::thread::scope(|s| {
+        s.spawn(move || {
+            if let Some(mut w) = stdin.take() {
+                let _ = w.write_all(input);
+            }
+        });
+        child.wait_with_output()
+    })
+    .map_err(|e| Error::file(target, format!("gpg: {e}")))?;
+    if !out.status.success() || out.stdout.is_empty() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let msg = err
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::file(
+            target,
+            format!(
+                "gpg {} with key {key} failed ({}): {msg}",
+                args.join(" "),
+                out.status
+            ),
+        ));
+    }
+    Ok(out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_layout() {
+        let fields = ReleaseFields {
+            origin: Some("O".into()),
+            suite: Some("stable".into()),
+            architectures: Some("amd64".into()),
+            ..ReleaseFields::default()
+        };
+        let files = vec![IndexSum::of("Packages".into(), b"")];
+        let r = render_release(&fields, "Thu, 01 Jan 1970 00:00:00 UTC", &files);
+        assert_eq!(
+            r,
+            "Origin: O\nSuite: stable\nDate: Thu, 01 Jan 1970 00:00:00 UTC\nArchitectures: amd64\nMD5Sum:\n d41d8cd98f00b204e9800998ecf8427e                0 Packages\nSHA1:\n da39a3ee5e6b4b0d3255bfef95601890afd80709                0 Packages\nSHA256:\n e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855                0 Packages\nSHA512:\n cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e                0 Packages\n"
+        );
+        assert_eq!(parse_release_sums(&r), files);
+        let (body, when) = split_date(&r);
+        assert_eq!(when, Some(0));
+        assert!(!body.contains("Date"));
+    }
+
+    #[test]
+    fn flat_publish_then_noop_then_date_never_goes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = RepoOptions {
+            out: dir.path().to_path_buf(),
+            component: "main".into(),
+            now: 2_000_000_000,
+            ..RepoOptions::default()
+        };
+        let w = publish(&opts, b"Package: a\n\n").unwrap();
+        assert!(
+            matches!(w, Published::Wrote(ref v) if v.len() == 3),
+            "{w:?}"
+        );
+        assert_eq!(
+            publish(&opts, b"Package: a\n\n").unwrap(),
+            Published::Unchanged
+        );
+        opts.now = 1_000_000_000; // clock went back
+        publish(&opts, b"Package: b\n\n").unwrap();
+        let rel = fs::read_to_string(dir.path().join("Release")).unwrap();
+        assert!(rel.contains(&date::format(2_000_000_000)), "{rel}");
+        let gz = fs::read(dir.path().join("Packages.gz")).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+            .unwrap();
+        assert_eq!(text, "Package: b\n\n");
+    }
+
+    #[test]
+    fn dists_layout_lists_every_arch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = RepoOptions {
+            out: dir.path().to_path_buf(),
+            dist: Some("stable".into()),
+            component: "main".into(),
+            arch: Some("amd64".into()),
+            xz: true,
+            now: 1,
+            ..RepoOptions::default()
+        };
+        publish(&opts, b"Package: a\n\n").unwrap();
+        opts.arch = Some("arm64".into());
+        publish(&opts, b"Package: b\n\n").unwrap();
+        let rel = fs::read_to_string(dir.path().join("dists/stable/Release")).unwrap();
+        assert!(rel.contains("Suite: stable\n"), "{rel}");
+        assert!(
+            rel.contains("Architectures: amd64 arm64\nComponents: main\n"),
+            "{rel}"
+        );
+        assert!(rel.contains(" main/binary-amd64/Packages.xz\n"), "{rel}");
+        assert!(rel.contains(" main/binary-arm64/Packages.gz\n"), "{rel}");
+    }
+}

@@ -65,13 +65,14 @@ pub fn bad_specs() -> Vec<(PathBuf, Option<String>)> {
     out
 }
 
-/// Run `cmd` (a generator, with its own flags) on every bad spec, with
-/// `-o <tmp>/out`: each must exit 1, print nothing on stdout, one line on
-/// stderr naming the field (or the file), and leave the directory empty.
+/// Run `cmd(out)` (a tool told to write `out`, a path in an empty temporary
+/// directory) on every bad spec: each must exit 1, print nothing on stdout,
+/// one line on stderr naming the field (or the file), and leave the
+/// directory empty.
 ///
 /// # Panics
 /// On the first spec that is not rejected that way.
-pub fn assert_bad_specs_rejected(tool: &str, cmd: impl Fn() -> Command) {
+pub fn assert_bad_specs_rejected(tool: &str, cmd: impl Fn(&Path) -> Command) {
     let cases = bad_specs();
     assert!(
         cases.len() >= 25,
@@ -81,7 +82,7 @@ pub fn assert_bad_specs_rejected(tool: &str, cmd: impl Fn() -> Command) {
     for (spec, field) in cases {
         let dir = tempfile::tempdir().unwrap();
         let out_file = dir.path().join("out");
-        let out = cmd().arg("-o").arg(&out_file).arg(&spec).output().unwrap();
+        let out = cmd(&out_file).arg(&spec).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let name = spec.display();
         assert_eq!(
@@ -351,9 +352,13 @@ impl Generator {
         assert_eq!(out.status.code(), Some(2));
     }
 
-    /// The bad-spec corpus: see [`assert_bad_specs_rejected`].
+    /// The bad-spec corpus with `-o`: see [`assert_bad_specs_rejected`].
     pub fn bad_specs_rejected(&self) {
-        assert_bad_specs_rejected(self.tool, || self.cmd());
+        assert_bad_specs_rejected(self.tool, |out| {
+            let mut c = self.cmd();
+            c.arg("-o").arg(out);
+            c
+        });
     }
 
     /// A missing spec file: exit 1, the file named, nothing on stdout.

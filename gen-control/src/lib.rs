@@ -333,7 +333,11 @@ pub fn render_postinst(spec: &AppSpec, ships_nginx: bool) -> String {
             quote(hook)
         );
     }
-    s.push_str(POSTINST_FUNCTIONS);
+    // lintian looks for the script's literal name after update-rc.d.
+    s.push_str(&POSTINST_FUNCTIONS.replace(
+        "update-rc.d \"$PACKAGE\"",
+        &format!("update-rc.d {}", quote(&spec.package)),
+    ));
     if ships_nginx {
         s.push_str(
             "\n# Reload nginx when it runs, so it picks up the app's configuration.\n\
@@ -462,8 +466,15 @@ pub fn render_postrm(spec: &AppSpec) -> String {
             "PACKAGE", "VENV", "APP_DIR", "LOG_DIR", "LOG_FILE", "RUN_DIR", "PIDFILE",
         ],
     );
-    s.push_str(
-        "\ncase \"$1\" in\n\
+    s.push_str(&POSTRM_CASES.replace(
+        "update-rc.d \"$PACKAGE\"",
+        &format!("update-rc.d {}", quote(&spec.package)),
+    ));
+    s
+}
+
+/// postrm's body.
+const POSTRM_CASES: &str = "\ncase \"$1\" in\n\
          \x20   purge)\n\
          \x20       # Logs, runtime state and what the config hook generated in the app\n\
          \x20       # dir; conffiles are dpkg's to purge. The shared www-data user stays.\n\
@@ -492,10 +503,7 @@ pub fn render_postrm(spec: &AppSpec) -> String {
          \x20       exit 1\n\
          \x20       ;;\n\
          esac\n\n\
-         exit 0\n",
-    );
-    s
-}
+         exit 0\n";
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,117 @@
+# debpipe: build an app's .deb and index it into an apt repository by piping
+# the tools together. Every stage is a target with real file dependencies:
+# a second `make` with nothing changed does nothing, and a changed `version`
+# restages, repackages and re-indexes (the venv is kept unless the
+# requirements, the wheelhouse or the venv path change).
+#
+#   make                          the example app (examples/wechat) into dist/
+#   make APP=path/to/app REPO=dir same for any app laid out as the README says
+#   make REPO_KEY=<gpg key id>    sign the repository (InRelease, Release.gpg)
+#   make test | e2e | bench | wheels | serve | sign | man | clean
+
+APP      ?= examples/wechat
+REPO     ?= dist
+BUILD    ?= build/$(notdir $(abspath $(APP)))
+PYTHON   ?= /usr/bin/python3
+REPO_KEY ?=
+PORT     ?= 8000
+DEBPIPE_CACHE ?= $(HOME)/.cache/debpipe
+export DEBPIPE_CACHE
+
+CARGO_FLAGS ?= --release --locked
+T     := $(CURDIR)/target/release
+TOOLS := gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find debpipe-core $(TOOLS) -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml \) -print)
+
+SPEC   := $(APP)/app.json
+STAGE  := $(BUILD)/stage
+WHEELS := $(APP)/wheels
+APP_FILES := $(shell find $(APP) -path $(WHEELS) -prune -o -name __pycache__ -prune -o -type f -print)
+SIGN   := $(if $(REPO_KEY),--sign-key $(REPO_KEY) $(if $(GNUPGHOME),--gpg-homedir $(GNUPGHOME)))
+
+.PHONY: all deps tools test e2e bench wheels serve sign man clean
+.DELETE_ON_ERROR:
+
+all: $(REPO)/Release
+	@echo "==> package: $$(cat $(BUILD)/deb-path)"
+	@echo "==> repository: $(abspath $(REPO)) (make serve PORT=$(PORT) serves it)"
+	@echo "==> sources.list: deb $(if $(REPO_KEY),[signed-by=/etc/apt/keyrings/<your key>.gpg],[trusted=yes]) http://<host>:$(PORT)/ ./"
+
+deps:
+	@scripts/install-deps
+
+tools: $(T)/.built
+$(T)/.built: $(RUST_SOURCES) | deps
+	@echo "==> [tools] cargo build $(CARGO_FLAGS)"
+	cargo build $(CARGO_FLAGS) --workspace --bins
+	@touch $@
+
+# The wheelhouse: built once with pip wheel (uWSGI compiles here), reused
+# from $(DEBPIPE_CACHE)/wheels so later builds run offline.
+wheels: $(WHEELS)/.filled
+$(WHEELS)/.filled: $(APP)/requirements.txt | deps
+	@echo "==> [wheels] pip wheel -r $(APP)/requirements.txt"
+	mkdir -p $(WHEELS) $(DEBPIPE_CACHE)/wheels
+	PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(PYTHON) -m pip wheel --disable-pip-version-check -q \
+	  --find-links $(DEBPIPE_CACHE)/wheels --wheel-dir $(WHEELS) -r $(APP)/requirements.txt
+	cp -n $(WHEELS)/*.whl $(DEBPIPE_CACHE)/wheels/ 2>/dev/null || true
+	@touch $@
+
+# 1. The venv's install path, rewritten only when it changes.
+$(BUILD)/venv.key: $(SPEC) $(T)/.built
+	@mkdir -p $(BUILD)
+	@$(T)/stage-app --print venv $(SPEC) > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+# 2. The relocatable venv, staged at its install path; facts on stdout.
+$(BUILD)/facts.json: $(BUILD)/venv.key $(APP)/requirements.txt $(WHEELS)/.filled
+	@echo "==> [venv] mkvenv"
+	rm -rf $(BUILD)/venv
+	$(T)/mkvenv $(SPEC) -r $(APP)/requirements.txt --find-links $(WHEELS) --no-index \
+	  --python $(PYTHON) --root $(BUILD)/venv > $@
+
+# 3. The staging tree: app files, generated configs at their install paths,
+#    the venv (hard links), and the control area.
+$(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
+	@echo "==> [stage] stage-app gen-uwsgi gen-nginx gen-init gen-control"
+	rm -rf $(STAGE)
+	$(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
+	cp -al $(BUILD)/venv/. $(STAGE)/
+	$(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
+	$(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
+	$(T)/gen-init --kind systemd --root $(STAGE) $(SPEC) >/dev/null
+	$(T)/gen-init --kind sysv --root $(STAGE) $(SPEC) >/dev/null
+	$(T)/gen-control $(SPEC) --facts $(BUILD)/facts.json --root $(STAGE) >/dev/null
+	@touch $@
+
+# 4. The package.
+$(BUILD)/deb-path: $(BUILD)/stage.stamp
+	@echo "==> [package] mkdeb"
+	@mkdir -p $(REPO)
+	$(T)/mkdeb $(STAGE) $(REPO) > $@
+
+# 5. The repository index (run from its root: Filename paths are relative).
+$(REPO)/Release: $(BUILD)/deb-path
+	@echo "==> [index] scanpkgs"
+	cd $(REPO) && $(T)/scanpkgs --output . $(SIGN) .
+
+sign:
+	@test -n "$(REPO_KEY)" || { echo "make sign: set REPO_KEY=<gpg key id>" >&2; exit 2; }
+	cd $(REPO) && $(T)/scanpkgs --output . $(SIGN) .
+
+serve: all
+	@echo "==> serving $(REPO) on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	cd $(REPO) && $(PYTHON) -m http.server --bind 127.0.0.1 $(PORT)
+
+test: deps
+	cargo test --workspace --locked
+
+e2e: tools
+	tests/e2e/run.sh
+
+bench: tools
+	mkdeb/bench/run.sh
+	scanpkgs/bench/run.sh
+
+clean:
+	rm -rf build $(REPO)

@@ -1,0 +1,308 @@
+//! stage-app: copy an app directory into a staging tree at the spec's
+//! install paths, with what every Debian package carries.
+//!
+//! From `APP` (laid out as the README documents):
+//! - the Django project (everything but `app.json`, `wheels/`, `etc/`, VCS
+//!   directories and bytecode) goes to `STAGE/<app_dir>`;
+//! - `APP/etc/**` goes to `STAGE/etc/**` (gen-control lists them as
+//!   conffiles);
+//! - `STAGE/usr/share/doc/<package>/copyright` (from `APP/COPYING` or
+//!   `APP/LICENSE` when present) and `changelog.Debian.gz` (gzip without a
+//!   timestamp), and a lintian override for `dir-or-file-in-opt`: the seed's
+//!   layout lives in /opt on purpose.
+//!
+//! `--print FIELD` prints one resolved spec value instead (for Makefiles).
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use debpipe_core::{AppSpec, Error, Result, io};
+
+/// Copy an app into a staging tree, or print a resolved spec value.
+#[derive(Debug, clap::Parser)]
+#[command(
+    version,
+    about = "Copy an app directory into a staging tree at the spec's install paths",
+    long_about = "Copy an app directory into a staging tree at the spec's install paths \
+(JSON spec, see README): the Django project to <app_dir>, APP/etc to /etc, and the \
+copyright, changelog.Debian.gz and lintian override every package needs. Prints STAGE.\n\n\
+With --print FIELD, print one value of the resolved spec (defaults filled in) instead.",
+    after_help = "Examples:\n  stage-app app.json --app . --root stage\n  stage-app --print venv app.json        # /opt/www/venvs/wechat-api"
+)]
+pub struct Cli {
+    /// App spec (JSON); `-` reads stdin
+    #[arg(value_name = "SPEC", default_value = "-")]
+    pub spec: PathBuf,
+    /// App directory to copy (default: the spec's directory)
+    #[arg(long, value_name = "DIR", conflicts_with = "print")]
+    pub app: Option<PathBuf>,
+    /// Staging tree to fill
+    #[arg(long, value_name = "STAGE", required_unless_present = "print")]
+    pub root: Option<PathBuf>,
+    /// Print one resolved value instead of staging
+    #[arg(long, value_name = "FIELD", value_enum)]
+    pub print: Option<Field>,
+}
+
+/// A resolved spec value `--print` can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Field {
+    /// Package name
+    Package,
+    /// Package version
+    Version,
+    /// Install path of the virtualenv
+    Venv,
+    /// Install path of the Django project
+    AppDir,
+}
+
+/// Names never copied from the app directory.
+const SKIP: &[&str] = &[
+    "app.json",
+    "wheels",
+    "etc",
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    "build",
+    "dist",
+    "debian",
+];
+
+/// Run the tool.
+pub fn run(cli: &Cli) -> Result<()> {
+    let spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
+    if let Some(field) = cli.print {
+        let v = match field {
+            Field::Package => &spec.package,
+            Field::Version => &spec.version,
+            Field::Venv => &spec.venv,
+            Field::AppDir => &spec.app_dir,
+        };
+        return io::write_stdout(format!("{v}\n").as_bytes());
+    }
+    let root = cli
+        .root
+        .as_deref()
+        .ok_or_else(|| Error::Usage("--root is required".into()))?;
+    let app = match &cli.app {
+        Some(a) => a.clone(),
+        None if io::is_stdin(&cli.spec) => {
+            return Err(Error::Usage(
+                "--app is required when the spec comes from stdin".into(),
+            ));
+        }
+        None => cli
+            .spec
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    let app = if app.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        app
+    };
+    stage(&spec, &app, root)?;
+    io::write_stdout(format!("{}\n", root.display()).as_bytes())
+}
+
+/// Fill `root` from `app` for `spec`.
+pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
+    if !app.is_dir() {
+        return Err(Error::file(app, "not a directory"));
+    }
+    copy_tree(app, &under(root, &spec.app_dir), true)?;
+    let etc = app.join("etc");
+    if etc.is_dir() {
+        copy_tree(&etc, &root.join("etc"), false)?;
+    }
+    let doc = format!("/usr/share/doc/{}", spec.package);
+    io::write_staged(
+        root,
+        &format!("{doc}/copyright"),
+        copyright(spec, app)?.as_bytes(),
+        0o644,
+    )?;
+    let mtime = fs::metadata(app).map_err(|e| Error::io(app, e))?;
+    let when = source_date_epoch().unwrap_or_else(|| {
+        use std::os::unix::fs::MetadataExt;
+        mtime.mtime()
+    });
+    // A native version (no Debian revision) names it changelog.gz.
+    let changelog_name = if spec.version.contains('-') {
+        "changelog.Debian.gz"
+    } else {
+        "changelog.gz"
+    };
+    io::write_staged(
+        root,
+        &format!("{doc}/{changelog_name}"),
+        &gzip(changelog(spec, when).as_bytes()),
+        0o644,
+    )?;
+    io::write_staged(
+        root,
+        &format!("/usr/share/lintian/overrides/{}", spec.package),
+        lintian_overrides(spec).as_bytes(),
+        0o644,
+    )?;
+    Ok(())
+}
+
+/// What lintian says of any packaged virtualenv, and why it is expected:
+/// each override is limited to the venv's own files.
+pub fn lintian_overrides(spec: &AppSpec) -> String {
+    let p = &spec.package;
+    let venv = spec.venv.trim_start_matches('/');
+    format!(
+        "# The seed's layout installs the app and its virtualenv under /opt/www on purpose.\n\
+         {p}: dir-or-file-in-opt\n\
+         # A virtualenv's scripts run the venv's interpreter, not /usr/bin/python3.\n\
+         {p}: wrong-path-for-interpreter * [{venv}/*]\n\
+         {p}: unusual-interpreter * [{venv}/*]\n\
+         # Modules pip installs with a #! line are imported, not run.\n\
+         {p}: script-not-executable [{venv}/*]\n\
+         # Compiled wheels (uWSGI) come as pip built them, with their own RUNPATH.\n\
+         {p}: unstripped-binary-or-object [{venv}/*]\n\
+         {p}: custom-library-search-path * [{venv}/*]\n\
+         # Django's admin ships its own copy of jQuery.\n\
+         {p}: embedded-javascript-library * [{venv}/*]\n"
+    )
+}
+
+fn under(root: &Path, abs: &str) -> PathBuf {
+    root.join(abs.trim_start_matches('/'))
+}
+
+fn copy_tree(from: &Path, to: &Path, skip: bool) -> Result<()> {
+    fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    fs::set_permissions(to, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(to, e))?;
+    let mut entries: Vec<_> = fs::read_dir(from)
+        .map_err(|e| Error::io(from, e))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::io(from, e))?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name();
+        let name_s = name.to_string_lossy();
+        let src = entry.path();
+        if skip && SKIP.contains(&name_s.as_ref()) || name_s.ends_with(".pyc") {
+            continue;
+        }
+        let dst = to.join(&name);
+        let meta = fs::symlink_metadata(&src).map_err(|e| Error::io(&src, e))?;
+        if meta.is_dir() {
+            copy_tree(&src, &dst, false)?;
+        } else if meta.file_type().is_symlink() {
+            let target = fs::read_link(&src).map_err(|e| Error::io(&src, e))?;
+            let _ = fs::remove_file(&dst);
+            std::os::unix::fs::symlink(&target, &dst).map_err(|e| Error::io(&dst, e))?;
+        } else if meta.is_file() {
+            let mode = if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            let data = fs::read(&src).map_err(|e| Error::io(&src, e))?;
+            io::write_atomic(&dst, &data, mode)?;
+        } else {
+            return Err(Error::file(
+                &src,
+                "not a regular file, directory or symlink",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn source_date_epoch() -> Option<i64> {
+    std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
+}
+
+fn copyright(spec: &AppSpec, app: &Path) -> Result<String> {
+    for name in ["COPYING", "LICENSE", "LICENSE.txt", "copyright"] {
+        let p = app.join(name);
+        if p.is_file() {
+            return fs::read_to_string(&p).map_err(|e| Error::io(&p, e));
+        }
+    }
+    Ok(format!(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+         Upstream-Name: {}\n\nFiles: *\nCopyright: {}\nLicense: other\n \
+         No license file was found in the app directory; ask the maintainer.\n",
+        spec.package, spec.maintainer
+    ))
+}
+
+/// A Debian changelog entry for the spec's version, dated `when` (seconds).
+pub fn changelog(spec: &AppSpec, when: i64) -> String {
+    format!(
+        "{} ({}) unstable; urgency=medium\n\n  * Built by debpipe from the app spec.\n\n -- {}  {}\n",
+        spec.package,
+        spec.version,
+        spec.maintainer,
+        rfc2822(when)
+    )
+}
+
+/// `Tue, 24 Nov 2026 23:21:28 +0000`.
+pub fn rfc2822(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let wd = (days + 4).rem_euclid(7); // 1970-01-01 was a Thursday
+    let wday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][usize::try_from(wd).unwrap_or(0)];
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][usize::try_from(m - 1).unwrap_or(0)];
+    format!(
+        "{wday}, {d:02} {mon} {y} {:02}:{:02}:{:02} +0000",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// gzip -9n: no name, no timestamp (lintian: package-contains-timestamped-gzip).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn dates_in_rfc2822() {
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc2822(1_795_562_488), "Tue, 24 Nov 2026 23:21:28 +0000");
+    }
+
+    #[test]
+    fn gzip_has_no_timestamp() {
+        let g = gzip(b"x");
+        assert_eq!(&g[4..8], &[0, 0, 0, 0]);
+    }
+}

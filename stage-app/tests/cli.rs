@@ -1,0 +1,152 @@
+//! stage-app as the Makefile runs it.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use debpipe_core::testing::{SCRUB_ENV, assert_bad_specs_rejected, assert_golden};
+
+fn cmd() -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-app"));
+    for v in SCRUB_ENV {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn stages_project_etc_docs_and_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    write(
+        &app.join("app.json"),
+        r#"{"module":"demo","version":"2.0-1","maintainer":"D <d@example.com>"}"#,
+    );
+    write(&app.join("pro_setting/wsgi.py"), "application = None\n");
+    write(&app.join("scripts/run.sh"), "#!/bin/sh\n");
+    std::fs::set_permissions(
+        app.join("scripts/run.sh"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
+    write(&app.join("wheels/x.whl"), "");
+    write(
+        &app.join("pro_setting/__pycache__/wsgi.cpython-311.pyc"),
+        "",
+    );
+    write(&app.join("LICENSE"), "MIT\n");
+    let stage = dir.path().join("stage");
+    let out = cmd()
+        .env("SOURCE_DATE_EPOCH", "1795562488")
+        .arg(app.join("app.json"))
+        .arg("--root")
+        .arg(&stage)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{}\n", stage.display())
+    );
+    let mut files = Vec::new();
+    collect(&stage, &stage, &mut files);
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "etc/demo/demo.yaml 644",
+            "opt/www/demo/LICENSE 644",
+            "opt/www/demo/pro_setting/wsgi.py 644",
+            "opt/www/demo/scripts/run.sh 755",
+            "usr/share/doc/demo-api/changelog.Debian.gz 644",
+            "usr/share/doc/demo-api/copyright 644",
+            "usr/share/lintian/overrides/demo-api 644",
+        ]
+    );
+    let gz = std::fs::read(stage.join("usr/share/doc/demo-api/changelog.Debian.gz")).unwrap();
+    assert_eq!(&gz[4..8], &[0, 0, 0, 0], "gzip carries a timestamp");
+    let text = Command::new("zcat")
+        .arg(stage.join("usr/share/doc/demo-api/changelog.Debian.gz"))
+        .output()
+        .unwrap()
+        .stdout;
+    assert_golden(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/changelog"),
+        &text,
+    );
+    assert_eq!(
+        std::fs::read_to_string(stage.join("usr/share/doc/demo-api/copyright")).unwrap(),
+        "MIT\n"
+    );
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect(root, &p, out);
+        } else {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            out.push(format!(
+                "{} {mode:o}",
+                p.strip_prefix(root).unwrap().display()
+            ));
+        }
+    }
+}
+
+#[test]
+fn print_shows_resolved_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("app.json");
+    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    for (field, want) in [
+        ("venv", "/opt/www/venvs/demo-api\n"),
+        ("package", "demo-api\n"),
+        ("app-dir", "/opt/www/demo\n"),
+        ("version", "1.0\n"),
+    ] {
+        let out = cmd().args(["--print", field]).arg(&spec).output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(cmd().arg("--frobnicate").status().unwrap().code(), Some(2));
+    assert_eq!(
+        cmd().arg("app.json").status().unwrap().code(),
+        Some(2),
+        "--root is required"
+    );
+}
+
+#[test]
+fn bad_specs_exit_1_name_field_and_write_nothing() {
+    assert_bad_specs_rejected("stage-app", |out| {
+        let mut c = cmd();
+        c.arg("--root").arg(out);
+        c
+    });
+}
+
+#[test]
+fn help_matches_golden() {
+    let out = cmd().arg("--help").output().unwrap();
+    assert_golden(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/help.txt"),
+        &out.stdout,
+    );
+}

@@ -112,6 +112,7 @@ e2e: tools
 bench: tools
 	mkdeb/bench/run.sh
 	scanpkgs/bench/run.sh
+	bench/flow.sh
 
 clean:
 	rm -rf build $(REPO)

@@ -116,3 +116,7 @@ bench: tools
 
 clean:
 	rm -rf build $(REPO)
+
+# Man pages from the tools' clap definitions (the same text as --help).
+man:
+	cargo run -q --locked -p debpipe-man -- target/man

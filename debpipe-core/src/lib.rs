@@ -6,6 +6,7 @@
 //! ([`error`]).
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod deb822;
 pub mod error;
 pub mod io;

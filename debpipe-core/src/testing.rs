@@ -519,3 +519,43 @@ pub fn start_uwsgi_as_www_data(ini: &Path, package: &str) -> KillOnDrop {
             .unwrap(),
     )
 }
+
+/// The [`Generator`] contract as named `#[test]` functions, for a tool's
+/// `tests/cli.rs`: `generator_contract_tests!(tool());`
+#[macro_export]
+macro_rules! generator_contract_tests {
+    ($tool:expr) => {
+        #[test]
+        fn example_and_minimal_specs_match_golden() {
+            $tool.golden_cases();
+        }
+        #[test]
+        fn help_matches_golden() {
+            $tool.help_golden();
+        }
+        #[test]
+        fn dash_reads_stdin() {
+            $tool.dash_reads_stdin();
+        }
+        #[test]
+        fn unknown_flag_and_conflicting_outputs_are_usage_error_2() {
+            $tool.usage_errors_exit_2();
+        }
+        #[test]
+        fn bad_specs_exit_1_name_field_and_write_nothing() {
+            $tool.bad_specs_rejected();
+        }
+        #[test]
+        fn missing_spec_file_is_named() {
+            $tool.missing_file_named();
+        }
+        #[test]
+        fn dash_o_writes_atomically_with_the_tools_mode() {
+            $tool.dash_o_writes_atomically();
+        }
+        #[test]
+        fn root_writes_at_install_path_and_prints_it() {
+            $tool.root_writes_install_path();
+        }
+    };
+}

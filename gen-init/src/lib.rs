@@ -11,9 +11,9 @@
 //! the SysV script still single-quotes them.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use debpipe_core::{AppSpec, Result, io};
+use debpipe_core::cli::GenArgs;
+use debpipe_core::{AppSpec, Result};
 
 /// Which service definition to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -36,34 +36,24 @@ restart, reload, force-reload, status) using start-stop-daemon and a pidfile.",
     after_help = "Examples:\n  gen-init app.json > wechat-api.service\n  gen-init --kind sysv -o wechat-api.init app.json\n  gen-init --kind sysv --root stage app.json   # writes stage/etc/init.d/<package>, prints the path"
 )]
 pub struct Cli {
-    /// App spec (JSON); `-` reads stdin
-    #[arg(value_name = "SPEC", default_value = "-")]
-    pub spec: PathBuf,
     /// Kind of service definition
     #[arg(short, long, value_enum, default_value_t = Kind::Systemd)]
     pub kind: Kind,
-    /// Write FILE atomically instead of stdout
-    #[arg(short, long, value_name = "FILE", conflicts_with = "root")]
-    pub output: Option<PathBuf>,
-    /// Write the file at its install path under DIR and print that path
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub args: GenArgs,
 }
 
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
-    let spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
-    let (path, text, mode) = match cli.kind {
-        Kind::Systemd => (spec.systemd_unit_path(), render_systemd(&spec), 0o644),
-        Kind::Sysv => (spec.sysv_script_path(), render_sysv(&spec), 0o755),
-    };
-    io::emit(
-        cli.output.as_deref(),
-        cli.root.as_deref(),
-        &path,
-        text.as_bytes(),
-        mode,
-    )
+    let spec = cli.args.spec()?;
+    match cli.kind {
+        Kind::Systemd => cli
+            .args
+            .emit(&spec.systemd_unit_path(), &render_systemd(&spec), 0o644),
+        Kind::Sysv => cli
+            .args
+            .emit(&spec.sysv_script_path(), &render_sysv(&spec), 0o755),
+    }
 }
 
 /// Seconds to wait for a graceful stop before killing: a worker may run up

@@ -26,54 +26,22 @@ fn tool(kind: &str) -> Generator {
     }
 }
 
-fn both() -> [Generator; 2] {
-    [tool("systemd"), tool("sysv")]
+mod systemd {
+    debpipe_core::generator_contract_tests!(super::tool("systemd"));
+}
+
+mod sysv {
+    debpipe_core::generator_contract_tests!(super::tool("sysv"));
 }
 
 #[test]
-fn example_and_minimal_specs_match_golden() {
-    both().iter().for_each(Generator::golden_cases);
-}
-
-#[test]
-fn help_matches_golden() {
-    tool("systemd").help_golden();
-}
-
-#[test]
-fn dash_reads_stdin() {
-    both().iter().for_each(Generator::dash_reads_stdin);
-}
-
-#[test]
-fn unknown_flag_and_conflicting_outputs_are_usage_error_2() {
-    tool("systemd").usage_errors_exit_2();
+fn unknown_kind_is_usage_error_2() {
     let out = tool("systemd")
         .cmd()
         .args(["--kind", "upstart"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-}
-
-#[test]
-fn bad_specs_exit_1_name_field_and_write_nothing() {
-    both().iter().for_each(Generator::bad_specs_rejected);
-}
-
-#[test]
-fn missing_spec_file_is_named() {
-    tool("sysv").missing_file_named();
-}
-
-#[test]
-fn dash_o_writes_atomically_with_the_kinds_mode() {
-    both().iter().for_each(Generator::dash_o_writes_atomically);
-}
-
-#[test]
-fn root_writes_at_install_path_and_prints_it() {
-    both().iter().for_each(Generator::root_writes_install_path);
 }
 
 fn generate(kind: &str, spec: &Path, out: &Path) {

@@ -11,9 +11,9 @@
 //! out what nginx splits on (`;`, `{`, `}`, spaces) or expands (`$`).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use debpipe_core::{AppSpec, Result, io};
+use debpipe_core::cli::GenArgs;
+use debpipe_core::{AppSpec, Result};
 
 /// Seconds nginx waits beyond `harakiri` before answering 504: a worker that
 /// uWSGI lets run must not be cut off by nginx first.
@@ -32,27 +32,15 @@ a server block. With `server` (listen, server_name): a whole server block for \
     after_help = "Examples:\n  gen-nginx app.json > wechat.conf\n  gen-nginx -o wechat.conf - < app.json\n  gen-nginx --root stage app.json   # writes it at its install path under stage/, prints the path"
 )]
 pub struct Cli {
-    /// App spec (JSON); `-` reads stdin
-    #[arg(value_name = "SPEC", default_value = "-")]
-    pub spec: PathBuf,
-    /// Write FILE atomically instead of stdout
-    #[arg(short, long, value_name = "FILE", conflicts_with = "root")]
-    pub output: Option<PathBuf>,
-    /// Write the file at its install path under DIR and print that path
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub args: GenArgs,
 }
 
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
-    let spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
-    io::emit(
-        cli.output.as_deref(),
-        cli.root.as_deref(),
-        &spec.nginx_conf_path(),
-        render(&spec).as_bytes(),
-        0o644,
-    )
+    let spec = cli.args.spec()?;
+    cli.args
+        .emit(&spec.nginx_conf_path(), &render(&spec), 0o644)
 }
 
 /// Render the snippet or server block.

@@ -9,9 +9,9 @@
 //! maps SIGTERM to `gracefully_kill_them_all`.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use debpipe_core::{AppSpec, Result, io};
+use debpipe_core::cli::GenArgs;
+use debpipe_core::{AppSpec, Result};
 
 /// The access log format of the seed (memory per request).
 pub const LOGFORMAT: &str = "[RES/%(rssM)MB VIRT/%(vszM)MB] [pid: %(pid)] %(addr) [%(ltime)] %(method) %(uri) => generated %(size) bytes in %(msecs) msecs (%(proto) %(status))";
@@ -28,27 +28,14 @@ gracefully on SIGTERM.",
     after_help = "Examples:\n  gen-uwsgi app.json > wechat.ini\n  gen-uwsgi -o wechat.ini - < app.json\n  gen-uwsgi --root stage app.json   # writes stage/opt/www/uwsgi/<module>.ini, prints its path"
 )]
 pub struct Cli {
-    /// App spec (JSON); `-` reads stdin
-    #[arg(value_name = "SPEC", default_value = "-")]
-    pub spec: PathBuf,
-    /// Write FILE atomically instead of stdout
-    #[arg(short, long, value_name = "FILE", conflicts_with = "root")]
-    pub output: Option<PathBuf>,
-    /// Write the ini at its install path under DIR and print that path
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub args: GenArgs,
 }
 
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
-    let spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
-    io::emit(
-        cli.output.as_deref(),
-        cli.root.as_deref(),
-        &spec.uwsgi_ini_path(),
-        render(&spec).as_bytes(),
-        0o644,
-    )
+    let spec = cli.args.spec()?;
+    cli.args.emit(&spec.uwsgi_ini_path(), &render(&spec), 0o644)
 }
 
 /// Render the ini. Every value comes from a validated spec, whose allow-lists

@@ -30,45 +30,7 @@ fn tool() -> Generator {
     }
 }
 
-#[test]
-fn example_and_minimal_specs_match_golden() {
-    tool().golden_cases();
-}
-
-#[test]
-fn help_matches_golden() {
-    tool().help_golden();
-}
-
-#[test]
-fn dash_reads_stdin() {
-    tool().dash_reads_stdin();
-}
-
-#[test]
-fn unknown_flag_and_conflicting_outputs_are_usage_error_2() {
-    tool().usage_errors_exit_2();
-}
-
-#[test]
-fn bad_specs_exit_1_name_field_and_write_nothing() {
-    tool().bad_specs_rejected();
-}
-
-#[test]
-fn missing_spec_file_is_named() {
-    tool().missing_file_named();
-}
-
-#[test]
-fn dash_o_writes_0644_atomically() {
-    tool().dash_o_writes_atomically();
-}
-
-#[test]
-fn root_writes_at_install_path_and_prints_it() {
-    tool().root_writes_install_path();
-}
+debpipe_core::generator_contract_tests!(tool());
 
 /// uWSGI parses the example ini in strict mode (an unknown key is fatal):
 /// the plain ini and a gevent/threads variant.

@@ -19,7 +19,7 @@ DEBPIPE_CACHE ?= $(HOME)/.cache/debpipe
 export DEBPIPE_CACHE
 
 CARGO_FLAGS ?= --release --locked
-T     := $(CURDIR)/target/release
+T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
 TOOLS := gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app
 RUST_SOURCES := Cargo.toml Cargo.lock $(shell find debpipe-core $(TOOLS) -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml \) -print)
 

@@ -2,8 +2,8 @@
 //! install paths, with what every Debian package carries.
 //!
 //! From `APP` (laid out as the README documents):
-//! - the Django project (everything but `app.json`, `wheels/`, `etc/`, VCS
-//!   directories and bytecode) goes to `STAGE/<app_dir>`;
+//! - the Django project (everything but `app.json`, `wheels/`, `etc/`,
+//!   dotfiles and bytecode) goes to `STAGE/<app_dir>`;
 //! - `APP/etc/**` goes to `STAGE/etc/**` (gen-control lists them as
 //!   conffiles);
 //! - `STAGE/usr/share/doc/<package>/copyright` (from `APP/COPYING` or
@@ -190,7 +190,11 @@ fn copy_tree(from: &Path, to: &Path, skip: bool) -> Result<()> {
         let name = entry.file_name();
         let name_s = name.to_string_lossy();
         let src = entry.path();
-        if skip && SKIP.contains(&name_s.as_ref()) || name_s.ends_with(".pyc") {
+        // Dotfiles (.gitignore, .env with secrets...) and bytecode never ship.
+        if skip && SKIP.contains(&name_s.as_ref())
+            || name_s.starts_with('.')
+            || name_s.ends_with(".pyc")
+        {
             continue;
         }
         let dst = to.join(&name);

@@ -42,6 +42,8 @@ fn stages_project_etc_docs_and_overrides() {
         "",
     );
     write(&app.join("LICENSE"), "MIT\n");
+    write(&app.join(".env"), "SECRET=1\n");
+    write(&app.join("config/.gitignore"), "generated.json\n");
     let stage = dir.path().join("stage");
     let out = cmd()
         .env("SOURCE_DATE_EPOCH", "1795562488")

@@ -1,0 +1,1 @@
+"""The wechat API keeps no state of its own: no models, so no migrations."""

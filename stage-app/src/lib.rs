@@ -169,8 +169,10 @@ pub fn lintian_overrides(spec: &AppSpec) -> String {
          # Compiled wheels (uWSGI) come as pip built them, with their own RUNPATH.\n\
          {p}: unstripped-binary-or-object [{venv}/*]\n\
          {p}: custom-library-search-path * [{venv}/*]\n\
-         # Django's admin ships its own copy of jQuery.\n\
-         {p}: embedded-javascript-library * [{venv}/*]\n"
+         # Django's admin ships its own copy of jQuery; manylinux wheels link their C\n\
+         # libraries in (PyYAML: libyaml). Both live and update with the venv.\n\
+         {p}: embedded-javascript-library * [{venv}/*]\n\
+         {p}: embedded-library * [{venv}/*]\n"
     )
 }
 

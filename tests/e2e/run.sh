@@ -356,6 +356,10 @@ gpgv --keyring "$work/debpipe.gpg" "$repo/Release.gpg" "$repo/Release" 2>>"$logs
 	|| fail "Release.gpg does not verify with the key (log: $logs/gpgv.log)"
 grep -q '^Version: 1.0.0$' "$repo/Packages" || fail "Packages does not list version 1.0.0"
 ok "repository $repo: Packages, Packages.gz, Release, InRelease, Release.gpg (signatures verify)"
+deb=$(cat "$work/build/deb-path")
+lintian --fail-on error "$deb" >"$logs/lintian.log" 2>&1 \
+	|| fail "lintian reports errors on $deb: $(grep '^E:' "$logs/lintian.log" | head -3 | tr '\n' ' ')"
+ok "lintian: no error on $(basename "$deb") ($(grep -c '^W:' "$logs/lintian.log" || true) warnings, log: $logs/lintian.log)"
 
 port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$py" -m http.server --bind 127.0.0.1 --directory "$repo" "$port" >"$logs/http.log" 2>&1 9>&- &

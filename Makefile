@@ -18,6 +18,14 @@ PORT     ?= 8000
 DEBPIPE_CACHE ?= $(HOME)/.cache/debpipe
 export DEBPIPE_CACHE
 
+# mkvenv: no pip in the shipped venv (the system pip installs into it: ~3 s
+# less than ensurepip, a smaller package). mkdeb: gzip, as nfpm and fpm
+# default to; mkdeb compresses its members in parallel, ~7x faster than xz
+# for a ~60% larger package. MKDEB_FLAGS=-Zxz gives dpkg-deb's default.
+MKVENV_FLAGS ?= --without-pip
+MKDEB_FLAGS  ?= -Zgzip
+TIMED := $(CURDIR)/scripts/timed
+
 CARGO_FLAGS ?= --release --locked
 T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
 TOOLS := gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app
@@ -67,33 +75,33 @@ $(BUILD)/venv.key: $(SPEC) $(T)/.built
 $(BUILD)/facts.json: $(BUILD)/venv.key $(APP)/requirements.txt $(WHEELS)/.filled
 	@echo "==> [venv] mkvenv"
 	rm -rf $(BUILD)/venv
-	$(T)/mkvenv $(SPEC) -r $(APP)/requirements.txt --find-links $(WHEELS) --no-index \
-	  --python $(PYTHON) --root $(BUILD)/venv > $@
+	$(TIMED) mkvenv $(T)/mkvenv $(SPEC) -r $(APP)/requirements.txt --find-links $(WHEELS) --no-index \
+	  --python $(PYTHON) $(MKVENV_FLAGS) --root $(BUILD)/venv > $@
 
 # 3. The staging tree: app files, generated configs at their install paths,
 #    the venv (hard links), and the control area.
 $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	@echo "==> [stage] stage-app gen-uwsgi gen-nginx gen-init gen-control"
 	rm -rf $(STAGE)
-	$(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
-	cp -al $(BUILD)/venv/. $(STAGE)/
-	$(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
-	$(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
-	$(T)/gen-init --kind systemd --root $(STAGE) $(SPEC) >/dev/null
-	$(T)/gen-init --kind sysv --root $(STAGE) $(SPEC) >/dev/null
-	$(T)/gen-control $(SPEC) --facts $(BUILD)/facts.json --root $(STAGE) >/dev/null
+	$(TIMED) stage-app $(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
+	$(TIMED) "cp -al venv" cp -al $(BUILD)/venv/. $(STAGE)/
+	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-init $(T)/gen-init --kind systemd --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-init $(T)/gen-init --kind sysv --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-control $(T)/gen-control $(SPEC) --facts $(BUILD)/facts.json --root $(STAGE) >/dev/null
 	@touch $@
 
 # 4. The package.
 $(BUILD)/deb-path: $(BUILD)/stage.stamp
 	@echo "==> [package] mkdeb"
 	@mkdir -p $(REPO)
-	$(T)/mkdeb $(STAGE) $(REPO) > $@
+	$(TIMED) mkdeb $(T)/mkdeb $(MKDEB_FLAGS) $(STAGE) $(REPO) > $@
 
 # 5. The repository index (run from its root: Filename paths are relative).
 $(REPO)/Release: $(BUILD)/deb-path
 	@echo "==> [index] scanpkgs"
-	cd $(REPO) && $(T)/scanpkgs --output . $(SIGN) .
+	cd $(REPO) && $(TIMED) scanpkgs $(T)/scanpkgs --output . $(SIGN) .
 
 sign:
 	@test -n "$(REPO_KEY)" || { echo "make sign: set REPO_KEY=<gpg key id>" >&2; exit 2; }

@@ -442,6 +442,39 @@ fn hash_pinned_requirements_install_and_a_bad_hash_fails_keeping_the_venv() {
     install_and_use(&stage, &install);
 }
 
+/// `--without-pip`: no pip in the venv (the interpreter's own pip installs
+/// into it), and the venv still works at its install path.
+#[test]
+fn without_pip_installs_with_the_system_pip_and_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let install = tmp.path().join("venv");
+    let spec = write_spec(tmp.path(), &install);
+    let req = write_requirements(
+        tmp.path(),
+        "Django==4.2.30\nuWSGI==2.0.31\npsycopg2-binary==2.9.13\n",
+    );
+    let out = mkvenv()
+        .arg(&spec)
+        .arg("-r")
+        .arg(&req)
+        .arg("--find-links")
+        .arg(wheelhouse())
+        .args(["--no-index", "--without-pip", "--root"])
+        .arg(&stage)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let venv = staged(&stage, &install);
+    assert!(!venv.join("bin/pip").exists(), "pip was installed");
+    assert_no_trace(&venv, &stage);
+    install_and_use(&stage, &install);
+}
+
 #[test]
 fn pip_failure_exits_1_with_pips_error_and_stages_nothing() {
     let tmp = tempfile::tempdir().unwrap();

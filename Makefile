@@ -37,7 +37,7 @@ WHEELS := $(APP)/wheels
 APP_FILES := $(shell find $(APP) -path $(WHEELS) -prune -o -name __pycache__ -prune -o -type f -print)
 SIGN   := $(if $(REPO_KEY),--sign-key $(REPO_KEY) $(if $(GNUPGHOME),--gpg-homedir $(GNUPGHOME)))
 
-.PHONY: all deps tools test e2e bench wheels serve sign man clean
+.PHONY: all deps tools test e2e bench wheels serve sign man clean $(TOOLS)
 .DELETE_ON_ERROR:
 
 all: $(REPO)/Release
@@ -53,6 +53,10 @@ $(T)/.built: $(RUST_SOURCES) | deps
 	@echo "==> [tools] cargo build $(CARGO_FLAGS)"
 	cargo build $(CARGO_FLAGS) --workspace --bins
 	@touch $@
+
+# One tool: `make mkdeb` builds target/release/mkdeb.
+$(TOOLS): | deps
+	cargo build $(CARGO_FLAGS) -p $@
 
 # The wheelhouse: built once with pip wheel (uWSGI compiles here), reused
 # from $(DEBPIPE_CACHE)/wheels so later builds run offline.

@@ -4,7 +4,8 @@
 #   seed:    dpkg-buildpackage -b with dh-virtualenv (the seed's debian/rules),
 #            then dpkg-scanpackages | gzip -9c > Packages.gz
 #   debpipe: make APP=... REPO=... (tools already built), cold, and again after
-#            a version bump.
+#            a version bump; with the Makefile's defaults (gzip, no pip in the
+#            venv) and with the seed package's format (xz, pip in the venv).
 # Prints the times and the ratios. Needs root (installs dh-virtualenv, debhelper).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,22 +84,29 @@ done
 seed=$(printf '%s\n' "${seed_times[@]}" | best)
 
 # --- debpipe ----------------------------------------------------------------
-cold_times=(); bump_times=()
-for _ in $(seq "$RUNS"); do
-    app=$work/app; rm -rf "$app" "$work/build" "$work/repo"
-    cp -a "$APP_SRC" "$app"
-    t0=$(now)
-    make -s APP="$app" REPO="$work/repo" BUILD="$work/build" >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
-    cold_times+=("$(since "$t0")")
-    sed -i 's/"version": *"[^"]*"/"version": "9.9.9"/' "$app/app.json"
-    t0=$(now)
-    make -s APP="$app" REPO="$work/repo" BUILD="$work/build" >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
-    bump_times+=("$(since "$t0")")
-done
-cold=$(printf '%s\n' "${cold_times[@]}" | best)
-bump=$(printf '%s\n' "${bump_times[@]}" | best)
+# flow ARGS...: best cold time and best version-bump time of make ARGS.
+flow() {
+    local cold_times=() bump_times=() app=$work/app
+    for _ in $(seq "$RUNS"); do
+        rm -rf "$app" "$work/build" "$work/repo"
+        cp -a "$APP_SRC" "$app"
+        t0=$(now)
+        make -s APP="$app" REPO="$work/repo" BUILD="$work/build" "$@" >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
+        cold_times+=("$(since "$t0")")
+        sed -i 's/"version": *"[^"]*"/"version": "9.9.9"/' "$app/app.json"
+        t0=$(now)
+        make -s APP="$app" REPO="$work/repo" BUILD="$work/build" "$@" >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
+        bump_times+=("$(since "$t0")")
+    done
+    printf '%s %s\n' "$(printf '%s\n' "${cold_times[@]}" | best)" "$(printf '%s\n' "${bump_times[@]}" | best)"
+}
+read -r cold bump < <(flow)
+read -r cold_xz bump_xz < <(flow MKDEB_FLAGS=-Zxz MKVENV_FLAGS=)
 
 printf '\nflow, best of %s runs (app %s, same wheelhouse)\n' "$RUNS" "$APP_SRC"
 printf '  seed route (dpkg-buildpackage + dh-virtualenv + scanpackages): %6.2f s\n' "$seed"
 printf '  debpipe make, cold (venv to indexed repo):                    %6.2f s  ratio %s (goal <= 0.2)\n' "$cold" "$(ratio "$cold" "$seed")"
 printf '  debpipe make, after a version bump:                           %6.2f s  ratio %s\n' "$bump" "$(ratio "$bump" "$seed")"
+printf '  debpipe make with the seed package'"'"'s format (xz, pip in the venv):\n'
+printf '    cold:                                                        %6.2f s  ratio %s\n' "$cold_xz" "$(ratio "$cold_xz" "$seed")"
+printf '    after a version bump:                                        %6.2f s  ratio %s\n' "$bump_xz" "$(ratio "$bump_xz" "$seed")"

@@ -120,6 +120,7 @@ test: deps
 
 e2e: tools
 	tests/e2e/run.sh
+	tests/foreign-app/run.sh
 
 bench: tools
 	mkdeb/bench/run.sh

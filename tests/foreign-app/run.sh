@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The flow on an app directory debpipe did not write: a fresh
+# `django-admin startproject` with its own layout (mysite/settings.py,
+# mysite/wsgi.py), an app.json naming its modules, and the wheelhouse.
+# Builds it with make, checks the package with lintian, installs it on this
+# machine with dpkg -i, starts it with its SysV script (this machine's
+# policy-rc.d forbids service starts from maintainer scripts), asks Django's
+# admin login page through the uWSGI socket, then purges it and checks that
+# nothing of it is left. Needs root.
+#
+#   tests/foreign-app/run.sh [--bin DIR]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${DEBPIPE_BIN:-}
+[ "${1:-}" = --bin ] && bin=$2
+work=$(mktemp -d /tmp/debpipe-foreign.XXXXXX)
+pkg=mysite-api
+cleanup() {
+	local rc=$?
+	if dpkg-query -W "$pkg" >/dev/null 2>&1; then
+		if [ -x "/etc/init.d/$pkg" ]; then "/etc/init.d/$pkg" stop >/dev/null 2>&1 || true; fi
+		dpkg -P "$pkg" >/dev/null 2>&1 || true
+	fi
+	rm -rf "$work"
+	[ $rc -eq 0 ] && echo "foreign-app: PASS" || echo "foreign-app: FAIL" >&2
+}
+trap cleanup EXIT
+fail() { echo "foreign-app: $*" >&2; exit 1; }
+
+# The wheelhouse of the example app has Django and uWSGI (make wheels fills it).
+make -s -C "$top" wheels APP="$top/examples/wechat" >/dev/null
+wheels=$top/examples/wechat/wheels
+version_of() { find "$wheels" -maxdepth 1 -iname "$1-*.whl" -printf '%f\n' | head -1 | cut -d- -f2; }
+django=$(version_of django)
+uwsgi=$(version_of uwsgi)
+if [ -z "$django" ] || [ -z "$uwsgi" ]; then fail "no Django or uWSGI wheel in $wheels"; fi
+
+app=$work/mysite
+mkdir -p "$app"
+/usr/bin/python3 -m venv "$work/tools"
+"$work/tools/bin/pip" install -q --no-index --find-links "$wheels" "Django==$django"
+(cd "$app" && "$work/tools/bin/django-admin" startproject mysite .)
+printf 'Django==%s\nuWSGI==%s\n' "$django" "$uwsgi" >"$app/requirements.txt"
+cat >"$app/app.json" <<JSON
+{"module": "mysite", "version": "0.1.0", "wsgi": "mysite.wsgi:application",
+ "settings": "mysite.settings", "maintainer": "Someone <someone@example.com>",
+ "location": "/"}
+JSON
+mkdir "$app/wheels"
+cp "$wheels"/*.whl "$app/wheels/"
+touch "$app/wheels/.filled"
+
+args=(-C "$top" "APP=$app" "REPO=$work/repo" "BUILD=$work/build")
+[ -z "$bin" ] || args+=("T=$bin")
+make -s "${args[@]}" >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make failed"; }
+deb=$(cat "$work/build/deb-path")
+lintian --fail-on error "$deb" >"$work/lintian.log" 2>&1 || { cat "$work/lintian.log"; fail "lintian errors"; }
+echo "    ok: built and lintian-clean: $(basename "$deb")"
+
+dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i failed"; }
+dpkg -L "$pkg" >"$work/files.txt"
+"/etc/init.d/$pkg" start >/dev/null || fail "the SysV script did not start it"
+resp=$(/opt/www/venvs/$pkg/bin/python3 - <<'PY'
+import socket, struct
+path = "/admin/login/"
+pairs = [("REQUEST_METHOD", "GET"), ("PATH_INFO", path), ("REQUEST_URI", path),
+         ("QUERY_STRING", ""), ("SERVER_PROTOCOL", "HTTP/1.1"), ("SERVER_NAME", "localhost"),
+         ("SERVER_PORT", "80"), ("HTTP_HOST", "localhost")]
+body = b"".join(struct.pack("<H", len(k)) + k.encode() + struct.pack("<H", len(v)) + v.encode()
+                for k, v in pairs)
+s = socket.socket(socket.AF_UNIX)
+s.connect("/run/mysite-api/mysite-api.sock")
+s.sendall(struct.pack("<BHB", 0, len(body), 0) + body)
+out = b""
+while chunk := s.recv(65536):
+    out += chunk
+print(out.split(b"\r\n", 1)[0].decode())
+PY
+)
+[ "$resp" = "HTTP/1.1 200 OK" ] || fail "admin login page: $resp"
+echo "    ok: installed, started, Django's admin login page answers 200 through the socket"
+
+"/etc/init.d/$pkg" stop >/dev/null || fail "the SysV script did not stop it"
+dpkg -P "$pkg" >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "dpkg -P failed"; }
+left=()
+while IFS= read -r f; do
+	[ -e "$f" ] && [ ! -d "$f" ] && left+=("$f")
+done < <(cat "$work/files.txt"; printf '%s\n' /var/log/uwsgi/mysite.log /run/$pkg.pid)
+for d in "/run/$pkg" /opt/www/mysite "/opt/www/venvs/$pkg"; do
+	[ -e "$d" ] && left+=("$d")
+done
+[ ${#left[@]} -eq 0 ] || fail "left after purge: ${left[*]}"
+echo "    ok: purged, nothing of it left"

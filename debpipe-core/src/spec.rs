@@ -914,6 +914,26 @@ mod tests {
         assert!(e.to_string().contains("uwsgi_options[0]"), "{e}");
     }
 
+    /// Every prefix of every fixture spec, good or bad, parses or fails with
+    /// an error: never a panic.
+    #[test]
+    fn truncated_and_corrupt_specs_never_panic() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        for sub in ["specs", "bad-specs"] {
+            for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+                for n in 0..=bytes.len() {
+                    let _ = AppSpec::from_json(Path::new("t.json"), &bytes[..n]);
+                    let mut flipped = bytes.clone();
+                    if n < flipped.len() {
+                        flipped[n] ^= 0x80;
+                        let _ = AppSpec::from_json(Path::new("t.json"), &flipped);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn maintainers() {
         assert!(maintainer("Jane Doe <jane@example.com>").is_ok());

@@ -284,21 +284,21 @@ fn header(spec: &AppSpec, script: &str, names: &[&str]) -> String {
     s
 }
 
+/// The variables postinst uses.
+const POSTINST_VARS: &[&str] = &[
+    "PACKAGE",
+    "VENV",
+    "APP_DIR",
+    "APP_USER",
+    "APP_GROUP",
+    "LOG_DIR",
+    "LOG_FILE",
+    "RUN_DIR",
+];
+
 /// Render `postinst`.
 pub fn render_postinst(spec: &AppSpec, ships_nginx: bool) -> String {
-    let mut s = header(
-        spec,
-        "postinst",
-        &[
-            "PACKAGE",
-            "VENV",
-            "APP_DIR",
-            "APP_USER",
-            "APP_GROUP",
-            "LOG_DIR",
-            "LOG_FILE",
-        ],
-    );
+    let mut s = header(spec, "postinst", POSTINST_VARS);
     let mut configure = String::new();
     if spec.user != "www-data" {
         configure.push_str(
@@ -308,7 +308,12 @@ pub fn render_postinst(spec: &AppSpec, ships_nginx: bool) -> String {
         );
     }
     configure.push_str(
-        "    install -d -m 0755 \"$ROOT$LOG_DIR\"\n\
+        "    # The runtime directory (the socket's): systemd (RuntimeDirectory=) and\n\
+         \x20   # the SysV script make it at each start; made here so it exists now.\n\
+         \x20   if [ -z \"$ROOT\" ]; then\n\
+         \x20       install -d -o \"$APP_USER\" -g \"$APP_GROUP\" -m 0750 \"$RUN_DIR\"\n\
+         \x20   fi\n\
+         \x20   install -d -m 0755 \"$ROOT$LOG_DIR\"\n\
          \x20   if [ ! -e \"$ROOT$LOG_FILE\" ]; then\n\
          \x20       install -m 0640 /dev/null \"$ROOT$LOG_FILE\"\n\
          \x20       [ -n \"$ROOT\" ] || chown \"$APP_USER:$APP_GROUP\" \"$LOG_FILE\"\n\
@@ -577,6 +582,35 @@ mod tests {
         assert!(depends(&s, &[], false).contains(&"adduser".to_string()));
         let s = spec(r#"{"module":"a","version":"1"}"#);
         assert!(!render_postinst(&s, false).contains("adduser"));
+    }
+
+    /// Every upper-case variable a script uses is assigned in it (an unset
+    /// one would expand to "" and, say, `install -d ""` would fail configure).
+    #[test]
+    fn scripts_assign_every_variable_they_use() {
+        let s = spec(
+            r#"{"module":"a","version":"1","user":"appuser","config_hook":"x.py","env":{"A":"b"}}"#,
+        );
+        for (name, text, _) in render_area(&s, String::new(), &[], true) {
+            if !["postinst", "prerm", "postrm"].contains(&name) {
+                continue;
+            }
+            let used = text.split('$').skip(1).filter_map(|rest| {
+                let rest = rest.strip_prefix('{').unwrap_or(rest);
+                let var: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .collect();
+                (!var.is_empty()).then_some(var)
+            });
+            for var in used {
+                let assigned = text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{var}=")))
+                    || var == "DPKG_ROOT";
+                assert!(assigned, "{name} uses ${var} without assigning it");
+            }
+        }
     }
 
     #[test]

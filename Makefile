@@ -127,8 +127,10 @@ bench: tools
 	scanpkgs/bench/run.sh
 	bench/flow.sh
 
+# The build directory, and the in-tree repository (dist/) only: a REPO given
+# on the command line may hold other teams' packages.
 clean:
-	rm -rf build $(REPO)
+	rm -rf $(BUILD) $(if $(filter dist,$(REPO)),dist)
 
 # Man pages from the tools' clap definitions (the same text as --help).
 man:

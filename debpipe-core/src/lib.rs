@@ -10,6 +10,7 @@ pub mod cli;
 pub mod deb822;
 pub mod error;
 pub mod io;
+pub mod shell;
 pub mod spec;
 #[cfg(feature = "test-support")]
 pub mod testing;

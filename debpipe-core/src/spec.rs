@@ -228,6 +228,7 @@ impl AppSpec {
             .unwrap_or_else(|| format!("/opt/www/{module}"));
         let venv = opt_check("venv", raw.venv, abs_path)?
             .unwrap_or_else(|| format!("/opt/www/venvs/{package}"));
+        own_dirs(&module, &package, &app_dir, &venv)?;
         let threads = opt_range("threads", raw.threads, 1, 1024)?;
         let gevent = opt_range("gevent", raw.gevent, 1, 100_000)?;
         if threads.is_some() && gevent.is_some() {
@@ -283,6 +284,17 @@ impl AppSpec {
         };
         let static_files = alias("static", raw.static_files)?;
         let media = alias("media", raw.media)?;
+        if let Some(m) = &media
+            && (is_within(&m.dir, &app_dir) || is_within(&m.dir, &venv))
+        {
+            return Err(Error::invalid(
+                "media.dir",
+                format!(
+                    "uploads must live outside `app_dir` and `venv` (upgrades replace those, purge removes them), got {:?}",
+                    m.dir
+                ),
+            ));
+        }
         if let Some(s) = &raw.server {
             check("server.listen", &s.listen, listen)?;
             if s.server_name.is_empty() {
@@ -405,6 +417,39 @@ impl AppSpec {
     pub fn long_description(&self) -> &str {
         self.description.split_once('\n').map_or("", |(_, l)| l)
     }
+}
+
+/// True when `path` is `dir` or below it (both absolute and normalized).
+fn is_within(path: &str, dir: &str) -> bool {
+    path == dir
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// `postrm purge` removes `app_dir` and `venv` whole: they must be the
+/// package's own directories, never a shared parent like `/opt/www`.
+fn own_dirs(module: &str, package: &str, app_dir: &str, venv: &str) -> Result<()> {
+    for (field, dir) in [("app_dir", app_dir), ("venv", venv)] {
+        let last = dir.rsplit('/').next().unwrap_or(dir).to_ascii_lowercase();
+        if !last.contains(&module.to_ascii_lowercase()) && !last.contains(package) {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "its last component must name the module or the package (purge removes this directory), got {dir:?}"
+                ),
+            ));
+        }
+    }
+    if is_within(venv, app_dir) || is_within(app_dir, venv) {
+        return Err(Error::invalid(
+            "venv",
+            format!(
+                "must not be `app_dir` or contain it, or lie inside it: {venv:?} and {app_dir:?}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 type Check = fn(&str) -> std::result::Result<(), String>;
@@ -540,7 +585,7 @@ pub fn debian_version(v: &str) -> std::result::Result<(), String> {
 }
 
 /// An architecture name: `amd64`, `all`, `any`, `linux-any`.
-fn architecture(v: &str) -> std::result::Result<(), String> {
+pub fn architecture(v: &str) -> std::result::Result<(), String> {
     only(v, "architecture", |c| {
         c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
     })

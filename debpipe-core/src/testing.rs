@@ -154,7 +154,7 @@ impl ScratchApp {
             .tempdir()
             .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let app_dir = dir.path().join("app");
+        let app_dir = dir.path().join("scratch");
         std::fs::create_dir_all(app_dir.join("pro_setting")).unwrap();
         std::fs::write(app_dir.join("pro_setting/__init__.py"), "").unwrap();
         std::fs::write(
@@ -169,7 +169,7 @@ impl ScratchApp {
              \x20   return [json.dumps(body).encode()]\n",
         )
         .unwrap();
-        let venv = dir.path().join("venv");
+        let venv = dir.path().join("venv-scratch");
         let st = Command::new("/usr/bin/python3")
             .args(["-m", "venv", "--without-pip"])
             .arg(&venv)

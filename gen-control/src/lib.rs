@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use debpipe_core::deb822::{Paragraph, fold_description};
+use debpipe_core::shell::quote;
 use debpipe_core::spec::relation;
 use debpipe_core::{AppSpec, Error, Result, io};
 use serde::Deserialize;
@@ -82,16 +83,9 @@ impl Facts {
                 relation(r).map_err(|why| Error::file(&name, format!("`{field}[{i}]`: {why}")))?;
             }
         }
-        if let Some(a) = &facts.architecture
-            && (a.is_empty()
-                || !a
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
-        {
-            return Err(Error::file(
-                &name,
-                format!("`architecture`: bad value {a:?}"),
-            ));
+        if let Some(a) = &facts.architecture {
+            debpipe_core::spec::architecture(a)
+                .map_err(|why| Error::file(&name, format!("`architecture`: {why}")))?;
         }
         Ok(facts)
     }
@@ -190,7 +184,7 @@ pub fn depends(spec: &AppSpec, facts: &[Facts], ships_nginx: bool) -> Vec<String
     }
     // start-stop-daemon --notify-await (1.19.3) and --output (1.20.6).
     add("dpkg (>= 1.20.6)");
-    if spec.user != "www-data" {
+    if custom_account(spec) {
         add("adduser");
     }
     spec.depends.iter().for_each(|r| add(r));
@@ -255,10 +249,6 @@ pub fn render_area(
     area
 }
 
-fn quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', r"'\''"))
-}
-
 /// The script's first lines and the variables it uses (`names`).
 fn header(spec: &AppSpec, script: &str, names: &[&str]) -> String {
     let vars = [
@@ -284,6 +274,11 @@ fn header(spec: &AppSpec, script: &str, names: &[&str]) -> String {
     s
 }
 
+/// True when postinst must create the service's user or group.
+fn custom_account(spec: &AppSpec) -> bool {
+    spec.user != "www-data" || spec.group != "www-data"
+}
+
 /// The variables postinst uses.
 const POSTINST_VARS: &[&str] = &[
     "PACKAGE",
@@ -300,10 +295,20 @@ const POSTINST_VARS: &[&str] = &[
 pub fn render_postinst(spec: &AppSpec, ships_nginx: bool) -> String {
     let mut s = header(spec, "postinst", POSTINST_VARS);
     let mut configure = String::new();
-    if spec.user != "www-data" {
+    if custom_account(spec) {
         configure.push_str(
-            "    if [ -z \"$ROOT\" ] && ! getent passwd \"$APP_USER\" >/dev/null; then\n\
-             \x20       adduser --system --group --no-create-home --home /nonexistent --quiet \"$APP_USER\"\n\
+            "    # The service's own user and group; nginx (www-data) reaches the\n\
+             \x20   # socket through the group.\n\
+             \x20   if [ -z \"$ROOT\" ]; then\n\
+             \x20       if ! getent group \"$APP_GROUP\" >/dev/null; then\n\
+             \x20           addgroup --system --quiet \"$APP_GROUP\"\n\
+             \x20       fi\n\
+             \x20       if ! getent passwd \"$APP_USER\" >/dev/null; then\n\
+             \x20           adduser --system --no-create-home --home /nonexistent --ingroup \"$APP_GROUP\" --quiet \"$APP_USER\"\n\
+             \x20       fi\n\
+             \x20       if [ \"$APP_GROUP\" != www-data ]; then\n\
+             \x20           adduser --quiet www-data \"$APP_GROUP\"\n\
+             \x20       fi\n\
              \x20   fi\n",
         );
     }
@@ -580,6 +585,9 @@ mod tests {
         let s = spec(r#"{"module":"a","version":"1","user":"appuser"}"#);
         assert!(render_postinst(&s, false).contains("adduser --system"));
         assert!(depends(&s, &[], false).contains(&"adduser".to_string()));
+        let s = spec(r#"{"module":"a","version":"1","group":"appgroup"}"#);
+        assert!(render_postinst(&s, false).contains("addgroup --system"));
+        assert!(render_postinst(&s, false).contains("adduser --quiet www-data"));
         let s = spec(r#"{"module":"a","version":"1"}"#);
         assert!(!render_postinst(&s, false).contains("adduser"));
     }

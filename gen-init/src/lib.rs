@@ -13,6 +13,7 @@
 use std::fmt::Write as _;
 
 use debpipe_core::cli::GenArgs;
+use debpipe_core::shell::quote;
 use debpipe_core::{AppSpec, Result};
 
 /// Which service definition to generate.
@@ -147,15 +148,10 @@ pub fn render_sysv(spec: &AppSpec) -> String {
         pkg = spec.package,
     );
     for (k, v) in vars {
-        let _ = writeln!(s, "{k}={}", shell_quote(&v));
+        let _ = writeln!(s, "{k}={}", quote(&v));
     }
     s.push_str(SYSV_BODY);
     s
-}
-
-/// Quote `v` for the shell: single quotes, `'` as `'\''`.
-pub fn shell_quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', r"'\''"))
 }
 
 const SYSV_BODY: &str = r#"
@@ -310,10 +306,5 @@ mod tests {
         let a = render_sysv(&spec(r#"{"module":"a","version":"1.0.0"}"#));
         let b = render_sysv(&spec(r#"{"module":"a","version":"1.0.1"}"#));
         assert_eq!(a, b);
-    }
-
-    #[test]
-    fn shell_quote_escapes_single_quotes() {
-        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
     }
 }

@@ -111,7 +111,7 @@ fn nginx_serves_the_app_through_uwsgi_and_static_files() {
         resp.contains(" 200 ") && resp.ends_with("static hello\n"),
         "{resp}"
     );
-    let resp = http_get(port, "app.test", "/static../app/pro_setting/wsgi.py").unwrap();
+    let resp = http_get(port, "app.test", "/static../scratch/pro_setting/wsgi.py").unwrap();
     assert!(
         !resp.contains("def application"),
         "alias traversal served source: {resp}"

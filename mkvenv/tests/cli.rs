@@ -252,7 +252,7 @@ fn relocated_venv_works_at_its_install_path() {
     // a staging path over 127 bytes (pip writes its sh wrapper there) and a
     // short install path (so the result is a plain shebang)
     let stage = tmp.path().join("s".repeat(120));
-    let install = tmp.path().join("venv");
+    let install = tmp.path().join("venv-wechat");
     let spec = write_spec(tmp.path(), &install);
     let req = write_requirements(tmp.path(), REQUIREMENTS);
     let out = mkvenv()
@@ -324,7 +324,7 @@ fn relocated_venv_works_at_its_install_path() {
 fn long_install_path_gets_the_sh_wrapper_and_works() {
     let tmp = tempfile::tempdir().unwrap();
     let stage = tmp.path().join("stage");
-    let install = tmp.path().join("l".repeat(130)).join("venv");
+    let install = tmp.path().join("l".repeat(130)).join("venv-wechat");
     assert!(install.as_os_str().len() > 127);
     let spec = write_spec(tmp.path(), &install);
     let req = write_requirements(tmp.path(), REQUIREMENTS);
@@ -391,7 +391,7 @@ fn hash_pinned_requirements() -> String {
 fn hash_pinned_requirements_install_and_a_bad_hash_fails_keeping_the_venv() {
     let tmp = tempfile::tempdir().unwrap();
     let stage = tmp.path().join("stage");
-    let install = tmp.path().join("venv");
+    let install = tmp.path().join("venv-wechat");
     let spec = write_spec(tmp.path(), &install);
     let pinned = hash_pinned_requirements();
     let req = write_requirements(tmp.path(), &pinned);
@@ -448,7 +448,7 @@ fn hash_pinned_requirements_install_and_a_bad_hash_fails_keeping_the_venv() {
 fn without_pip_installs_with_the_system_pip_and_works() {
     let tmp = tempfile::tempdir().unwrap();
     let stage = tmp.path().join("stage");
-    let install = tmp.path().join("venv");
+    let install = tmp.path().join("venv-wechat");
     let spec = write_spec(tmp.path(), &install);
     let req = write_requirements(
         tmp.path(),
@@ -479,7 +479,7 @@ fn without_pip_installs_with_the_system_pip_and_works() {
 fn pip_failure_exits_1_with_pips_error_and_stages_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let stage = tmp.path().join("stage");
-    let spec = write_spec(tmp.path(), &tmp.path().join("venv"));
+    let spec = write_spec(tmp.path(), &tmp.path().join("venv-wechat"));
     let req = write_requirements(tmp.path(), "no-such-package==1.0\n");
     let out = mkvenv()
         .arg(&spec)
@@ -515,7 +515,7 @@ fn pip_failure_exits_1_with_pips_error_and_stages_nothing() {
 fn pyenv_python_is_refused_unless_forced() {
     let tmp = tempfile::tempdir().unwrap();
     let stage = tmp.path().join("stage");
-    let spec = write_spec(tmp.path(), &tmp.path().join("venv"));
+    let spec = write_spec(tmp.path(), &tmp.path().join("venv-wechat"));
     let req = write_requirements(tmp.path(), "");
     // a pyenv python 3.10+ when this machine has one (it has venv and ensurepip)
     let pyenv = fs::read_dir("/root/.pyenv/versions")
@@ -576,7 +576,7 @@ fn pyenv_python_is_refused_unless_forced() {
 fn missing_requirements_file_exits_1_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let stage = tmp.path().join("stage");
-    let spec = write_spec(tmp.path(), &tmp.path().join("venv"));
+    let spec = write_spec(tmp.path(), &tmp.path().join("venv-wechat"));
     let out = mkvenv()
         .arg(&spec)
         .args(["--requirements", "no-such-requirements.txt", "--root"])

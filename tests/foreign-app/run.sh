@@ -2,7 +2,8 @@
 # The flow on an app directory debpipe did not write: a fresh
 # `django-admin startproject` with its own layout (mysite/settings.py,
 # mysite/wsgi.py), an app.json naming its modules, and the wheelhouse.
-# Builds it with make, checks the package with lintian, installs it on this
+# It runs as its own user and group (created by postinst, www-data added to
+# the group for nginx). Builds it with make, checks the package with lintian, installs it on this
 # machine with dpkg -i, starts it with its SysV script (this machine's
 # policy-rc.d forbids service starts from maintainer scripts), asks Django's
 # admin login page through the uWSGI socket, then purges it and checks that
@@ -12,7 +13,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${DEBPIPE_BIN:-}
-[ "${1:-}" = --bin ] && bin=$2
+if [ "${1:-}" = --bin ]; then bin=$2; fi
+if [ -n "$bin" ]; then bin=$(cd "$bin" && pwd); fi
 work=$(mktemp -d /tmp/debpipe-foreign.XXXXXX)
 pkg=mysite-api
 cleanup() {
@@ -21,6 +23,9 @@ cleanup() {
 		if [ -x "/etc/init.d/$pkg" ]; then "/etc/init.d/$pkg" stop >/dev/null 2>&1 || true; fi
 		dpkg -P "$pkg" >/dev/null 2>&1 || true
 	fi
+	# Debian leaves system users behind on purge; this test removes its own.
+	if getent passwd mysite >/dev/null; then deluser --quiet mysite >/dev/null 2>&1 || true; fi
+	if getent group mysite >/dev/null; then delgroup --quiet mysite >/dev/null 2>&1 || true; fi
 	rm -rf "$work"
 	[ $rc -eq 0 ] && echo "foreign-app: PASS" || echo "foreign-app: FAIL" >&2
 }
@@ -44,7 +49,7 @@ printf 'Django==%s\nuWSGI==%s\n' "$django" "$uwsgi" >"$app/requirements.txt"
 cat >"$app/app.json" <<JSON
 {"module": "mysite", "version": "0.1.0", "wsgi": "mysite.wsgi:application",
  "settings": "mysite.settings", "maintainer": "Someone <someone@example.com>",
- "location": "/"}
+ "location": "/", "user": "mysite", "group": "mysite"}
 JSON
 mkdir "$app/wheels"
 cp "$wheels"/*.whl "$app/wheels/"
@@ -59,7 +64,11 @@ echo "    ok: built and lintian-clean: $(basename "$deb")"
 
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i failed"; }
 dpkg -L "$pkg" >"$work/files.txt"
+getent passwd mysite >/dev/null || fail "postinst did not create the user mysite"
+id -nG www-data | grep -qw mysite || fail "postinst did not add www-data to the group mysite"
 "/etc/init.d/$pkg" start >/dev/null || fail "the SysV script did not start it"
+owner=$(stat -c %U:%G "/run/$pkg/$pkg.sock")
+[ "$owner" = mysite:mysite ] || fail "socket owned by $owner, not mysite:mysite"
 resp=$(/opt/www/venvs/$pkg/bin/python3 - <<'PY'
 import socket, struct
 path = "/admin/login/"

@@ -14,6 +14,7 @@ pub mod shell;
 pub mod spec;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod time;
 
 pub use error::{Error, Result};
 pub use spec::AppSpec;

@@ -109,7 +109,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         |n| n as usize,
     );
     let params = Params::new(cli.compression, cli.level, threads).map_err(Error::Usage)?;
-    let epoch = source_date_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
+    let epoch = debpipe_core::time::source_date_epoch()?;
     let mut built = build(&cli.dir, cli.out.as_deref(), params, epoch, |w| {
         let _ = writeln!(std::io::stderr().lock(), "mkdeb: warning: {w}");
     })?;
@@ -120,19 +120,6 @@ pub fn run(cli: &Cli) -> Result<()> {
         built.path.display().to_string()
     };
     write_stdout(format!("{line}\n").as_bytes())
-}
-
-/// Parse `SOURCE_DATE_EPOCH` (seconds since the epoch).
-pub fn source_date_epoch(value: Option<&str>) -> Result<Option<i64>> {
-    match value {
-        None => Ok(None),
-        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
-            Error::file(
-                "SOURCE_DATE_EPOCH",
-                format!("must be a number of seconds since 1970, got {v:?}"),
-            )
-        }),
-    }
 }
 
 /// Build the package for the tree at `dir` into `out` (see [`Cli`]),
@@ -401,18 +388,5 @@ mod tests {
     #[test]
     fn verify_cli() {
         <Cli as clap::CommandFactory>::command().debug_assert();
-    }
-
-    #[test]
-    fn epoch_parses_or_names_the_variable() {
-        assert_eq!(source_date_epoch(None).unwrap(), None);
-        assert_eq!(
-            source_date_epoch(Some("1700000000")).unwrap(),
-            Some(1_700_000_000)
-        );
-        let e = source_date_epoch(Some("yesterday"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("SOURCE_DATE_EPOCH: "), "{e}");
     }
 }

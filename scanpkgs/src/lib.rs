@@ -166,19 +166,6 @@ pub struct Cli {
     pub help: Option<bool>,
 }
 
-/// The current time for the Release `Date`: `SOURCE_DATE_EPOCH` when set.
-fn now() -> i64 {
-    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-    {
-        return t;
-    }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Read an override file, decompressing by extension.
 fn read_override(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -285,7 +272,7 @@ pub fn options(cli: &Cli) -> Result<(ScanOptions, Option<RepoOptions>)> {
                 },
                 sign_key: cli.sign_key.clone(),
                 gpg_homedir: cli.gpg_homedir.clone(),
-                now: now(),
+                now: debpipe_core::time::build_time()?,
             })
         }
     };

@@ -115,10 +115,14 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
     if !app.is_dir() {
         return Err(Error::file(app, "not a directory"));
     }
-    copy_tree(app, &under(root, &spec.app_dir), true)?;
+    // The stage may sit inside the app directory (`--app . --root stage`):
+    // never copy it into itself.
+    fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+    let stage = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+    copy_tree(app, &under(root, &spec.app_dir), true, &stage)?;
     let etc = app.join("etc");
     if etc.is_dir() {
-        copy_tree(&etc, &root.join("etc"), false)?;
+        copy_tree(&etc, &root.join("etc"), false, &stage)?;
     }
     let doc = format!("/usr/share/doc/{}", spec.package);
     io::write_staged(
@@ -128,7 +132,7 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
         0o644,
     )?;
     let mtime = fs::metadata(app).map_err(|e| Error::io(app, e))?;
-    let when = source_date_epoch().unwrap_or_else(|| {
+    let when = debpipe_core::time::source_date_epoch()?.unwrap_or_else(|| {
         use std::os::unix::fs::MetadataExt;
         mtime.mtime()
     });
@@ -180,7 +184,7 @@ fn under(root: &Path, abs: &str) -> PathBuf {
     root.join(abs.trim_start_matches('/'))
 }
 
-fn copy_tree(from: &Path, to: &Path, skip: bool) -> Result<()> {
+fn copy_tree(from: &Path, to: &Path, skip: bool, stage: &Path) -> Result<()> {
     fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     fs::set_permissions(to, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(to, e))?;
     let mut entries: Vec<_> = fs::read_dir(from)
@@ -202,7 +206,10 @@ fn copy_tree(from: &Path, to: &Path, skip: bool) -> Result<()> {
         let dst = to.join(&name);
         let meta = fs::symlink_metadata(&src).map_err(|e| Error::io(&src, e))?;
         if meta.is_dir() {
-            copy_tree(&src, &dst, false)?;
+            if fs::canonicalize(&src).is_ok_and(|c| c == stage) {
+                continue;
+            }
+            copy_tree(&src, &dst, false, stage)?;
         } else if meta.file_type().is_symlink() {
             let target = fs::read_link(&src).map_err(|e| Error::io(&src, e))?;
             let _ = fs::remove_file(&dst);
@@ -223,10 +230,6 @@ fn copy_tree(from: &Path, to: &Path, skip: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn source_date_epoch() -> Option<i64> {
-    std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
 }
 
 fn copyright(spec: &AppSpec, app: &Path) -> Result<String> {

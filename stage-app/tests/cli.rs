@@ -109,6 +109,54 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
 }
 
 #[test]
+fn bad_source_date_epoch_exits_1_naming_it_and_stages_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("app.json");
+    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let stage = dir.path().join("stage");
+    let out = cmd()
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .arg(&spec)
+        .arg("--root")
+        .arg(&stage)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("stage-app: error: SOURCE_DATE_EPOCH: "),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// `stage-app app.json --app . --root stage`, as --help shows: the stage
+/// inside the app directory is not copied into itself.
+#[test]
+fn regression_stage_inside_the_app_dir_is_not_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("app.json");
+    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    write(&dir.path().join("pro_setting/wsgi.py"), "");
+    let out = cmd()
+        .current_dir(dir.path())
+        .args(["app.json", "--app", ".", "--root", "stage"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let staged = dir.path().join("stage/opt/www/demo");
+    assert!(staged.join("pro_setting/wsgi.py").exists());
+    assert!(
+        !staged.join("stage").exists(),
+        "the stage was copied into itself"
+    );
+}
+
+#[test]
 fn print_shows_resolved_values() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("app.json");

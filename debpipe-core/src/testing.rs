@@ -559,3 +559,8 @@ macro_rules! generator_contract_tests {
         }
     };
 }
+
+/// A validated spec from JSON text, for unit tests of renderers.
+pub fn spec(json: &str) -> crate::AppSpec {
+    crate::AppSpec::from_json(Path::new("t.json"), json.as_bytes()).unwrap()
+}

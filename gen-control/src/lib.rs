@@ -518,10 +518,7 @@ const POSTRM_CASES: &str = "\ncase \"$1\" in\n\
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(json: &str) -> AppSpec {
-        AppSpec::from_json(Path::new("t.json"), json.as_bytes()).unwrap()
-    }
+    use debpipe_core::testing::spec;
 
     #[test]
     fn verify_cli() {

@@ -99,11 +99,7 @@ fn locations(spec: &AppSpec, ind: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn spec(json: &str) -> AppSpec {
-        AppSpec::from_json(Path::new("t.json"), json.as_bytes()).unwrap()
-    }
+    use debpipe_core::testing::spec;
 
     #[test]
     fn verify_cli() {

@@ -62,11 +62,12 @@ fn snippet_alone_at_http_level_is_refused_by_nginx() {
     );
 }
 
-/// Real nginx with the generated server block passes requests to real
-/// uWSGI (running as www-data with the generated ini) through the 0660
-/// socket, serves the static alias, and does not serve files outside it.
+/// Real nginx with the generated server block (and, second, with the
+/// snippet inside a server block) passes requests to real uWSGI (running as
+/// www-data with the generated ini) through the 0660 socket, serves the
+/// static alias, and does not serve files outside it.
 #[test]
-fn nginx_serves_the_app_through_uwsgi_and_static_files() {
+fn nginx_serves_the_app_through_uwsgi_and_static_files_with_server_block_and_snippet() {
     let app = ScratchApp::new();
     let pkg = "dpt-gen-nginx-serve";
     let port = free_port();
@@ -116,5 +117,35 @@ fn nginx_serves_the_app_through_uwsgi_and_static_files() {
         !resp.contains("def application"),
         "alias traversal served source: {resp}"
     );
+
+    // The default output, a snippet, included in a server block of the
+    // admin's: the same app through a second nginx.
+    let snippet_spec = app.dir.path().join("snippet.json");
+    std::fs::write(
+        &snippet_spec,
+        app.spec(
+            pkg,
+            &format!(
+                r#""static":{{"url":"/static/","dir":"{}"}}"#,
+                static_dir.display()
+            ),
+        ),
+    )
+    .unwrap();
+    let snippet = app.dir.path().join("snippet.conf");
+    generate(&snippet_spec, &snippet);
+    let port2 = free_port();
+    let w2 = NginxWrapper::new(&format!(
+        "server {{ listen 127.0.0.1:{port2}; server_name _; include {}; }}",
+        snippet.display()
+    ));
+    w2.test().unwrap();
+    let _nginx2 = w2.start();
+    let ok = wait_until(20, || {
+        http_get(port2, "any.test", "/api/scratch/ping").is_ok_and(|r| r.contains(" 200 "))
+    });
+    assert!(ok, "no 200 through the snippet");
+    let resp = http_get(port2, "any.test", "/static/hello.txt").unwrap();
+    assert!(resp.ends_with("static hello\n"), "{resp}");
     let _ = std::fs::remove_dir_all(Path::new("/run").join(pkg));
 }

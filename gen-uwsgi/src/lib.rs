@@ -105,11 +105,7 @@ pub fn render(spec: &AppSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn spec(json: &str) -> AppSpec {
-        AppSpec::from_json(Path::new("t.json"), json.as_bytes()).unwrap()
-    }
+    use debpipe_core::testing::spec;
 
     #[test]
     fn verify_cli() {

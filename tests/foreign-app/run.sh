@@ -59,6 +59,13 @@ args=(-C "$top" "APP=$app" "REPO=$work/repo" "BUILD=$work/build")
 [ -z "$bin" ] || args+=("T=$bin")
 make -s "${args[@]}" >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make failed"; }
 deb=$(cat "$work/build/deb-path")
+# A second make with nothing changed does nothing.
+make "${args[@]}" >"$work/make2.log" 2>&1 || { cat "$work/make2.log"; fail "second make failed"; }
+if grep -q '^==> \[' "$work/make2.log"; then
+	cat "$work/make2.log"
+	fail "a second make with nothing changed ran stages again"
+fi
+echo "    ok: a second make with nothing changed does nothing"
 lintian --fail-on error "$deb" >"$work/lintian.log" 2>&1 || { cat "$work/lintian.log"; fail "lintian errors"; }
 echo "    ok: built and lintian-clean: $(basename "$deb")"
 

@@ -5,9 +5,10 @@
 //! buffers (reused through a pool); each full buffer goes, shared, to the
 //! compressor (the calling thread, which feeds the multi-threaded
 //! encoders) and to the hasher thread, which computes each regular file's
-//! MD5 from the same buffers, given where each file starts in the stream.
+//! MD5 from the same buffers ([`md5x`], several files at once), given
+//! where each file starts in the stream.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek};
@@ -17,10 +18,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use debpipe_core::{Error, Result};
-use md5::{Digest, Md5};
 use tempfile::SpooledTempFile;
 
 use crate::compress::{CHUNK, Chunk, Encoder, Params, Pool};
+use crate::md5x::{self, Hasher};
 use crate::tar;
 use crate::tree::{self, Entry};
 
@@ -115,7 +116,7 @@ pub fn write(
     tmp: SpooledTempFile,
 ) -> Result<Written> {
     let (to_enc, enc_rx) = sync_channel::<Arc<Chunk>>(4);
-    let (to_hash, hash_rx) = sync_channel::<Hash>(64);
+    let (to_hash, hash_rx) = sync_channel::<Batch>(64);
     std::thread::scope(|s| {
         let reader = s.spawn(move || produce(root, clamp, &to_enc, &to_hash));
         let hasher = s.spawn(move || hash(hash_rx));
@@ -127,7 +128,9 @@ pub fn write(
             (Err(e), _) | (Ok(_), Err(Stop::Fail(e))) => Err(e),
             (Ok(_), Err(Stop::Hangup)) => Err(Error::file(root, "compressor stopped early")),
             (Ok((file, len)), Ok((entries, files))) => {
-                let digests = digests.map_err(|_| panicked())?;
+                let digests = digests
+                    .map_err(|_| panicked())?
+                    .ok_or_else(|| Error::file(root, "a file ran past the end of the stream"))?;
                 let by_index = |i: usize| digests.get(i).copied().ok_or_else(panicked);
                 let sums = files
                     .into_iter()
@@ -158,12 +161,11 @@ impl From<Error> for Stop {
     }
 }
 
-/// What the hasher receives, in stream order.
-enum Hash {
-    /// A regular file of `len` bytes starts at `start` in the stream.
-    File { start: u64, len: u64 },
-    /// The next chunk of the stream.
-    Chunk(Arc<Chunk>),
+/// What the hasher receives, in stream order: the regular files that
+/// start in the next chunk (their start and length), and that chunk.
+struct Batch {
+    files: Vec<(u64, u64)>,
+    chunk: Option<Arc<Chunk>>,
 }
 
 /// Cuts the tar stream into chunks for the compressor and the hasher.
@@ -173,8 +175,10 @@ struct Chunker<'a> {
     len: usize,
     /// Stream offset of `buf[0]`.
     offset: u64,
+    /// Files announced since the last chunk went out.
+    files: Vec<(u64, u64)>,
     to_enc: &'a SyncSender<Arc<Chunk>>,
-    to_hash: &'a SyncSender<Hash>,
+    to_hash: &'a SyncSender<Batch>,
 }
 
 impl Chunker<'_> {
@@ -211,12 +215,7 @@ impl Chunker<'_> {
     /// Copy the `size` bytes of the file at `path` into the stream.
     fn copy_file(&mut self, path: &Path, size: u64) -> std::result::Result<(), Stop> {
         let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-        self.to_hash
-            .send(Hash::File {
-                start: self.pos(),
-                len: size,
-            })
-            .map_err(|_| Stop::Hangup)?;
+        self.files.push((self.pos(), size));
         let mut left = size;
         while left > 0 {
             let room = CHUNK - self.len;
@@ -242,7 +241,11 @@ impl Chunker<'_> {
 
     fn flush(&mut self) -> std::result::Result<(), Stop> {
         if self.len == 0 {
-            return Ok(());
+            if self.files.is_empty() {
+                return Ok(());
+            }
+            let files = std::mem::take(&mut self.files);
+            return (self.to_hash.send(Batch { files, chunk: None })).map_err(|_| Stop::Hangup);
         }
         let next = Chunk::buffer(&self.pool);
         let full = std::mem::replace(&mut self.buf, next);
@@ -250,9 +253,11 @@ impl Chunker<'_> {
         self.offset += self.len as u64;
         self.len = 0;
         let full = Arc::new(full);
-        self.to_hash
-            .send(Hash::Chunk(Arc::clone(&full)))
-            .map_err(|_| Stop::Hangup)?;
+        let batch = Batch {
+            files: std::mem::take(&mut self.files),
+            chunk: Some(Arc::clone(&full)),
+        };
+        self.to_hash.send(batch).map_err(|_| Stop::Hangup)?;
         self.to_enc.send(full).map_err(|_| Stop::Hangup)
     }
 }
@@ -265,13 +270,14 @@ fn produce(
     root: &Path,
     clamp: impl Fn(i64) -> u64,
     to_enc: &SyncSender<Arc<Chunk>>,
-    to_hash: &SyncSender<Hash>,
+    to_hash: &SyncSender<Batch>,
 ) -> std::result::Result<(Vec<Entry>, Vec<(Vec<u8>, usize)>), Stop> {
     let mut out = Chunker {
         buf: vec![0; CHUNK],
         pool: Pool::default(),
         len: 0,
         offset: 0,
+        files: Vec::new(),
         to_enc,
         to_hash,
     };
@@ -314,56 +320,25 @@ fn produce(
     Ok((entries, files))
 }
 
-/// The hasher thread: the MD5 of each file announced, in order.
-fn hash(rx: Receiver<Hash>) -> Vec<[u8; 16]> {
-    let mut out = Vec::new();
-    let mut pending: VecDeque<(u64, u64)> = VecDeque::new();
-    let mut md5 = Md5::new();
-    let mut offset = 0u64;
-    for msg in rx {
-        let chunk = match msg {
-            Hash::File { start, len } => {
-                pending.push_back((start, start + len));
-                // Empty files end before any chunk reaches them.
-                while let Some(&(s, e)) = pending.front() {
-                    if s != e {
-                        break;
-                    }
-                    out.push(Md5::new().finalize().into());
-                    pending.pop_front();
-                }
-                continue;
-            }
-            Hash::Chunk(c) => c,
-        };
-        let end = offset + chunk.len() as u64;
-        while let Some(&(s, e)) = pending.front() {
-            if s >= end {
-                break;
-            }
-            // Offsets inside this chunk: < CHUNK.
-            #[allow(clippy::cast_possible_truncation)]
-            let (from, to) = (
-                (s.max(offset) - offset) as usize,
-                (e.min(end) - offset) as usize,
-            );
-            md5.update(&chunk[from..to]);
-            if e > end {
-                break;
-            }
-            out.push(std::mem::take(&mut md5).finalize().into());
-            pending.pop_front();
-            while let Some(&(s, e)) = pending.front() {
-                if s != e {
-                    break;
-                }
-                out.push(Md5::new().finalize().into());
-                pending.pop_front();
-            }
+/// Stream bytes the hasher may hold before it runs partial batches
+/// rather than wait for lanes to fill (a big file keeps one lane, and the
+/// chunks from its start, while the others run ahead).
+const HOLD: u64 = 16 << 20;
+
+/// The hasher thread: the MD5 of each file announced, in order; `None` if
+/// a file ran past the end of the stream.
+fn hash(rx: Receiver<Batch>) -> Option<Vec<md5x::Digest>> {
+    let mut hasher = Hasher::new();
+    for batch in rx {
+        for (start, len) in batch.files {
+            hasher.file(start, len);
         }
-        offset = end;
+        if let Some(chunk) = batch.chunk {
+            hasher.chunk(chunk);
+        }
+        hasher.run(hasher.held() > HOLD);
     }
-    out
+    hasher.finish()
 }
 
 /// The compressor side: takes `rx` by value so that an error drops it and
@@ -395,7 +370,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hasher_splits_files_across_chunks() {
+    fn hasher_thread_hashes_files_across_chunks() {
+        use md5::Digest as _;
         let (tx, rx) = sync_channel(16);
         let a = vec![b'a'; 10];
         let b = vec![b'b'; 3];
@@ -404,18 +380,18 @@ mod tests {
         stream.extend_from_slice(&a);
         stream.extend_from_slice(&b);
         stream.push(0);
-        tx.send(Hash::File { start: 2, len: 10 }).unwrap();
-        tx.send(Hash::Chunk(Arc::new(Chunk::copy_of(&stream[..5]))))
-            .unwrap();
-        tx.send(Hash::Chunk(Arc::new(Chunk::copy_of(&stream[5..12]))))
-            .unwrap();
-        tx.send(Hash::File { start: 12, len: 0 }).unwrap();
-        tx.send(Hash::File { start: 12, len: 3 }).unwrap();
-        tx.send(Hash::Chunk(Arc::new(Chunk::copy_of(&stream[12..]))))
-            .unwrap();
+        let chunk = |r: std::ops::Range<usize>| Some(Arc::new(Chunk::copy_of(&stream[r])));
+        let batches = [
+            (vec![(2, 10)], chunk(0..5)),
+            (vec![], chunk(5..12)),
+            (vec![(12, 0), (12, 3)], chunk(12..16)),
+        ];
+        for (files, chunk) in batches {
+            tx.send(Batch { files, chunk }).unwrap();
+        }
         drop(tx);
-        let got = hash(rx);
-        let md5 = |d: &[u8]| -> [u8; 16] { Md5::digest(d).into() };
+        let got = hash(rx).unwrap();
+        let md5 = |d: &[u8]| -> [u8; 16] { md5::Md5::digest(d).into() };
         assert_eq!(got, vec![md5(&a), md5(b""), md5(&b)]);
     }
 

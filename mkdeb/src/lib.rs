@@ -5,7 +5,8 @@
 //! The pipeline: check the control area ([`control`]); then ([`data`]) a
 //! reader thread walks the tree in dpkg-deb's order ([`tree`]) and streams
 //! GNU tar headers and file contents ([`tar`]) in 1 MiB chunks, shared by a
-//! hasher thread (each file's MD5, read once) and the compressor
+//! hasher thread (each file's MD5, read once, eight files at a time:
+//! [`md5x`]) and the compressor
 //! ([`compress`]: parallel gzip members, multi-threaded xz or zstd), whose
 //! output is kept in memory (or an unnamed file beside the target when
 //! large); then `control.tar.*` gets the generated `md5sums` and
@@ -16,6 +17,7 @@ pub mod ar;
 pub mod compress;
 pub mod control;
 pub mod data;
+pub mod md5x;
 pub mod tar;
 pub mod tree;
 

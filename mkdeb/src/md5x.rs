@@ -296,7 +296,9 @@ enum Next {
     Wait,
     /// `n` blocks, contiguous in chunk `chunk` of the window from `off`.
     Blocks { chunk: usize, off: usize, n: usize },
-    /// One block, copied into the lane's `buf`.
+    /// One block, copied into the lane's `buf`: it straddles two chunks.
+    /// Not in mkdeb's own stream (chunks are a multiple of 512 bytes and
+    /// file data starts on a 512-byte boundary), but any cut works.
     Buffered,
     /// Less than a block is left and it has arrived: pad and finish.
     Finish,

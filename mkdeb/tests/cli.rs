@@ -358,6 +358,48 @@ fn md5sums_and_installed_size_are_generated() {
     assert_eq!(control, want);
 }
 
+/// Many files over several 1 MiB chunks: the MD5s are computed eight
+/// files at a time from the chunks, so files that straddle chunks, a
+/// file bigger than a chunk and empty files must all come out right.
+#[test]
+fn md5sums_of_a_many_chunk_tree_agree_with_md5sum() {
+    if !have("dpkg-deb") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    write(&root, "DEBIAN/control", CONTROL, 0o644);
+    let mut x: u32 = 12_345;
+    let mut sizes: Vec<usize> = (0..150)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 8) as usize % 70_000
+        })
+        .collect();
+    sizes.extend([0, 1, 64, 1 << 20, (1 << 20) + 1, 2_500_000, 0]);
+    for (i, size) in sizes.iter().enumerate() {
+        let data: Vec<u8> = (0..*size)
+            .map(|j| ((j * 7 + i * 13 + j / 251) % 256).to_le_bytes()[0])
+            .collect();
+        let p = root.join(format!("usr/share/{PKG}/f{i:03}"));
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let deb = build_with_mkdeb(&root, &d.path().join("p.deb"), "none");
+    let e = d.path().join("e");
+    run("dpkg-deb", &["-e".as_ref(), deb.as_os_str(), e.as_os_str()]);
+    let sums = fs::read_to_string(e.join("md5sums")).unwrap();
+    assert_eq!(sums.lines().count(), sizes.len());
+    let o = Command::new("md5sum")
+        .arg("-c")
+        .arg("--quiet")
+        .arg(e.join("md5sums"))
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
 #[test]
 fn installs_verifies_and_purges_with_dpkg() {
     if !have("dpkg") || !nix_root() {

@@ -172,9 +172,33 @@ pub fn emit(
     }
 }
 
+/// `data` as `gzip -9n` writes it: best compression, no name and no
+/// timestamp in the header, so the same input gives the same bytes
+/// (lintian: package-contains-timestamped-gzip).
+pub fn gzip9n(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip9n_has_no_timestamp_and_round_trips() {
+        let g = gzip9n(b"hello hello hello");
+        assert_eq!(&g[..4], &[0x1f, 0x8b, 8, 0], "no FNAME flag");
+        assert_eq!(&g[4..8], &[0, 0, 0, 0], "mtime 0");
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&g[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, b"hello hello hello");
+    }
 
     #[test]
     fn atomic_write_sets_mode_and_leaves_no_temp() {

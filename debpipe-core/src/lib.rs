@@ -2,11 +2,13 @@
 //!
 //! Only what two or more tools need lives here: the app spec model and its
 //! validation ([`spec`]), deb822 paragraphs ([`deb822`]), input and atomic
-//! output ([`io`]), and the error type with its exit-code convention
+//! output ([`io`]), `SOURCE_DATE_EPOCH` ([`time`]) and Debian's date
+//! formats ([`date`]), and the error type with its exit-code convention
 //! ([`error`]).
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod date;
 pub mod deb822;
 pub mod error;
 pub mod io;

@@ -16,7 +16,6 @@
 
 pub mod cache;
 pub mod control;
-pub mod date;
 pub mod deb;
 pub mod repo;
 pub mod scan;

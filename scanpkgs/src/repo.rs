@@ -20,7 +20,10 @@ use std::process::{Command, Stdio};
 use md5::Digest as _;
 
 use crate::deb::hex;
-use crate::{Error, Result, date};
+use debpipe_core::date;
+use debpipe_core::io::gzip9n;
+
+use crate::{Error, Result};
 
 /// Fields of the Release file that the user chooses.
 #[derive(Debug, Clone, Default)]
@@ -224,13 +227,6 @@ fn split_date(release: &str) -> (String, Option<i64>) {
     (rest, when)
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    // The default header has mtime 0 and no name: same input, same bytes.
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let _ = e.write_all(data);
-    e.finish().unwrap_or_default()
-}
-
 fn xz(data: &[u8], path: &Path) -> Result<Vec<u8>> {
     let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
     e.write_all(data).map_err(|e| Error::io(path, e))?;
@@ -348,7 +344,7 @@ fn our_indices<'a>(
         let existing = if same { read_if_exists(&path)? } else { None };
         let entry = match existing {
             Some(b) => (name, b, false),
-            None if name == "Packages.gz" => (name, gzip(packages), true),
+            None if name == "Packages.gz" => (name, gzip9n(packages), true),
             None => (name, xz(packages, &path)?, true),
         };
         ours.push(entry);

@@ -14,10 +14,11 @@
 //! `--print FIELD` prints one resolved spec value instead (for Makefiles).
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use debpipe_core::date::rfc2822;
+use debpipe_core::io::gzip9n;
 use debpipe_core::{AppSpec, Error, Result, io};
 
 /// Copy an app into a staging tree, or print a resolved spec value.
@@ -145,7 +146,7 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
     io::write_staged(
         root,
         &format!("{doc}/{changelog_name}"),
-        &gzip(changelog(spec, when).as_bytes()),
+        &gzip9n(changelog(spec, when).as_bytes()),
         0o644,
     )?;
     io::write_staged(
@@ -258,42 +259,6 @@ pub fn changelog(spec: &AppSpec, when: i64) -> String {
     )
 }
 
-/// `Tue, 24 Nov 2026 23:21:28 +0000`.
-pub fn rfc2822(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let wd = (days + 4).rem_euclid(7); // 1970-01-01 was a Thursday
-    let wday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][usize::try_from(wd).unwrap_or(0)];
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][usize::try_from(m - 1).unwrap_or(0)];
-    format!(
-        "{wday}, {d:02} {mon} {y} {:02}:{:02}:{:02} +0000",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// gzip -9n: no name, no timestamp (lintian: package-contains-timestamped-gzip).
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
-    let _ = enc.write_all(data);
-    enc.finish().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,17 +266,5 @@ mod tests {
     #[test]
     fn verify_cli() {
         <Cli as clap::CommandFactory>::command().debug_assert();
-    }
-
-    #[test]
-    fn dates_in_rfc2822() {
-        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc2822(1_795_562_488), "Tue, 24 Nov 2026 23:21:28 +0000");
-    }
-
-    #[test]
-    fn gzip_has_no_timestamp() {
-        let g = gzip(b"x");
-        assert_eq!(&g[4..8], &[0, 0, 0, 0]);
     }
 }

@@ -1,4 +1,5 @@
-//! The `Date:` of a Release file: RFC 1123 in UTC, written and read back.
+//! Dates as Debian writes them: a Release file's `Date:` (RFC 1123, `UTC`)
+//! and a changelog trailer's (RFC 2822, `+0000`), and reading either back.
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] = [
@@ -31,22 +32,33 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
-/// `Tue, 24 Nov 2026 23:21:28 UTC` for a Unix time.
+/// `Tue, 24 Nov 2026 23:21:28 UTC` for a Unix time (a Release `Date:`).
 pub fn format(t: i64) -> String {
+    format_zone(t, "UTC")
+}
+
+/// `Tue, 24 Nov 2026 23:21:28 +0000` for a Unix time (a changelog trailer,
+/// as `date -R -u` writes it).
+pub fn rfc2822(t: i64) -> String {
+    format_zone(t, "+0000")
+}
+
+/// The date and time of `t` in UTC, followed by `zone`.
+fn format_zone(t: i64, zone: &str) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let wd = DAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
     let mon = MONTHS[usize::try_from(m - 1).unwrap_or(0)];
     format!(
-        "{wd}, {d:02} {mon} {y} {:02}:{:02}:{:02} UTC",
+        "{wd}, {d:02} {mon} {y} {:02}:{:02}:{:02} {zone}",
         secs / 3600,
         secs / 60 % 60,
         secs % 60
     )
 }
 
-/// Read a Release `Date:` value back (zone `UTC`, `GMT`, `Z` or `±HHMM`).
+/// Read a date back (zone `UTC`, `GMT`, `Z` or `±HHMM`).
 pub fn parse(text: &str) -> Option<i64> {
     let text = text.trim();
     let text = text.split_once(", ").map_or(text, |(_, rest)| rest);
@@ -89,6 +101,9 @@ mod tests {
         // date -u -d @1795562488
         assert_eq!(format(1_795_562_488), "Tue, 24 Nov 2026 23:21:28 UTC");
         assert_eq!(format(951_782_400), "Tue, 29 Feb 2000 00:00:00 UTC");
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc2822(1_795_562_488), "Tue, 24 Nov 2026 23:21:28 +0000");
+        assert_eq!(parse(&rfc2822(1_795_562_488)), Some(1_795_562_488));
     }
 
     #[test]

@@ -23,8 +23,9 @@
 #   TMPDIR         where the work directory goes (default /tmp)
 #
 # Steps (each prints PASS or FAIL with its time):
-#   0. a throwaway gpg key; `make` builds wechat-api 1.0.0 into a signed repo,
-#      served by python3 -m http.server on a free port of 127.0.0.1;
+#   0. a throwaway gpg key; `make` builds wechat-api 1.0.0 into a signed repo;
+#      with its signatures removed, `make sign` signs it again; `make serve`
+#      serves it on a free port of 127.0.0.1;
 #   1. in a fresh root (mkroot.sh): the repo in apt's sources with
 #      signed-by (no trusted=yes); apt-get install wechat-api pulls python3,
 #      nginx... from the mirror, and no maintainer script fails;
@@ -34,8 +35,10 @@
 #   3. the admin edits the conffile; `make` builds 1.0.1 (only `version`
 #      changed); apt-get upgrade keeps the edit, the service restarts (new
 #      master pid) and serves version 1.0.1 with the edited greeting;
-#   4. apt-get purge stops the service and leaves none of the package's
-#      files, its log or its runtime directory.
+#   4. apt-get remove stops the service and removes the program, but keeps
+#      the conffiles (and the log); the init script left behind is a no-op;
+#   5. apt-get purge leaves none of the package's files, its log or its
+#      runtime directory.
 # Every process the test started (the HTTP server; in the root, nginx and
 # uWSGI, found by their pidfiles and by their root directory) is killed by
 # pid, and every mount is undone, also when a step fails.
@@ -356,13 +359,23 @@ gpgv --keyring "$work/debpipe.gpg" "$repo/Release.gpg" "$repo/Release" 2>>"$logs
 	|| fail "Release.gpg does not verify with the key (log: $logs/gpgv.log)"
 grep -q '^Version: 1.0.0$' "$repo/Packages" || fail "Packages does not list version 1.0.0"
 ok "repository $repo: Packages, Packages.gz, Release, InRelease, Release.gpg (signatures verify)"
+# `make sign`, as a user who built unsigned and signs afterwards would run it.
+rm -f "$repo/InRelease" "$repo/Release.gpg"
+logged make-sign "$make" "${MAKEARGS[@]}" sign
+gpgv --keyring "$work/debpipe.gpg" "$repo/InRelease" 2>>"$logs/gpgv.log" \
+	|| fail "make sign wrote no InRelease that verifies (log: $logs/gpgv.log)"
+gpgv --keyring "$work/debpipe.gpg" "$repo/Release.gpg" "$repo/Release" 2>>"$logs/gpgv.log" \
+	|| fail "make sign wrote no Release.gpg that verifies (log: $logs/gpgv.log)"
+ok "make sign signed the repository again (InRelease, Release.gpg verify)"
 deb=$(cat "$work/build/deb-path")
 lintian --fail-on error "$deb" >"$logs/lintian.log" 2>&1 \
 	|| fail "lintian reports errors on $deb: $(grep '^E:' "$logs/lintian.log" | head -3 | tr '\n' ' ')"
 ok "lintian: no error on $(basename "$deb") ($(grep -c '^W:' "$logs/lintian.log" || true) warnings, log: $logs/lintian.log)"
 
 port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$py" -m http.server --bind 127.0.0.1 --directory "$repo" "$port" >"$logs/http.log" 2>&1 9>&- &
+# `make serve` (python3 -m http.server in the repository; cleanup stops it
+# and make).
+"$make" "${MAKEARGS[@]}" PORT="$port" serve </dev/null >"$logs/http.log" 2>&1 9>&- &
 http_pid=$!
 for _ in $(seq 1 50); do
 	curl -sf -o /dev/null "http://127.0.0.1:$port/Release" && break
@@ -370,7 +383,7 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 curl -sf -o /dev/null "http://127.0.0.1:$port/Release" || fail "the HTTP server does not answer on port $port"
-ok "served on http://127.0.0.1:$port/ (pid $http_pid)"
+ok "make serve: http://127.0.0.1:$port/ (make pid $http_pid)"
 pass
 
 # --- step 1: install -----------------------------------------------------------
@@ -485,13 +498,45 @@ else
 fi
 pass
 
-# --- step 4: purge -------------------------------------------------------------
+# --- step 4: remove ------------------------------------------------------------
 
-begin 4 "apt-get purge $package: service stopped, no file, log or socket left"
+begin 4 "apt-get remove $package: service stopped, program gone, conffiles kept"
 inroot dpkg -L "$package" >"$work/files.txt"
+inroot dpkg-query -W -f='${Conffiles}\n' "$package" | awk 'NF { print $1 }' >"$work/conffiles.txt"
+[ -s "$work/conffiles.txt" ] || fail "dpkg lists no conffiles for $package"
 pids=$(uwsgi_pids | tr '\n' ' ')
-[ -n "$pids" ] || fail "no uWSGI process before the purge"
-note "$(wc -l <"$work/files.txt") paths in dpkg -L; uWSGI pids: $pids"
+[ -n "$pids" ] || fail "no uWSGI process before the removal"
+note "$(wc -l <"$work/files.txt") paths in dpkg -L, $(wc -l <"$work/conffiles.txt") conffiles; uWSGI pids: $pids"
+logged apt-remove inroot "${APT[@]}" remove "$package"
+check_apt_log "$logs/apt-remove.log"
+st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+[ "$st" = config-files ] || fail "dpkg status of $package after remove: $st (want config-files)"
+ok "dpkg: $package removed, its conffiles kept (status config-files)"
+left=$(uwsgi_pids | tr '\n' ' ')
+[ -z "$left" ] || fail "uWSGI processes left after remove: $left"
+ok "the service stopped: no uWSGI process left"
+missing=$(while IFS= read -r f; do [ -e "$root$f" ] || echo "$f"; done <"$work/conffiles.txt")
+[ -z "$missing" ] || fail "conffiles gone after remove (only purge may take them): ${missing//$'\n'/, }"
+ok "every conffile is still there: $(tr '\n' ' ' <"$work/conffiles.txt")"
+kept=$(while IFS= read -r f; do
+	[ -f "$root$f" ] && ! grep -qxF "$f" "$work/conffiles.txt" && echo "$f"
+done <"$work/files.txt" || true)
+[ -z "$kept" ] || fail "files of the package left after remove: $(head -5 <<<"$kept" | tr '\n' ' ')"
+[ ! -e "$root$venv/bin/uwsgi" ] || fail "$venv/bin/uwsgi is still there"
+ok "no file of the package is left but its conffiles"
+[ -f "$root/var/log/uwsgi/wechat.log" ] || fail "the log went with remove (only purge may take it)"
+ok "the log is kept"
+inroot "/etc/init.d/$package" start >"$logs/init-after-remove.log" 2>&1 \
+	|| fail "/etc/init.d/$package start fails once the package is removed (log: $logs/init-after-remove.log)"
+[ -z "$(uwsgi_pids)" ] || fail "/etc/init.d/$package start started something after the removal"
+ok "the init script left behind exits 0 and starts nothing (the program is gone)"
+inroot nginx -t >"$logs/nginx-t-remove.log" 2>&1 || fail "nginx -t fails after remove (log: $logs/nginx-t-remove.log)"
+ok "nginx -t still passes"
+pass
+
+# --- step 5: purge -------------------------------------------------------------
+
+begin 5 "apt-get purge $package: no file, log or socket left"
 logged apt-purge inroot "${APT[@]}" purge "$package"
 check_apt_log "$logs/apt-purge.log"
 st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)

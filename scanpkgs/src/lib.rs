@@ -6,6 +6,8 @@
 //! across files. With `--output` it publishes the repository itself:
 //! Packages, Packages.gz (.xz), Release, and with `--sign-key` Release.gpg
 //! and `InRelease`, atomically and in publishing order, through a cache.
+//! Two runs on one repository take turns (a lock on its directory), so the
+//! later one's index includes what the earlier one added.
 //!
 //! Differences from dpkg-scanpackages, on purpose: a bad file (empty,
 //! truncated anywhere, not a .deb, unreadable control) is named on stderr
@@ -183,6 +185,30 @@ fn read_override(path: &Path) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Lock the repository at `out` for this run (`flock` on the directory
+/// itself: no lock file is left in it), waiting for another run that holds
+/// it and saying so on `stderr`. Without it, two runs that scan while the
+/// other publishes could each write an index that lacks the other's new
+/// package.
+pub fn lock_repo(out: &Path, stderr: &mut impl std::io::Write) -> Result<std::fs::File> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let dir = std::fs::File::open(out).map_err(|e| Error::io(out, e))?;
+    match dir.try_lock() {
+        Ok(()) => return Ok(dir),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let _ = writeln!(
+                stderr,
+                "scanpkgs: info: {}: another scanpkgs run is publishing this repository; waiting",
+                out.display()
+            );
+            let _ = stderr.flush();
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(out, e)),
+    }
+    dir.lock().map_err(|e| Error::io(out, e))?;
+    Ok(dir)
+}
+
 /// The cache file to use, if any.
 pub fn cache_path(cli: &Cli, repo: Option<&RepoOptions>) -> Option<PathBuf> {
     if cli.no_cache {
@@ -293,6 +319,11 @@ pub fn run(cli: &Cli) -> Result<()> {
         .transpose()?;
     let cache_file = cache_path(cli, repo.as_ref());
     let mut stderr = std::io::stderr().lock();
+    // Held until the index, Release and cache are written.
+    let _lock = repo
+        .as_ref()
+        .map(|r| lock_repo(&r.out, &mut stderr))
+        .transpose()?;
     let old_cache = load_cache(cache_file.as_deref(), &mut stderr);
 
     let result = scan::scan(

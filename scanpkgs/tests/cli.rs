@@ -914,6 +914,40 @@ fn unchanged_repository_is_not_rewritten_and_date_never_goes_back() {
     check_release(dir.path(), &["Packages", "Packages.gz"]);
 }
 
+/// A second run waits while another holds the repository's lock, says so
+/// on stderr, and publishes only once it is released.
+#[test]
+fn second_run_waits_for_the_repository_lock() {
+    use std::io::BufRead as _;
+    let dir = pool();
+    // What another run holds: a lock on the repository's directory.
+    let lock = fs::File::open(dir.path()).unwrap();
+    lock.lock().unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("scanpkgs"))
+        .args(["-o", ".", "pool"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("scanpkgs: info: .: another scanpkgs run") && line.contains("waiting"),
+        "{line}"
+    );
+    assert!(
+        !dir.path().join("Packages").exists(),
+        "published while another run held the lock"
+    );
+    lock.unlock().unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{rest}");
+    check_release(dir.path(), &["Packages", "Packages.gz"]);
+}
+
 #[test]
 fn failed_signing_writes_nothing() {
     let dir = pool();

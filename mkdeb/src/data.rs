@@ -126,6 +126,8 @@ pub fn write(
         let panicked = || Error::file(root, "a worker thread panicked");
         match (compressed, read.map_err(|_| panicked())?) {
             (Err(e), _) | (Ok(_), Err(Stop::Fail(e))) => Err(e),
+            // The hasher is the only other receiver: if it panicked, say so.
+            (Ok(_), Err(Stop::Hangup)) if digests.is_err() => Err(panicked()),
             (Ok(_), Err(Stop::Hangup)) => Err(Error::file(root, "compressor stopped early")),
             (Ok((file, len)), Ok((entries, files))) => {
                 let digests = digests

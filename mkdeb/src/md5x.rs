@@ -326,7 +326,8 @@ impl Hasher {
 
     /// Announce the next file: `len` bytes from `start` in the stream.
     /// Files come in stream order, each before the chunk where it starts.
-    /// Returns the file's index among the results.
+    /// Returns the file's index among the results. A file announced too
+    /// late (its start already dropped) gets no digest: `finish` says so.
     pub fn file(&mut self, start: u64, len: u64) -> usize {
         let index = self.digests.len();
         let file = File {
@@ -334,7 +335,10 @@ impl Hasher {
             start,
             end: start + len,
         };
-        if len == 0 {
+        let first = self.window.front().map_or(self.end, |(s, _)| *s);
+        if start < first {
+            self.digests.push(None);
+        } else if len == 0 {
             let mut state = INIT;
             self.digests.push(Some(pad_and_finish(&mut state, &[], 0)));
         } else {
@@ -672,6 +676,17 @@ mod tests {
         let mut h = Hasher::new();
         h.file(0, 100);
         h.chunk(Arc::new(Chunk::copy_of(&[1; 50])));
+        assert!(h.finish().is_none());
+    }
+
+    #[test]
+    fn file_announced_after_its_chunk_was_dropped_gives_none() {
+        let mut h = Hasher::new();
+        h.chunk(Arc::new(Chunk::copy_of(&[7; 100])));
+        h.run(true);
+        assert_eq!(h.held(), 0);
+        h.file(20, 10);
+        h.chunk(Arc::new(Chunk::copy_of(&[8; 100])));
         assert!(h.finish().is_none());
     }
 

@@ -190,11 +190,13 @@ fn read_override(path: &Path) -> Result<Vec<u8>> {
 /// it and saying so on `stderr`. Without it, two runs that scan while the
 /// other publishes could each write an index that lacks the other's new
 /// package.
-pub fn lock_repo(out: &Path, stderr: &mut impl std::io::Write) -> Result<std::fs::File> {
+pub fn lock_repo(out: &Path, stderr: &mut impl std::io::Write) -> Result<Option<std::fs::File>> {
+    const EBADF: i32 = 9;
+    const ENOLCK: i32 = 37;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let dir = std::fs::File::open(out).map_err(|e| Error::io(out, e))?;
-    match dir.try_lock() {
-        Ok(()) => return Ok(dir),
+    let e = match dir.try_lock() {
+        Ok(()) => return Ok(Some(dir)),
         Err(std::fs::TryLockError::WouldBlock) => {
             let _ = writeln!(
                 stderr,
@@ -202,11 +204,27 @@ pub fn lock_repo(out: &Path, stderr: &mut impl std::io::Write) -> Result<std::fs
                 out.display()
             );
             let _ = stderr.flush();
+            match dir.lock() {
+                Ok(()) => return Ok(Some(dir)),
+                Err(e) => e,
+            }
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(out, e)),
+        Err(std::fs::TryLockError::Error(e)) => e,
+    };
+    // Where the file system cannot lock (NFS turns flock into POSIX locks,
+    // which a read-only descriptor cannot take: EBADF, or ENOLCK without a
+    // lock daemon), run unlocked, as dpkg-scanpackages always does.
+    if e.kind() == std::io::ErrorKind::Unsupported
+        || matches!(e.raw_os_error(), Some(EBADF | ENOLCK))
+    {
+        let _ = writeln!(
+            stderr,
+            "scanpkgs: warning: {}: cannot lock ({e}); running without the lock",
+            out.display()
+        );
+        return Ok(None);
     }
-    dir.lock().map_err(|e| Error::io(out, e))?;
-    Ok(dir)
+    Err(Error::io(out, e))
 }
 
 /// The cache file to use, if any.

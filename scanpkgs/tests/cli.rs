@@ -937,6 +937,9 @@ fn second_run_waits_for_the_repository_lock() {
         line.starts_with("scanpkgs: info: .: another scanpkgs run") && line.contains("waiting"),
         "{line}"
     );
+    // Still waiting a while later, having published nothing.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "did not wait");
     assert!(
         !dir.path().join("Packages").exists(),
         "published while another run held the lock"

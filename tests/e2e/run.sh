@@ -377,7 +377,8 @@ port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); p
 # and make).
 "$make" "${MAKEARGS[@]}" PORT="$port" serve </dev/null >"$logs/http.log" 2>&1 9>&- &
 http_pid=$!
-for _ in $(seq 1 50); do
+# (make checks the build is up to date first: allow it 30 s.)
+for _ in $(seq 1 300); do
 	curl -sf -o /dev/null "http://127.0.0.1:$port/Release" && break
 	kill -0 "$http_pid" 2>/dev/null || fail "the HTTP server died (log: $logs/http.log)"
 	sleep 0.1
@@ -518,9 +519,15 @@ ok "the service stopped: no uWSGI process left"
 missing=$(while IFS= read -r f; do [ -e "$root$f" ] || echo "$f"; done <"$work/conffiles.txt")
 [ -z "$missing" ] || fail "conffiles gone after remove (only purge may take them): ${missing//$'\n'/, }"
 ok "every conffile is still there: $(tr '\n' ' ' <"$work/conffiles.txt")"
-kept=$(while IFS= read -r f; do
-	[ -f "$root$f" ] && ! grep -qxF "$f" "$work/conffiles.txt" && echo "$f"
-done <"$work/files.txt" || true)
+# Files and symlinks: -L first, as a dangling link is a leftover too; but a
+# link to a directory (/lib -> usr/lib, merged /usr) is the system's.
+kept=$(grep -vxF -f "$work/conffiles.txt" "$work/files.txt" | while IFS= read -r f; do
+	if [ -L "$root$f" ]; then
+		[ -d "$root$f" ] || echo "$f"
+	elif [ -f "$root$f" ]; then
+		echo "$f"
+	fi
+done)
 [ -z "$kept" ] || fail "files of the package left after remove: $(head -5 <<<"$kept" | tr '\n' ' ')"
 [ ! -e "$root$venv/bin/uwsgi" ] || fail "$venv/bin/uwsgi is still there"
 ok "no file of the package is left but its conffiles"
@@ -542,12 +549,6 @@ check_apt_log "$logs/apt-purge.log"
 st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
 [ -z "$st" ] || [ "$st" = not-installed ] || fail "dpkg status of $package after purge: $st"
 ok "dpkg: $package not installed"
-left=$(uwsgi_pids | tr '\n' ' ')
-[ -z "$left" ] || fail "uWSGI processes left: $left"
-for pid in $pids; do
-	! kill -0 "$pid" 2>/dev/null || [ "$(readlink "/proc/$pid/root")" != "$root" ] || fail "pid $pid still runs"
-done
-ok "no uWSGI process left"
 
 # Every path the package had, plus what its scripts and service made, is
 # gone, but for directories that other packages own (/etc, /opt, ...).

@@ -6,8 +6,10 @@
 # the group for nginx). Builds it with make, checks the package with lintian, installs it on this
 # machine with dpkg -i, starts it with its SysV script (this machine's
 # policy-rc.d forbids service starts from maintainer scripts), asks Django's
-# admin login page through the uWSGI socket, then purges it and checks that
-# nothing of it is left. Needs root.
+# admin login page through the uWSGI socket and through nginx (a private
+# instance, workers as www-data, with the package's snippet in a server
+# block: www-data reaches the socket only through the group), then purges it
+# and checks that nothing of it is left. Needs root.
 #
 #   tests/foreign-app/run.sh [--bin DIR]
 set -euo pipefail
@@ -19,6 +21,7 @@ work=$(mktemp -d /tmp/debpipe-foreign.XXXXXX)
 pkg=mysite-api
 cleanup() {
 	local rc=$?
+	if [ -s "$work/nginx/nginx.pid" ]; then kill -QUIT "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true; sleep 0.3; fi
 	if dpkg-query -W "$pkg" >/dev/null 2>&1; then
 		if [ -x "/etc/init.d/$pkg" ]; then "/etc/init.d/$pkg" stop >/dev/null 2>&1 || true; fi
 		dpkg -P "$pkg" >/dev/null 2>&1 || true
@@ -95,6 +98,45 @@ PY
 )
 [ "$resp" = "HTTP/1.1 200 OK" ] || fail "admin login page: $resp"
 echo "    ok: installed, started, Django's admin login page answers 200 through the socket"
+
+ngx=$work/nginx
+mkdir -p "$ngx"
+cp /etc/nginx/uwsgi_params "$ngx/"
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+snippet=/opt/www/nginx/mysite.conf
+grep -qxF "$snippet" "$work/files.txt" || fail "the package has no nginx snippet $snippet"
+cat >"$ngx/nginx.conf" <<NGINX
+user www-data;
+worker_processes 1;
+pid $ngx/nginx.pid;
+error_log $ngx/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $ngx/body;
+    proxy_temp_path $ngx/proxy;
+    fastcgi_temp_path $ngx/fastcgi;
+    uwsgi_temp_path $ngx/uwsgi;
+    scgi_temp_path $ngx/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        include $snippet;
+    }
+}
+NGINX
+nginx_cmd=(nginx -p "$ngx" -e "$ngx/error.log" -c "$ngx/nginx.conf")
+"${nginx_cmd[@]}" -t >"$work/nginx-t.log" 2>&1 || { cat "$work/nginx-t.log"; fail "nginx -t rejects the snippet in a server block"; }
+"${nginx_cmd[@]}" || { cat "$ngx/error.log"; fail "nginx did not start"; }
+code=""
+for _ in $(seq 1 50); do
+	code=$(curl -s -o "$work/admin.html" -w '%{http_code}' "http://127.0.0.1:$port/admin/login/" || true)
+	[ "$code" = 000 ] || break
+	sleep 0.1
+done
+[ "$code" = 200 ] || { cat "$ngx/error.log"; fail "GET /admin/login/ through nginx: HTTP $code"; }
+grep -q 'csrfmiddlewaretoken' "$work/admin.html" || fail "nginx answered 200 without Django's login form"
+echo "    ok: Django's admin login page answers 200 through nginx (workers as www-data, socket mysite:mysite 0660)"
+kill -QUIT "$(cat "$ngx/nginx.pid")"
 
 "/etc/init.d/$pkg" stop >/dev/null || fail "the SysV script did not stop it"
 dpkg -P "$pkg" >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "dpkg -P failed"; }

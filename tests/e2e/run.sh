@@ -440,6 +440,14 @@ exe=$(readlink "/proc/$master1/exe")
 ok "uWSGI master $master1 runs $venv/bin/uwsgi as $(stat -c %U "/proc/$master1")"
 ls "$root"/etc/rc2.d/S*"$package" >/dev/null 2>&1 || fail "no /etc/rc2.d/S*$package: update-rc.d was not run"
 ok "enabled with update-rc.d ($(cd "$root/etc/rc2.d" && ls S*"$package"))"
+# And for systemd, should the machine boot with it: deb-systemd-helper works
+# without a running systemd (the unit's WantedBy=multi-user.target).
+wants=/etc/systemd/system/multi-user.target.wants/$package.service
+[ "$(readlink "$root$wants")" = "/lib/systemd/system/$package.service" ] \
+	|| fail "$wants is not a link to the unit: deb-systemd-helper did not enable it"
+[ -f "$root/var/lib/systemd/deb-systemd-helper-enabled/$package.service.dsh-also" ] \
+	|| fail "deb-systemd-helper keeps no state for $package.service (purge must remove it)"
+ok "enabled for systemd too: $wants"
 [ -S "$root/run/$package/$package.sock" ] || fail "no socket /run/$package/$package.sock"
 ok "socket /run/$package/$package.sock"
 nginx_pid=$(pidfile_pid /run/nginx.pid) || fail "nginx is not running in the root"
@@ -555,7 +563,10 @@ ok "dpkg: $package not installed"
 {
 	cat "$work/files.txt"
 	printf '%s\n' /var/log/uwsgi/wechat.log "/run/$package" "/run/$package.pid" \
-		/etc/wechat /opt/www/wechat "$venv" "/etc/default/$package"
+		/etc/wechat /opt/www/wechat "$venv" "/etc/default/$package" \
+		"/etc/systemd/system/multi-user.target.wants/$package.service" \
+		"/var/lib/systemd/deb-systemd-helper-enabled/$package.service.dsh-also" \
+		"/var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/$package.service"
 	find "$root/etc" -path "$root/etc/rc?.d/*$package" | sed "s|^$root||"
 } | sort -u >"$work/expected-gone.txt"
 existing=()

@@ -167,7 +167,7 @@ impl From<Error> for Stop {
 /// start in the next chunk (their start and length), and that chunk.
 struct Batch {
     files: Vec<(u64, u64)>,
-    chunk: Option<Arc<Chunk>>,
+    chunk: Arc<Chunk>,
 }
 
 /// Cuts the tar stream into chunks for the compressor and the hasher.
@@ -242,12 +242,10 @@ impl Chunker<'_> {
     }
 
     fn flush(&mut self) -> std::result::Result<(), Stop> {
+        // Empty only at the very end, after the trailer's zeros (at least
+        // two blocks) went out with the files announced before them.
         if self.len == 0 {
-            if self.files.is_empty() {
-                return Ok(());
-            }
-            let files = std::mem::take(&mut self.files);
-            return (self.to_hash.send(Batch { files, chunk: None })).map_err(|_| Stop::Hangup);
+            return Ok(());
         }
         let next = Chunk::buffer(&self.pool);
         let full = std::mem::replace(&mut self.buf, next);
@@ -257,7 +255,7 @@ impl Chunker<'_> {
         let full = Arc::new(full);
         let batch = Batch {
             files: std::mem::take(&mut self.files),
-            chunk: Some(Arc::clone(&full)),
+            chunk: Arc::clone(&full),
         };
         self.to_hash.send(batch).map_err(|_| Stop::Hangup)?;
         self.to_enc.send(full).map_err(|_| Stop::Hangup)
@@ -335,9 +333,7 @@ fn hash(rx: Receiver<Batch>) -> Option<Vec<md5x::Digest>> {
         for (start, len) in batch.files {
             hasher.file(start, len);
         }
-        if let Some(chunk) = batch.chunk {
-            hasher.chunk(chunk);
-        }
+        hasher.chunk(batch.chunk);
         hasher.run(hasher.held() > HOLD);
     }
     hasher.finish()
@@ -382,7 +378,7 @@ mod tests {
         stream.extend_from_slice(&a);
         stream.extend_from_slice(&b);
         stream.push(0);
-        let chunk = |r: std::ops::Range<usize>| Some(Arc::new(Chunk::copy_of(&stream[r])));
+        let chunk = |r: std::ops::Range<usize>| Arc::new(Chunk::copy_of(&stream[r]));
         let batches = [
             (vec![(2, 10)], chunk(0..5)),
             (vec![], chunk(5..12)),

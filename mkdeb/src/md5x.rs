@@ -365,7 +365,7 @@ impl Hasher {
     /// is coming, or too much is held), run partial batches too.
     pub fn run(&mut self, drain: bool) {
         loop {
-            for slot in &mut self.lanes {
+            for (l, slot) in self.lanes.iter_mut().enumerate() {
                 if slot.is_none()
                     && let Some(file) = self.queue.pop_front()
                 {
@@ -374,17 +374,15 @@ impl Hasher {
                         pos: file.start,
                         buf: [0; 64],
                     });
+                    for (row, init) in self.state.iter_mut().zip(INIT) {
+                        row[l] = init;
+                    }
                 }
             }
             let mut next = [Next::Wait; LANES];
             let mut freed = false;
             for (l, slot) in self.lanes.iter_mut().enumerate() {
                 let Some(lane) = slot else { continue };
-                if lane.pos == lane.file.start {
-                    for (row, init) in self.state.iter_mut().zip(INIT) {
-                        row[l] = init;
-                    }
-                }
                 next[l] = plan(&self.window, self.end, lane);
                 if let Next::Finish = next[l] {
                     let mut state = self.state.map(|row| row[l]);

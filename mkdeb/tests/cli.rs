@@ -544,6 +544,33 @@ fn out_directory_gets_package_version_arch_name_without_epoch() {
     assert_eq!(fs::read_dir(&dist).unwrap().count(), 1);
 }
 
+/// No -Z means xz, and each format's default level is dpkg-deb's: the
+/// bytes equal those of an explicit `-Z FORMAT -z LEVEL` build.
+#[test]
+fn default_format_is_xz_and_default_levels_are_dpkg_debs() {
+    let d = tempfile::tempdir().unwrap();
+    let root = tree(d.path());
+    let build = |name: &str, args: &[&str]| {
+        let out = d.path().join(name);
+        mkdeb()
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .args(args)
+            .arg(&root)
+            .arg(&out)
+            .assert()
+            .success();
+        fs::read(out).unwrap()
+    };
+    let default = build("default.deb", &[]);
+    assert!(default.windows(11).any(|w| w == b"data.tar.xz"));
+    assert!(default == build("xz6.deb", &["-Zxz", "-z6"]));
+    for (format, level) in [("gzip", "9"), ("zstd", "3")] {
+        let plain = build(&format!("{format}.deb"), &["-Z", format]);
+        let explicit = build(&format!("{format}-l.deb"), &["-Z", format, "-z", level]);
+        assert!(plain == explicit, "{format}");
+    }
+}
+
 #[test]
 fn default_out_is_dir_dot_deb_beside_it() {
     let d = tempfile::tempdir().unwrap();
@@ -579,12 +606,36 @@ fn json_reports_path_package_size_and_sha256() {
 /// Break the tree with `spoil`, then expect exit 1, one stderr line that
 /// contains `want`, nothing on stdout and nothing in the output directory.
 fn rejected(spoil: impl FnOnce(&Path), want: &str) {
+    rejected_as(None, spoil, want);
+}
+
+/// [`rejected`], with mkdeb run as `user` (through setpriv) when given.
+fn rejected_as(user: Option<&str>, spoil: impl FnOnce(&Path), want: &str) {
     let d = tempfile::tempdir().unwrap();
     let root = tree(d.path());
     spoil(&root);
     let dist = d.path().join("dist");
     fs::create_dir(&dist).unwrap();
-    let o = mkdeb().arg(&root).arg(&dist).output().unwrap();
+    let o = match user {
+        None => mkdeb().arg(&root).arg(&dist).output().unwrap(),
+        Some(user) => {
+            // The user must reach the tree and write to dist/.
+            fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+            fs::set_permissions(&dist, fs::Permissions::from_mode(0o777)).unwrap();
+            Command::new("setpriv")
+                .args([
+                    &format!("--reuid={user}"),
+                    "--regid=nogroup",
+                    "--clear-groups",
+                ])
+                .arg(assert_cmd::cargo::cargo_bin!("mkdeb"))
+                .arg(&root)
+                .arg(&dist)
+                .env_remove("SOURCE_DATE_EPOCH")
+                .output()
+                .unwrap()
+        }
+    };
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{want}: {err}");
     assert!(o.stdout.is_empty());
@@ -682,6 +733,20 @@ fn unpackageable_file_exits_1_names_file_and_writes_nothing() {
     rejected(
         |r| write(r, "DEBIAN/notes", "x", 0o644),
         "DEBIAN/notes: unknown control file",
+    );
+}
+
+/// A file mkdeb cannot read. Root reads any file, so mkdeb runs as nobody
+/// here, on a tree with one file of mode 000.
+#[test]
+fn unreadable_file_exits_1_names_file_and_writes_nothing() {
+    if !nix_root() || !have("setpriv") {
+        return;
+    }
+    rejected_as(
+        Some("nobody"),
+        |r| write(r, &format!("usr/share/{PKG}/secret"), "x", 0o000),
+        &format!("usr/share/{PKG}/secret: Permission denied"),
     );
 }
 

@@ -28,8 +28,8 @@ TIMED := $(CURDIR)/scripts/timed
 
 CARGO_FLAGS ?= --release --locked
 T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
-TOOLS := gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app
-RUST_SOURCES := Cargo.toml Cargo.lock $(shell find debpipe-core $(TOOLS) -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml \) -print)
+TOOLS := gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app stage-django
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find debpipe-core $(TOOLS) -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
 
 SPEC   := $(APP)/app.json
 STAGE  := $(BUILD)/stage
@@ -82,13 +82,15 @@ $(BUILD)/facts.json: $(BUILD)/venv.key $(APP)/requirements.txt $(WHEELS)/.filled
 	$(TIMED) mkvenv $(T)/mkvenv $(SPEC) -r $(APP)/requirements.txt --find-links $(WHEELS) --no-index \
 	  --python $(PYTHON) $(MKVENV_FLAGS) --root $(BUILD)/venv > $@
 
-# 3. The staging tree: app files, generated configs at their install paths,
-#    the venv (hard links), and the control area.
+# 3. The staging tree: app files, the venv (hard links), Django's settings
+#    overlay, admin helper and collected static files, generated configs at
+#    their install paths, and the control area.
 $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
-	@echo "==> [stage] stage-app gen-uwsgi gen-nginx gen-init gen-control"
+	@echo "==> [stage] stage-app stage-django gen-uwsgi gen-nginx gen-init gen-control"
 	rm -rf $(STAGE)
 	$(TIMED) stage-app $(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
 	$(TIMED) "cp -al venv" cp -al $(BUILD)/venv/. $(STAGE)/
+	$(TIMED) stage-django $(T)/stage-django $(SPEC) --root $(STAGE) >/dev/null
 	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind systemd --root $(STAGE) $(SPEC) >/dev/null

@@ -32,6 +32,11 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
+/// The year (UTC) of a Unix time, for a copyright notice.
+pub fn year(t: i64) -> i64 {
+    civil_from_days(t.div_euclid(86_400)).0
+}
+
 /// `Tue, 24 Nov 2026 23:21:28 UTC` for a Unix time (a Release `Date:`).
 pub fn format(t: i64) -> String {
     format_zone(t, "UTC")

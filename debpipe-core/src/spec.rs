@@ -21,13 +21,20 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 /// A URL prefix served by nginx straight from a directory.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alias {
     /// URL prefix, starting and ending with `/` (e.g. `/static/`).
     pub url: String,
     /// Absolute directory the prefix maps to.
     pub dir: String,
+}
+
+/// `static` or `media` as written: the directory may be left to its default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlias {
+    url: String,
+    dir: Option<String>,
 }
 
 /// Ask for a whole nginx `server` block instead of a location snippet.
@@ -87,11 +94,16 @@ struct RawSpec {
     location: Option<String>,
     client_max_body_size: Option<String>,
     #[serde(rename = "static")]
-    static_files: Option<Alias>,
-    media: Option<Alias>,
+    static_files: Option<RawAlias>,
+    media: Option<RawAlias>,
     server: Option<Server>,
     log_dir: Option<String>,
     uwsgi_ini: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
+    state_dir: Option<String>,
+    migrate: Option<bool>,
+    collectstatic: Option<bool>,
+    mount: Option<bool>,
 }
 
 /// A validated app spec with every default filled in.
@@ -106,8 +118,9 @@ pub struct AppSpec {
     pub package: String,
     /// Synopsis line, then the long description (may be empty).
     pub description: String,
-    /// `Name <email>`.
-    pub maintainer: String,
+    /// `Name <email>` from the spec; see [`AppSpec::maintainer`] for the
+    /// fallback on `DEBFULLNAME`/`DEBEMAIL`.
+    pub maintainer: Option<String>,
     /// Project URL.
     pub homepage: Option<String>,
     /// Debian section; default `web`.
@@ -173,6 +186,20 @@ pub struct AppSpec {
     /// Install path of the uWSGI ini; default `/opt/www/uwsgi/<module>.ini`
     /// (the seed's).
     pub uwsgi_ini: String,
+    /// Hosts Django serves, added to the project's `ALLOWED_HOSTS`; default
+    /// `server.server_name` (`_` meaning any host, `*`), else none.
+    pub allowed_hosts: Vec<String>,
+    /// The service's writable state (`SQLite` databases, uploads, the secret
+    /// key); default `/var/lib/<package>`. Made by postinst, removed on purge.
+    pub state_dir: String,
+    /// Run `migrate --noinput` as the service user in postinst; default false.
+    pub migrate: bool,
+    /// Collect static files at build time when `static` is set and the
+    /// project uses `django.contrib.staticfiles`; default true.
+    pub collectstatic: bool,
+    /// Mount the app under `location` (uWSGI sets `SCRIPT_NAME`), so a
+    /// project whose URLs start at `/` works under a prefix; default false.
+    pub mount: bool,
 }
 
 impl AppSpec {
@@ -275,15 +302,20 @@ impl AppSpec {
         for (i, d) in raw.depends.unwrap_or_default().into_iter().enumerate() {
             depends.push(check_owned(&format!("depends[{i}]"), d, relation)?);
         }
-        let alias = |field: &str, a: Option<Alias>| -> Result<Option<Alias>> {
-            if let Some(a) = &a {
+        let state_dir = opt_check("state_dir", raw.state_dir, abs_path)?
+            .unwrap_or_else(|| format!("/var/lib/{package}"));
+        own_state_dir(&module, &package, &state_dir, &app_dir, &venv)?;
+        let alias = |field: &str, a: Option<RawAlias>, default_dir: String| {
+            a.map(|a| -> Result<Alias> {
                 check(&format!("{field}.url"), &a.url, url_prefix)?;
-                check(&format!("{field}.dir"), &a.dir, abs_path)?;
-            }
-            Ok(a)
+                let dir =
+                    opt_check(&format!("{field}.dir"), a.dir, abs_path)?.unwrap_or(default_dir);
+                Ok(Alias { url: a.url, dir })
+            })
+            .transpose()
         };
-        let static_files = alias("static", raw.static_files)?;
-        let media = alias("media", raw.media)?;
+        let static_files = alias("static", raw.static_files, format!("{app_dir}/staticfiles"))?;
+        let media = alias("media", raw.media, format!("{state_dir}/media"))?;
         if let Some(m) = &media
             && (is_within(&m.dir, &app_dir) || is_within(&m.dir, &venv))
         {
@@ -304,11 +336,38 @@ impl AppSpec {
                 check(&format!("server.server_name[{i}]"), n, server_name)?;
             }
         }
+        let allowed_hosts = match raw.allowed_hosts {
+            Some(hosts) => {
+                for (i, h) in hosts.iter().enumerate() {
+                    check(&format!("allowed_hosts[{i}]"), h, allowed_host)?;
+                }
+                hosts
+            }
+            // nginx's `_` is its catch-all: any host reaches the app.
+            None => raw.server.as_ref().map_or_else(Vec::new, |s| {
+                let mut v: Vec<String> = Vec::new();
+                for n in &s.server_name {
+                    let h = if n == "_" { "*".to_string() } else { n.clone() };
+                    if !v.contains(&h) {
+                        v.push(h);
+                    }
+                }
+                v
+            }),
+        };
+        let location = opt_check("location", raw.location, url_prefix)?
+            .unwrap_or_else(|| format!("/api/{module}/"));
+        let mount = raw.mount.unwrap_or(false);
+        if mount && location == "/" {
+            return Err(Error::invalid(
+                "mount",
+                "needs a `location` other than `/` (the app is mounted under it)",
+            ));
+        }
         let spec = AppSpec {
             version: raw.version,
             description,
-            maintainer: opt_check("maintainer", raw.maintainer, maintainer)?
-                .unwrap_or_else(|| format!("{package} maintainers <root@localhost>")),
+            maintainer: opt_check("maintainer", raw.maintainer, maintainer)?,
             homepage: opt_check("homepage", raw.homepage, homepage)?,
             section: opt_check("section", raw.section, section)?.unwrap_or_else(|| "web".into()),
             priority: opt_check("priority", raw.priority, priority)?
@@ -340,8 +399,7 @@ impl AppSpec {
             uwsgi_plugins,
             uwsgi_options,
             env,
-            location: opt_check("location", raw.location, url_prefix)?
-                .unwrap_or_else(|| format!("/api/{module}/")),
+            location,
             client_max_body_size: opt_check(
                 "client_max_body_size",
                 raw.client_max_body_size,
@@ -355,6 +413,11 @@ impl AppSpec {
                 .unwrap_or_else(|| "/var/log/uwsgi".into()),
             uwsgi_ini: opt_check("uwsgi_ini", raw.uwsgi_ini, abs_path)?
                 .unwrap_or_else(|| format!("/opt/www/uwsgi/{module}.ini")),
+            allowed_hosts,
+            state_dir,
+            migrate: raw.migrate.unwrap_or(false),
+            collectstatic: raw.collectstatic.unwrap_or(true),
+            mount,
             module,
             package,
         };
@@ -408,6 +471,80 @@ impl AppSpec {
         format!("/etc/init.d/{}", self.package)
     }
 
+    /// The maintainer: the spec's, else built from `DEBFULLNAME` (or `NAME`)
+    /// and `DEBEMAIL` (or `EMAIL`), as `dch` and `dh_make` do; `DEBEMAIL` may
+    /// hold the whole `Name <email>`. `var` looks a variable up (the process
+    /// environment in the tools, a table in tests). Without either, an error
+    /// names the field and the variables: a made-up default would be a
+    /// lintian error (`bogus-mail-host`) in every package.
+    pub fn maintainer_with(&self, var: impl Fn(&str) -> Option<String>) -> Result<String> {
+        if let Some(m) = &self.maintainer {
+            return Ok(m.clone());
+        }
+        let get = |names: [&str; 2]| {
+            names
+                .into_iter()
+                .find_map(|n| var(n).filter(|v| !v.trim().is_empty()))
+        };
+        let email = get(["DEBEMAIL", "EMAIL"]);
+        let m = match (email, get(["DEBFULLNAME", "NAME"])) {
+            (Some(e), _) if e.contains('<') => e,
+            (Some(e), Some(n)) => format!("{} <{}>", n.trim(), e.trim()),
+            _ => {
+                return Err(Error::invalid(
+                    "maintainer",
+                    "not set, and DEBFULLNAME and DEBEMAIL are not both in the environment: set `maintainer` (`Name <email>`) or export DEBFULLNAME and DEBEMAIL",
+                ));
+            }
+        };
+        maintainer(&m).map_err(|r| {
+            Error::invalid(
+                "maintainer",
+                format!("from DEBFULLNAME/DEBEMAIL in the environment: {r}"),
+            )
+        })?;
+        Ok(m)
+    }
+
+    /// [`AppSpec::maintainer_with`] on the process environment.
+    pub fn maintainer(&self) -> Result<String> {
+        self.maintainer_with(|n| std::env::var(n).ok())
+    }
+
+    /// The settings module the service, the hooks and the admin helper use:
+    /// debpipe's overlay, which imports the project's `settings`.
+    pub const SETTINGS_OVERLAY: &'static str = "debpipe_settings";
+
+    /// Install path of the settings overlay: `<app_dir>/debpipe_settings.py`.
+    pub fn settings_overlay_path(&self) -> String {
+        format!("{}/{}.py", self.app_dir, Self::SETTINGS_OVERLAY)
+    }
+
+    /// The secret key, generated by postinst: `<state_dir>/secret_key`.
+    pub fn secret_key_file(&self) -> String {
+        format!("{}/secret_key", self.state_dir)
+    }
+
+    /// The admin's `manage.py`: `<venv>/bin/manage`, which runs Django's
+    /// management commands as the service user with the service's settings.
+    pub fn manage_helper_path(&self) -> String {
+        format!("{}/bin/manage", self.venv)
+    }
+
+    /// `StateDirectory=` value when `state_dir` is under /var/lib.
+    pub fn state_directory_name(&self) -> Option<&str> {
+        self.state_dir
+            .strip_prefix("/var/lib/")
+            .filter(|r| !r.is_empty())
+    }
+
+    /// The mount point (`location` without its trailing `/`) when `mount`.
+    pub fn mount_point(&self) -> Option<&str> {
+        self.mount
+            .then(|| self.location.trim_end_matches('/'))
+            .filter(|m| !m.is_empty())
+    }
+
     /// The synopsis (first line of `description`).
     pub fn synopsis(&self) -> &str {
         self.description.lines().next().unwrap_or("")
@@ -448,6 +585,41 @@ fn own_dirs(module: &str, package: &str, app_dir: &str, venv: &str) -> Result<()
                 "must not be `app_dir` or contain it, or lie inside it: {venv:?} and {app_dir:?}"
             ),
         ));
+    }
+    Ok(())
+}
+
+/// `state_dir` is removed on purge: it must be the package's own, and apart
+/// from the directories an upgrade replaces.
+fn own_state_dir(
+    module: &str,
+    package: &str,
+    state_dir: &str,
+    app_dir: &str,
+    venv: &str,
+) -> Result<()> {
+    let last = state_dir.rsplit('/').next().unwrap_or(state_dir);
+    if !last
+        .to_ascii_lowercase()
+        .contains(&module.to_ascii_lowercase())
+        && !last.contains(package)
+    {
+        return Err(Error::invalid(
+            "state_dir",
+            format!(
+                "its last component must name the module or the package (purge removes this directory), got {state_dir:?}"
+            ),
+        ));
+    }
+    for (other, dir) in [("app_dir", app_dir), ("venv", venv)] {
+        if is_within(state_dir, dir) || is_within(dir, state_dir) {
+            return Err(Error::invalid(
+                "state_dir",
+                format!(
+                    "must lie apart from `{other}` (upgrades replace it), got {state_dir:?} and {dir:?}"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -717,6 +889,14 @@ fn server_name(v: &str) -> std::result::Result<(), String> {
     })
 }
 
+/// An `ALLOWED_HOSTS` entry: a host name, `.domain` (and its subdomains),
+/// `*`, or an IP address.
+fn allowed_host(v: &str) -> std::result::Result<(), String> {
+    only(v, "host", |c| {
+        c.is_ascii_alphanumeric() || ".-_*:[]".contains(c)
+    })
+}
+
 fn nginx_size(v: &str) -> std::result::Result<(), String> {
     let digits = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
     if !digits.is_empty()
@@ -762,11 +942,20 @@ fn maintainer(v: &str) -> std::result::Result<(), String> {
                 && mail.contains('@')
                 && !mail.contains(['<', '>', ' '])
         });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("must be `Full Name <email@host>`, got {v:?}"))
+    if !ok {
+        return Err(format!("must be `Full Name <email@host>`, got {v:?}"));
     }
+    // lintian's bogus-mail-host: a host that mail cannot reach.
+    let host = v
+        .rsplit_once('@')
+        .map_or("", |(_, h)| h.trim_end_matches('>'))
+        .to_ascii_lowercase();
+    if !host.contains('.') || host.ends_with(".localdomain") || host.ends_with(".localhost") {
+        return Err(format!(
+            "the email's host must be a real domain (not localhost or a bare name), got {v:?}"
+        ));
+    }
+    Ok(())
 }
 
 fn homepage(v: &str) -> std::result::Result<(), String> {

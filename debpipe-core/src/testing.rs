@@ -262,7 +262,22 @@ pub fn free_port() -> u16 {
 }
 
 /// The environment variables that change tools' output, to clear in tests.
-pub const SCRUB_ENV: &[&str] = &["SOURCE_DATE_EPOCH", "TZ", "LC_ALL"];
+pub const SCRUB_ENV: &[&str] = &[
+    "SOURCE_DATE_EPOCH",
+    "TZ",
+    "LC_ALL",
+    "DEBFULLNAME",
+    "DEBEMAIL",
+    "EMAIL",
+    "NAME",
+];
+
+/// The packager a generator's contract runs as (`DEBFULLNAME`, `DEBEMAIL`):
+/// the maintainer of a spec that names none.
+pub const PACKAGER_ENV: [(&str, &str); 2] = [
+    ("DEBFULLNAME", "Pat Packager"),
+    ("DEBEMAIL", "pat@example.org"),
+];
 
 /// The command-line contract every generator (gen-uwsgi, gen-nginx,
 /// gen-init) keeps, checked against its real binary. Each method is one
@@ -292,6 +307,7 @@ impl Generator {
         for v in SCRUB_ENV {
             c.env_remove(v);
         }
+        c.envs(PACKAGER_ENV);
         c.args(&self.args);
         c
     }

@@ -232,6 +232,21 @@ fn maintainer_scripts_pass_shellcheck_and_sh_n() {
     }
 }
 
+/// The secret key postinst made: 96 hex digits, mode 0600, the same after
+/// every configure.
+fn check_secret(root: &Path, first_key: &mut Option<String>) {
+    let secret = root.join("var/lib/wechat-api/secret_key");
+    let key = std::fs::read_to_string(&secret).unwrap();
+    assert!(
+        key.len() == 96 && key.chars().all(|c| c.is_ascii_hexdigit()),
+        "{key:?}"
+    );
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "secret key mode");
+    let first = first_key.get_or_insert_with(|| key.clone());
+    assert_eq!(*first, key, "a second configure changed the secret key");
+}
+
 fn run_script(area: &Path, root: &Path, script: &str, args: &[&str]) -> (i32, String) {
     let out = Command::new(area.join(script))
         .args(args)
@@ -242,6 +257,54 @@ fn run_script(area: &Path, root: &Path, script: &str, args: &[&str]) -> (i32, St
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
+
+/// Every call dpkg may make, in an order a real life could have.
+const DPKG_CALLS: &[(&str, &[&str])] = &[
+    ("postinst", &["configure", ""]),
+    ("postinst", &["configure", "0.9"]),
+    ("postinst", &["abort-upgrade", "1.1"]),
+    ("postinst", &["abort-remove"]),
+    ("postinst", &["abort-remove", "in-favour", "other", "2.0"]),
+    (
+        "postinst",
+        &[
+            "abort-deconfigure",
+            "in-favour",
+            "other",
+            "2.0",
+            "removing",
+            "x",
+            "1",
+        ],
+    ),
+    ("postinst", &["triggered", "/usr/lib/python3"]),
+    ("prerm", &["upgrade", "1.1"]),
+    ("prerm", &["failed-upgrade", "1.1"]),
+    (
+        "prerm",
+        &[
+            "deconfigure",
+            "in-favour",
+            "other",
+            "2.0",
+            "removing",
+            "x",
+            "1",
+        ],
+    ),
+    ("postrm", &["upgrade", "1.1"]),
+    ("postrm", &["failed-upgrade", "0.9"]),
+    ("postrm", &["abort-install"]),
+    ("postrm", &["abort-install", "0.9"]),
+    ("postrm", &["abort-upgrade", "0.9"]),
+    ("postrm", &["disappear", "other", "2.0"]),
+    ("prerm", &["remove"]),
+    ("postrm", &["remove"]),
+    ("postinst", &["configure", "1.0"]),
+    ("prerm", &["remove"]),
+    ("postrm", &["remove"]),
+    ("postrm", &["purge"]),
+];
 
 /// Every argument dpkg may pass, run in a scratch root (`DPKG_ROOT`) that
 /// holds a venv and the app with its config hook: all succeed, an unknown
@@ -268,65 +331,22 @@ fn maintainer_scripts_handle_every_dpkg_argument_in_a_scratch_root() {
     )
     .unwrap();
 
-    let table: &[(&str, &[&str])] = &[
-        ("postinst", &["configure", ""]),
-        ("postinst", &["configure", "0.9"]),
-        ("postinst", &["abort-upgrade", "1.1"]),
-        ("postinst", &["abort-remove"]),
-        ("postinst", &["abort-remove", "in-favour", "other", "2.0"]),
-        (
-            "postinst",
-            &[
-                "abort-deconfigure",
-                "in-favour",
-                "other",
-                "2.0",
-                "removing",
-                "x",
-                "1",
-            ],
-        ),
-        ("postinst", &["triggered", "/usr/lib/python3"]),
-        ("prerm", &["upgrade", "1.1"]),
-        ("prerm", &["failed-upgrade", "1.1"]),
-        (
-            "prerm",
-            &[
-                "deconfigure",
-                "in-favour",
-                "other",
-                "2.0",
-                "removing",
-                "x",
-                "1",
-            ],
-        ),
-        ("postrm", &["upgrade", "1.1"]),
-        ("postrm", &["failed-upgrade", "0.9"]),
-        ("postrm", &["abort-install"]),
-        ("postrm", &["abort-install", "0.9"]),
-        ("postrm", &["abort-upgrade", "0.9"]),
-        ("postrm", &["disappear", "other", "2.0"]),
-        ("prerm", &["remove"]),
-        ("postrm", &["remove"]),
-        ("postinst", &["configure", "1.0"]),
-        ("prerm", &["remove"]),
-        ("postrm", &["remove"]),
-        ("postrm", &["purge"]),
-    ];
+    let table = DPKG_CALLS;
+    let mut first_key: Option<String> = None;
     for (script, args) in table {
         let (code, out) = run_script(&area, &root, script, args);
         assert_eq!(code, 0, "{script} {args:?}: {out}");
         match (*script, args[0]) {
             ("postinst", "configure") => {
                 assert!(root.join("var/log/uwsgi/wechat.log").exists());
+                check_secret(&root, &mut first_key);
                 assert!(
                     venv.join("lib/python3.11/site-packages/mod/__pycache__")
                         .exists(),
                     "not compiled"
                 );
                 let hook = std::fs::read_to_string(app.join("hook-ran")).unwrap();
-                assert_eq!(hook, "/etc/wechat/wechat.yaml pro_setting.settings");
+                assert_eq!(hook, "/etc/wechat/wechat.yaml debpipe_settings");
             }
             ("prerm", "remove" | "upgrade") => {
                 assert!(
@@ -338,6 +358,7 @@ fn maintainer_scripts_handle_every_dpkg_argument_in_a_scratch_root() {
             }
             ("postrm", "purge") => {
                 assert!(!root.join("var/log/uwsgi/wechat.log").exists());
+                assert!(!root.join("var/lib/wechat-api").exists(), "state dir left");
                 assert!(!app.exists() && !venv.exists());
             }
             _ => {}
@@ -348,4 +369,69 @@ fn maintainer_scripts_handle_every_dpkg_argument_in_a_scratch_root() {
         assert_eq!(code, 1, "{s} bogus: {out}");
         assert!(out.contains("unknown argument 'bogus'"), "{out}");
     }
+}
+
+/// A spec without `maintainer` takes it from DEBFULLNAME/DEBEMAIL; with
+/// neither, the error names the field and the variables, and nothing is
+/// written.
+#[test]
+fn maintainer_from_environment_or_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let area = dir.path().join("area");
+    let minimal = fixtures().join("specs/minimal.json");
+    let out = cmd()
+        .arg(&minimal)
+        .arg("--out")
+        .arg(&area)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("`maintainer`") && err.contains("DEBFULLNAME") && err.contains("DEBEMAIL"),
+        "{err}"
+    );
+    assert!(!area.exists(), "wrote the area");
+
+    let out = cmd()
+        .arg(&minimal)
+        .env("DEBFULLNAME", "Jo Doe")
+        .env("DEBEMAIL", "jo@example.org")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\nMaintainer: Jo Doe <jo@example.org>\n")
+    );
+}
+
+/// The seed's convention: a staged app with scripts/updateconfig.py and no
+/// `config_hook` in the spec gets it run by postinst; without the file,
+/// postinst runs no hook.
+#[test]
+fn seed_hook_runs_by_default_when_the_app_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let stage = dir.path();
+    let spec = stage.join("app.json");
+    std::fs::write(
+        &spec,
+        r#"{"module":"wechat","version":"1.0","maintainer":"A <a@example.com>"}"#,
+    )
+    .unwrap();
+    let postinst = || {
+        let out = cmd().arg(&spec).arg("--root").arg(stage).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(stage.join("DEBIAN/postinst")).unwrap()
+    };
+    assert!(postinst().contains("\nCONFIG_HOOK=''\n"));
+    let hook = stage.join("opt/www/wechat/scripts/updateconfig.py");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(&hook, "print('hi')\n").unwrap();
+    assert!(postinst().contains("\nCONFIG_HOOK='scripts/updateconfig.py'\n"));
 }

@@ -79,7 +79,7 @@ pub fn render_systemd(spec: &AppSpec) -> String {
          User={user}\n\
          Group={group}\n\
          RuntimeDirectory={pkg}\n\
-         RuntimeDirectoryMode=0750\n\
+         RuntimeDirectoryMode=0750\n{state}\
          WorkingDirectory={app}\n\
          ExecStart={bin} --ini {ini}\n\
          ExecReload=/bin/kill -HUP $MAINPID\n\
@@ -109,6 +109,10 @@ pub fn render_systemd(spec: &AppSpec) -> String {
         bin = spec.uwsgi_bin,
         ini = spec.uwsgi_ini_path(),
         stop = stop_timeout(spec),
+        state = match spec.state_directory_name() {
+            Some(d) => format!("StateDirectory={d}\nStateDirectoryMode=0750\n"),
+            None => format!("ReadWritePaths={}\n", spec.state_dir),
+        },
     );
     s
 }

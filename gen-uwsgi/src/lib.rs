@@ -67,8 +67,21 @@ pub fn render(spec: &AppSpec) -> String {
     kv("chdir", &spec.app_dir);
     kv("pythonpath", &spec.app_dir);
     kv("home", &spec.venv);
-    kv("module", &spec.wsgi);
-    kv("env", &format!("DJANGO_SETTINGS_MODULE={}", spec.settings));
+    // With `mount`, uWSGI serves the app under `location` and moves that
+    // prefix from PATH_INFO to SCRIPT_NAME, so Django's URLs start at `/`.
+    match spec.mount_point() {
+        Some(m) => {
+            kv("mount", &format!("{m}={}", spec.wsgi));
+            kv("manage-script-name", &true);
+        }
+        None => kv("module", &spec.wsgi),
+    }
+    // debpipe's settings overlay: the project's settings, plus the secret
+    // key, hosts, static/media roots and state paths of the package.
+    kv(
+        "env",
+        &format!("DJANGO_SETTINGS_MODULE={}", AppSpec::SETTINGS_OVERLAY),
+    );
     for (k, v) in &spec.env {
         kv("env", &format!("{k}={v}"));
     }
@@ -129,6 +142,20 @@ mod tests {
         assert!(ini.contains("gevent = 100\ngevent-early-monkey-patch = true\n"));
         assert!(ini.ends_with("max-fd = 1024\nmax-fd = 2048\n"));
         assert!(!ini.contains("\nthreads ="));
+    }
+
+    #[test]
+    fn mount_sets_script_name_from_location() {
+        let ini = render(&spec(
+            r#"{"module":"a","version":"1","location":"/blog/","mount":true,"wsgi":"m.wsgi:app"}"#,
+        ));
+        assert!(ini.contains("\nmount = /blog=m.wsgi:app\nmanage-script-name = true\n"));
+        assert!(!ini.contains("\nmodule ="));
+        let ini = render(&spec(
+            r#"{"module":"a","version":"1","location":"/blog/","wsgi":"m.wsgi:app"}"#,
+        ));
+        assert!(ini.contains("\nmodule = m.wsgi:app\n"));
+        assert!(!ini.contains("mount"));
     }
 
     #[test]

@@ -108,10 +108,7 @@ fn uwsgi_serves_the_app_on_its_socket() {
     );
     let resp = uwsgi_request(&sock, "/api/scratch/ping").unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    assert!(
-        resp.contains(r#""settings": "pro_setting.settings""#),
-        "{resp}"
-    );
+    assert!(resp.contains(r#""settings": "debpipe_settings""#), "{resp}");
     let meta = std::fs::metadata(&sock).unwrap();
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);

@@ -116,6 +116,7 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
     if !app.is_dir() {
         return Err(Error::file(app, "not a directory"));
     }
+    let maintainer = spec.maintainer()?;
     // The stage may sit inside the app directory (`--app . --root stage`):
     // never copy it into itself.
     fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
@@ -126,17 +127,17 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
         copy_tree(&etc, &root.join("etc"), false, &stage)?;
     }
     let doc = format!("/usr/share/doc/{}", spec.package);
-    io::write_staged(
-        root,
-        &format!("{doc}/copyright"),
-        copyright(spec, app)?.as_bytes(),
-        0o644,
-    )?;
     let mtime = fs::metadata(app).map_err(|e| Error::io(app, e))?;
     let when = debpipe_core::time::source_date_epoch()?.unwrap_or_else(|| {
         use std::os::unix::fs::MetadataExt;
         mtime.mtime()
     });
+    io::write_staged(
+        root,
+        &format!("{doc}/copyright"),
+        copyright(spec, &maintainer, when, app)?.as_bytes(),
+        0o644,
+    )?;
     // A native version (no Debian revision) names it changelog.gz.
     let changelog_name = if spec.version.contains('-') {
         "changelog.Debian.gz"
@@ -146,7 +147,7 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
     io::write_staged(
         root,
         &format!("{doc}/{changelog_name}"),
-        &gzip9n(changelog(spec, when).as_bytes()),
+        &gzip9n(changelog(spec, &maintainer, when).as_bytes()),
         0o644,
     )?;
     io::write_staged(
@@ -163,6 +164,14 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
 pub fn lintian_overrides(spec: &AppSpec) -> String {
     let p = &spec.package;
     let venv = spec.venv.trim_start_matches('/');
+    // collectstatic copies the same libraries out of the venv, to be served.
+    let collected = spec.static_files.as_ref().map_or_else(String::new, |st| {
+        format!(
+            "# collectstatic copies them from the venv into the static root nginx serves.\n\
+             {p}: embedded-javascript-library * [{}/*]\n",
+            st.dir.trim_start_matches('/')
+        )
+    });
     format!(
         "# The seed's layout installs the app and its virtualenv under /opt/www on purpose.\n\
          {p}: dir-or-file-in-opt\n\
@@ -177,7 +186,7 @@ pub fn lintian_overrides(spec: &AppSpec) -> String {
          # Django's admin ships its own copy of jQuery; manylinux wheels link their C\n\
          # libraries in (PyYAML: libyaml). Both live and update with the venv.\n\
          {p}: embedded-javascript-library * [{venv}/*]\n\
-         {p}: embedded-library * [{venv}/*]\n"
+         {p}: embedded-library * [{venv}/*]\n{collected}"
     )
 }
 
@@ -233,7 +242,7 @@ fn copy_tree(from: &Path, to: &Path, skip: bool, stage: &Path) -> Result<()> {
     Ok(())
 }
 
-fn copyright(spec: &AppSpec, app: &Path) -> Result<String> {
+fn copyright(spec: &AppSpec, maintainer: &str, when: i64, app: &Path) -> Result<String> {
     for name in ["COPYING", "LICENSE", "LICENSE.txt", "copyright"] {
         let p = app.join(name);
         if p.is_file() {
@@ -242,19 +251,22 @@ fn copyright(spec: &AppSpec, app: &Path) -> Result<String> {
     }
     Ok(format!(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
-         Upstream-Name: {}\n\nFiles: *\nCopyright: {}\nLicense: other\n \
+         Upstream-Name: {}\n\nFiles: *\nCopyright: {} {}\nLicense: other\n \
          No license file was found in the app directory; ask the maintainer.\n",
-        spec.package, spec.maintainer
+        spec.package,
+        debpipe_core::date::year(when),
+        maintainer
     ))
 }
 
-/// A Debian changelog entry for the spec's version, dated `when` (seconds).
-pub fn changelog(spec: &AppSpec, when: i64) -> String {
+/// A Debian changelog entry for the spec's version by `maintainer`, dated
+/// `when` (seconds).
+pub fn changelog(spec: &AppSpec, maintainer: &str, when: i64) -> String {
     format!(
         "{} ({}) unstable; urgency=medium\n\n  * Built by debpipe from the app spec.\n\n -- {}  {}\n",
         spec.package,
         spec.version,
-        spec.maintainer,
+        maintainer,
         rfc2822(when)
     )
 }

@@ -5,14 +5,41 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use debpipe_core::testing::{SCRUB_ENV, assert_bad_specs_rejected, assert_golden};
+use debpipe_core::testing::{PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden};
 
 fn cmd() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-app"));
     for v in SCRUB_ENV {
         c.env_remove(v);
     }
+    c.envs(PACKAGER_ENV);
     c
+}
+
+/// No `maintainer` and no DEBFULLNAME/DEBEMAIL: one line naming the field
+/// and the variables, and nothing staged (the changelog would need it).
+#[test]
+fn missing_maintainer_exits_1_naming_field_and_variables_and_stages_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("app.json");
+    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let stage = dir.path().join("stage");
+    let mut c = cmd();
+    for (k, _) in PACKAGER_ENV {
+        c.env_remove(k);
+    }
+    let out = c.arg(&spec).arg("--root").arg(&stage).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("stage-app: error: ")
+            && err.contains("spec field `maintainer`")
+            && err.contains("DEBFULLNAME")
+            && err.contains("DEBEMAIL"),
+        "{err}"
+    );
+    assert!(!stage.exists(), "staged something");
 }
 
 fn write(p: &Path, text: &str) {

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         ("mkdeb", mkdeb::Cli::command()),
         ("scanpkgs", scanpkgs::Cli::command()),
         ("stage-app", stage_app::Cli::command()),
+        ("stage-django", stage_django::Cli::command()),
     ];
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("debpipe-man: error: {}: {e}", dir.display());

@@ -1,0 +1,294 @@
+//! stage-django as the Makefile runs it, on a scratch Django project with
+//! Debian's Django (python3-django): collectstatic with a manifest, the
+//! overlay's values as Django sees them, and failures that leave nothing.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use debpipe_core::testing::{SCRUB_ENV, assert_bad_specs_rejected, assert_golden, fixtures};
+
+fn cmd() -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-django"));
+    for v in SCRUB_ENV {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn help_matches_golden() {
+    let out = cmd().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert_golden(golden("help.txt"), &out.stdout);
+}
+
+#[test]
+fn unknown_flag_is_usage_error_2() {
+    let out = cmd().arg("--frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bad_specs_exit_1_name_field_and_write_nothing() {
+    assert_bad_specs_rejected("stage-django", |out| {
+        let mut c = cmd();
+        c.arg("--root").arg(out);
+        c
+    });
+}
+
+/// The example's overlay and helper, byte for byte; the overlay is valid
+/// Python and the helper passes shellcheck.
+#[test]
+fn example_overlay_and_helper_match_golden_and_pass_their_checkers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, name) in [
+        ("settings", "example.settings.py"),
+        ("manage", "example.manage"),
+    ] {
+        let out = cmd()
+            .args(["--render", what])
+            .arg(fixtures().join("specs/example.json"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_golden(golden(name), &out.stdout);
+        let p = dir.path().join(name);
+        std::fs::write(&p, &out.stdout).unwrap();
+        let check = if what == "settings" {
+            Command::new("python3")
+                .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+                .arg(&p)
+                .output()
+                .unwrap()
+        } else {
+            Command::new("shellcheck").arg(&p).output().unwrap()
+        };
+        assert!(
+            check.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}
+
+/// The templates themselves pass their checkers as files.
+#[test]
+fn script_files_pass_shellcheck_and_python() {
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    let out = Command::new("shellcheck")
+        .arg(scripts.join("manage.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for f in ["settings.py", "collectstatic.py"] {
+        let out = Command::new("python3")
+            .args(["-m", "py_compile"])
+            .arg(scripts.join(f))
+            .env(
+                "PYTHONPYCACHEPREFIX",
+                std::env::temp_dir().join("stage-django-pyc"),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A scratch project laid out at its "install path" under a temp dir
+/// (stage root `/`): settings with staticfiles and a manifest storage,
+/// `SQLite` and `MEDIA_ROOT` inside the project, no hosts, no secret key.
+struct Project {
+    _dir: tempfile::TempDir,
+    top: PathBuf,
+    spec: PathBuf,
+}
+
+const SETTINGS: &str = r#"from pathlib import Path
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEBUG = False
+ALLOWED_HOSTS = ["internal.example.org"]
+INSTALLED_APPS = ["django.contrib.staticfiles", "site_app"]
+STATIC_URL = "/wrong/"
+STATICFILES_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": STATICFILES_STORAGE}}
+MEDIA_ROOT = BASE_DIR / "media"
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"},
+             "other": {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}}
+"#;
+
+impl Project {
+    fn new(extra_settings: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let top = std::fs::canonicalize(dir.path()).unwrap();
+        let app = top.join("proj");
+        write(&app.join("proj/__init__.py"), "");
+        write(
+            &app.join("proj/settings.py"),
+            &format!("{SETTINGS}{extra_settings}"),
+        );
+        write(&app.join("site_app/__init__.py"), "");
+        write(
+            &app.join("site_app/static/site/app.css"),
+            "body { color: red }\n",
+        );
+        let spec = top.join("app.json");
+        write(
+            &spec,
+            &format!(
+                r#"{{"module":"proj","version":"1.0","app_dir":"{a}","venv":"{t}/proj-venv",
+                    "state_dir":"{t}/proj-state","settings":"proj.settings",
+                    "static":{{"url":"/static/"}},
+                    "server":{{"server_name":["proj.example.com"]}}}}"#,
+                a = app.display(),
+                t = top.display()
+            ),
+        );
+        Project {
+            _dir: dir,
+            top,
+            spec,
+        }
+    }
+
+    fn stage(&self) -> std::process::Output {
+        cmd()
+            .arg(&self.spec)
+            .args(["--root", "/", "--python", "/usr/bin/python3"])
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn collects_static_files_with_the_manifest_and_writes_overlay_and_helper() {
+    let p = Project::new("");
+    let out = p.stage();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = p.top.join("proj");
+    let root = app.join("staticfiles");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("staticfiles.json")).unwrap()).unwrap();
+    let hashed = manifest["paths"]["site/app.css"].as_str().unwrap();
+    assert_ne!(hashed, "site/app.css");
+    assert_eq!(
+        std::fs::read_to_string(root.join(hashed)).unwrap(),
+        "body { color: red }\n"
+    );
+    let mode = |f: &Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&root.join(hashed)), 0o644);
+    assert_eq!(mode(&app.join("debpipe_settings.py")), 0o644);
+    assert_eq!(mode(&p.top.join("proj-venv/bin/manage")), 0o755);
+    assert!(!app.join(".staticfiles.collecting").exists());
+    // No bytecode written into the staged project.
+    assert!(!app.join("proj/__pycache__").exists());
+}
+
+/// The overlay as the service sees it: the secret from the key file, the
+/// project's hosts plus the server names, static and media roots, `SQLite`
+/// moved to the state dir (other engines untouched). Without the key file,
+/// Django's error names it.
+#[test]
+fn overlay_sets_secret_hosts_roots_and_moves_sqlite_to_state_dir() {
+    let p = Project::new("");
+    assert!(p.stage().status.success());
+    let app = p.top.join("proj");
+    let state = p.top.join("proj-state");
+    let show = || {
+        Command::new("/usr/bin/python3")
+            .args([
+                "-c",
+                "import json, django; from django.conf import settings as s; django.setup(); \
+                 print(json.dumps([s.SECRET_KEY, s.ALLOWED_HOSTS, s.STATIC_URL, str(s.STATIC_ROOT), \
+                 str(s.MEDIA_ROOT), str(s.DATABASES['default']['NAME']), s.DATABASES['other']['NAME']]))",
+            ])
+            .current_dir(&app)
+            .env("PYTHONPATH", &app)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("DJANGO_SETTINGS_MODULE", "debpipe_settings")
+            .output()
+            .unwrap()
+    };
+    let out = show();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let secret = state.join("secret_key");
+    assert!(
+        err.contains(&format!(
+            "debpipe: cannot read the secret key {}",
+            secret.display()
+        )),
+        "{err}"
+    );
+    write(&secret, "k3y-from-postinst\n");
+    let out = show();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = |p: &Path| p.display().to_string();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            "k3y-from-postinst",
+            ["internal.example.org", "proj.example.com"],
+            "/static/",
+            s(&app.join("staticfiles")),
+            s(&state.join("media")),
+            s(&state.join("db.sqlite3")),
+            "x"
+        ])
+    );
+}
+
+/// A project whose settings fail at import: exit 1, one line naming the
+/// app directory and the Python error, and no static tree left.
+#[test]
+fn failing_collectstatic_exits_1_naming_the_error_and_leaves_no_static_tree() {
+    let p = Project::new("raise RuntimeError('settings are broken')\n");
+    let out = p.stage();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("stage-django: error: ")
+            && err.contains("collectstatic failed: RuntimeError: settings are broken"),
+        "{err}"
+    );
+    let app = p.top.join("proj");
+    assert!(!app.join("staticfiles").exists());
+    assert!(!app.join(".staticfiles.collecting").exists());
+}

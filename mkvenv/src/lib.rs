@@ -6,9 +6,29 @@
 //! then relocated: every trace of the build directory is rewritten to the
 //! install path, shebangs are regenerated (a plain `#!` line, or pip's
 //! `#!/bin/sh` + `'''exec'` wrapper when the install path is too long for
-//! one), byte-compiled files are removed, modes are normalised (0755/0644),
-//! and only then is the directory renamed into place. A failure at any step
-//! leaves nothing at `STAGE/<venv>`.
+//! one), byte-compiled files are removed, modes are normalised, and only then
+//! is the directory renamed into place. A failure at any step leaves nothing
+//! at `STAGE/<venv>`.
+//!
+//! Modes follow what the file is, not what the wheel said: pip keeps any
+//! executable bit a wheel's zip entry carries, and wheels set it on bundled
+//! shared libraries (`pillow.libs/*.so.*`) and data (`.po`, `.mo`), which
+//! lintian rejects (`shared-library-is-executable`, `executable-not-elf-or-script`).
+//! So 0755 goes to directories, ELF executables (`ET_EXEC`, or `ET_DYN` with a
+//! `PT_INTERP` program header or the `DF_1_PIE` flag) and `#!` scripts in the
+//! venv's `bin/`; everything else, shared libraries included, gets 0644.
+//!
+//! An unversioned python shebang (`#!python`, `#!/usr/bin/python`,
+//! `#!/usr/bin/env python`) anywhere in the venv is pointed at the venv's
+//! `bin/python`, the interpreter pip writes into the venv's own scripts and
+//! dh-virtualenv points `bin/` scripts at; the module's imports only work
+//! there, and Debian has no `python` command anyway. Dropping the executable
+//! bit would not be enough: lintian's `script-uses-unversioned-python-in-shebang`
+//! (an error) reads the `#!` line of every file whose path contains `bin/`,
+//! executable or not (`site-packages/*/bin/*.py` included). `bin/python`
+//! rather than `bin/python3`, because lintian calls the latter
+//! `wrong-path-for-interpreter` (an error; it wants `/usr/bin/python3`) and
+//! the former only `unusual-interpreter` (a warning, as for pip's scripts).
 //!
 //! Byte-compiled files are left out on purpose: Debian's lintian rejects a
 //! package that ships `__pycache__` (`package-installs-python-pycache-dir`,
@@ -70,7 +90,10 @@ pub const PIP_PASSTHROUGH: [&str; 8] = [
 The venv is made with `PYTHON -m venv`, filled by pip from the requirements file \
 (hermetically: no pip config, no PIP_* variable but proxy/certificate/index ones, \
 no cache), then every trace of the build path is rewritten to the spec's `venv` \
-path. Byte-compiled files are removed: postinst must compile them, prerm remove them.\n\n\
+path. Byte-compiled files are removed: postinst must compile them, prerm remove them. \
+Modes are set by what a file is: 0755 for directories, ELF programs and bin/ scripts, \
+0644 for the rest (shared libraries included); unversioned python shebangs are pointed \
+at the venv's python.\n\n\
 Prints a JSON object of facts on stdout: venv, python, python_depends, \
 shlib_depends, architecture, compiled.",
     after_help = "Examples:\n  \
@@ -148,9 +171,11 @@ pub struct Stats {
     pub shebangs: usize,
     /// Symbolic links re-pointed.
     pub symlinks: usize,
+    /// Of those shebangs, unversioned python ones pointed at the venv's python.
+    pub unversioned: usize,
     /// `.pyc` files and `__pycache__` directories removed.
     pub bytecode_removed: usize,
-    /// Modes changed to 0755/0644.
+    /// Files and directories whose mode was changed (to 0755 or 0644).
     pub modes_fixed: usize,
 }
 
@@ -191,7 +216,8 @@ pub fn run(cli: &Cli) -> Result<()> {
     };
     let mut stats = Stats::default();
     let mut elves = Vec::new();
-    relocate_tree(&build_dir, &relocation, &mut stats, &mut elves)?;
+    let bin = build_dir.join("bin");
+    relocate_tree(&build_dir, &bin, &relocation, &mut stats, &mut elves)?;
     fs::set_permissions(&build_dir, fs::Permissions::from_mode(0o755))
         .map_err(|e| Error::io(&build_dir, e))?;
 
@@ -221,16 +247,18 @@ pub fn run(cli: &Cli) -> Result<()> {
     };
     if cli.verbose {
         eprintln!(
-            "mkvenv: built {} in {:.1}s: {} files, {} rewritten ({} shebangs), {} symlinks, {} bytecode removed, {} modes fixed, {} ELF files",
+            "mkvenv: built {} in {:.1}s: {} files, {} rewritten ({} shebangs, {} of them unversioned python), {} symlinks, {} bytecode removed, {} modes fixed, {} ELF files ({} executable)",
             target.display(),
             started.elapsed().as_secs_f64(),
             stats.files,
             stats.rewritten,
             stats.shebangs,
+            stats.unversioned,
             stats.symlinks,
             stats.bytecode_removed,
             stats.modes_fixed,
-            elves.len()
+            elves.len(),
+            elves.iter().filter(|e| e.executable).count()
         );
     }
     io::write_output(cli.output.as_deref(), render_facts(&facts).as_bytes())
@@ -604,12 +632,16 @@ pub struct ElfFile {
     pub search: Vec<String>,
     /// `(is_64, little_endian, e_machine)`, to pick libraries of the same kind.
     pub kind: (bool, bool, u16),
+    /// A program (mode 0755) rather than a shared library or object (0644).
+    pub executable: bool,
 }
 
-/// Walk the venv: remove bytecode, rewrite traces of the build path, fix
-/// modes, and collect ELF files.
+/// Walk the venv: remove bytecode, rewrite traces of the build path and
+/// unversioned python shebangs, fix modes, and collect ELF files. `bin` is
+/// the venv's `bin/` directory, where `#!` scripts stay executable.
 fn relocate_tree(
     dir: &Path,
+    bin: &Path,
     rel: &Relocation,
     stats: &mut Stats,
     elves: &mut Vec<ElfFile>,
@@ -637,8 +669,8 @@ fn relocate_tree(
                 stats.bytecode_removed += 1;
                 continue;
             }
-            fix_mode(&path, meta.permissions().mode(), true, stats)?;
-            relocate_tree(&path, rel, stats, elves)?;
+            fix_mode(&path, meta.permissions().mode(), 0o755, stats)?;
+            relocate_tree(&path, bin, rel, stats, elves)?;
         } else if ft.is_file() {
             if path.extension().is_some_and(|e| e == "pyc" || e == "pyo") {
                 fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
@@ -646,26 +678,14 @@ fn relocate_tree(
                 continue;
             }
             stats.files += 1;
-            let mode = meta.permissions().mode();
-            let data = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            if data.starts_with(b"\x7fELF")
-                && let Some(elf) = parse_elf(&path, &data)
-            {
-                elves.push(elf);
-            }
-            let new_mode = normal_mode(mode, false);
-            match relocate_bytes(&data, rel) {
-                Ok(None) => fix_mode(&path, mode, false, stats)?,
-                Ok(Some((new, shebang))) => {
-                    io::write_atomic(&path, &new, new_mode)?;
-                    stats.rewritten += 1;
-                    stats.shebangs += usize::from(shebang);
-                    if new_mode != mode & 0o7777 {
-                        stats.modes_fixed += 1;
-                    }
-                }
-                Err(reason) => return Err(Error::file(&path, reason)),
-            }
+            relocate_file(
+                &path,
+                meta.permissions().mode(),
+                dir == bin,
+                rel,
+                stats,
+                elves,
+            )?;
         } else {
             return Err(Error::file(&path, "special file in the venv"));
         }
@@ -673,18 +693,64 @@ fn relocate_tree(
     Ok(())
 }
 
-/// 0755 for directories and executables, 0644 for the rest (as `dh_fixperms`):
-/// pip follows the caller's umask, which the package must not inherit.
-pub fn normal_mode(mode: u32, dir: bool) -> u32 {
-    if dir || mode & 0o111 != 0 {
+/// One regular file: its content relocated and its mode set by what it is.
+fn relocate_file(
+    path: &Path,
+    mode: u32,
+    in_bin: bool,
+    rel: &Relocation,
+    stats: &mut Stats,
+    elves: &mut Vec<ElfFile>,
+) -> Result<()> {
+    let data = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut executable_elf = false;
+    if data.starts_with(b"\x7fELF")
+        && let Some(elf) = parse_elf(path, &data)
+    {
+        executable_elf = elf.executable;
+        elves.push(elf);
+    }
+    let (mut new, mut shebang) = match relocate_bytes(&data, rel) {
+        Ok(Some((new, shebang))) => (Some(new), shebang),
+        Ok(None) => (None, false),
+        Err(reason) => return Err(Error::file(path, reason)),
+    };
+    if let Some(fixed) = point_unversioned_python(new.as_deref().unwrap_or(&data), &rel.to) {
+        new = Some(fixed);
+        shebang = true;
+        stats.unversioned += 1;
+    }
+    let want = file_mode(new.as_deref().unwrap_or(&data), executable_elf, in_bin);
+    match new {
+        None => fix_mode(path, mode, want, stats),
+        Some(new) => {
+            io::write_atomic(path, &new, want)?;
+            stats.rewritten += 1;
+            stats.shebangs += usize::from(shebang);
+            if want != mode & 0o7777 {
+                stats.modes_fixed += 1;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The mode of a regular file in the venv, from what it is rather than from
+/// the bits pip gave it (pip keeps a wheel's executable bits, and wheels set
+/// them on shared libraries and data): 0755 for an ELF executable and for a
+/// `#!` script in the venv's `bin/`, 0644 for everything else: shared
+/// libraries, extension modules, Python modules (with a `#!` line or not) and
+/// data.
+pub fn file_mode(data: &[u8], executable_elf: bool, in_bin: bool) -> u32 {
+    if executable_elf || (in_bin && data.starts_with(b"#!")) {
         0o755
     } else {
         0o644
     }
 }
 
-fn fix_mode(path: &Path, mode: u32, dir: bool, stats: &mut Stats) -> Result<()> {
-    let want = normal_mode(mode, dir);
+/// Set `want` (0755/0644) unless the file already has exactly that mode.
+fn fix_mode(path: &Path, mode: u32, want: u32, stats: &mut Stats) -> Result<()> {
     if mode & 0o7777 != want {
         fs::set_permissions(path, fs::Permissions::from_mode(want))
             .map_err(|e| Error::io(path, e))?;
@@ -822,6 +888,67 @@ pub fn shebang_header(interp: &[u8], args: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Interpreters of an unversioned python shebang: what lintian's
+/// `script-uses-unversioned-python-in-shebang` matches (`python`,
+/// `/usr/bin/python`, after `/usr/bin/env`), and the other usual places.
+pub const UNVERSIONED_PYTHON: [&[u8]; 4] = [
+    b"python",
+    b"/usr/bin/python",
+    b"/bin/python",
+    b"/usr/local/bin/python",
+];
+
+/// When `data` starts with an unversioned python shebang (`#!python`,
+/// `#!/usr/bin/python -u`, `#!/usr/bin/env python`...), the file with that
+/// line replaced by one running `<venv>/bin/python` with the same
+/// arguments (pip's `#!/bin/sh` wrapper when it is too long).
+pub fn point_unversioned_python(data: &[u8], venv: &[u8]) -> Option<Vec<u8>> {
+    fn first_word(s: &[u8]) -> (&[u8], &[u8]) {
+        let end = s
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .unwrap_or(s.len());
+        (&s[..end], s[end..].trim_ascii_start())
+    }
+    let rest = data.strip_prefix(b"#!")?;
+    let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    let (mut interp, mut args) = first_word(rest[..end].trim_ascii());
+    if interp == b"/usr/bin/env" || interp == b"/bin/env" {
+        (interp, args) = first_word(args);
+    }
+    if !UNVERSIONED_PYTHON.contains(&interp) {
+        return None;
+    }
+    let mut python = venv.to_vec();
+    python.extend_from_slice(b"/bin/python");
+    let args = if args.is_empty() {
+        Vec::new()
+    } else {
+        [b" ", args].concat()
+    };
+    let mut out = shebang_header(&python, &args);
+    out.extend_from_slice(rest.get(end + 1..).unwrap_or_default());
+    Some(out)
+}
+
+/// True for an ELF file that is a program: `ET_EXEC`, or `ET_DYN` with a
+/// `PT_INTERP` program header (a PIE) or the `DF_1_PIE` flag (a static PIE).
+/// A shared library or extension module is `ET_DYN` with neither.
+pub fn elf_is_executable(elf: &goblin::elf::Elf) -> bool {
+    use goblin::elf::{dynamic::DF_1_PIE, header, program_header::PT_INTERP};
+    match elf.header.e_type {
+        header::ET_EXEC => true,
+        header::ET_DYN => {
+            elf.program_headers.iter().any(|ph| ph.p_type == PT_INTERP)
+                || elf
+                    .dynamic
+                    .as_ref()
+                    .is_some_and(|d| d.info.flags_1 & DF_1_PIE != 0)
+        }
+        _ => false,
+    }
+}
+
 fn parse_elf(path: &Path, data: &[u8]) -> Option<ElfFile> {
     let elf = goblin::elf::Elf::parse(data).ok()?;
     let needed = elf.libraries.iter().map(|s| (*s).to_string()).collect();
@@ -835,6 +962,7 @@ fn parse_elf(path: &Path, data: &[u8]) -> Option<ElfFile> {
         needed,
         search,
         kind: (elf.is_64, elf.little_endian, elf.header.e_machine),
+        executable: elf_is_executable(&elf),
     })
 }
 
@@ -1361,10 +1489,133 @@ mod tests {
     }
 
     #[test]
-    fn modes_are_normalised() {
-        assert_eq!(normal_mode(0o600, false), 0o644);
-        assert_eq!(normal_mode(0o700, false), 0o755);
-        assert_eq!(normal_mode(0o700, true), 0o755);
+    fn modes_follow_what_the_file_is() {
+        // an ELF program, and a `#!` script in bin/, run
+        assert_eq!(file_mode(b"\x7fELF\x02", true, false), 0o755);
+        assert_eq!(file_mode(b"#!/opt/v/bin/python3\n", false, true), 0o755);
+        assert_eq!(file_mode(b"#!/bin/sh\n'''exec' /x\n", false, true), 0o755);
+        // a shared library, a module with a shebang, data, bin/activate do not
+        assert_eq!(file_mode(b"\x7fELF\x02", false, false), 0o644);
+        assert_eq!(file_mode(b"\x7fELF\x02", false, true), 0o644);
+        assert_eq!(file_mode(b"#!/usr/bin/env python3\n", false, false), 0o644);
+        assert_eq!(file_mode(b"\xde\x12\x04\x95", false, false), 0o644);
+        assert_eq!(
+            file_mode(b"# This file must be used with source\n", false, true),
+            0o644
+        );
+    }
+
+    /// A little-endian x86-64 ELF header of type `e_type`, with a
+    /// `PT_INTERP` program header when `interp`, and a `PT_DYNAMIC` one
+    /// holding `DT_FLAGS_1` = `flags_1` when given.
+    fn elf64(e_type: u16, interp: bool, flags_1: Option<u64>) -> Vec<u8> {
+        use goblin::elf::{dynamic, program_header};
+        const INTERP: &[u8] = b"/lib64/ld-linux-x86-64.so.2\0";
+        let mut phdrs: Vec<(u32, Vec<u8>)> = Vec::new();
+        if interp {
+            phdrs.push((program_header::PT_INTERP, INTERP.to_vec()));
+        }
+        if let Some(flags) = flags_1 {
+            let mut dyns = Vec::new();
+            for v in [dynamic::DT_FLAGS_1, flags, dynamic::DT_NULL, 0] {
+                dyns.extend_from_slice(&v.to_le_bytes());
+            }
+            phdrs.push((program_header::PT_DYNAMIC, dyns));
+        }
+        let phnum = u16::try_from(phdrs.len()).unwrap();
+        let mut out = b"\x7fELF\x02\x01\x01".to_vec();
+        out.resize(16, 0);
+        out.extend_from_slice(&e_type.to_le_bytes());
+        out.extend_from_slice(&goblin::elf::header::EM_X86_64.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes()); // e_version
+        out.extend_from_slice(&0u64.to_le_bytes()); // e_entry
+        out.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+        out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+        out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+        // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+        for half in [64u16, 56, phnum, 64, 0, 0] {
+            out.extend_from_slice(&half.to_le_bytes());
+        }
+        let mut offset = 64 + 56 * u64::from(phnum);
+        for (p_type, body) in &phdrs {
+            let size = body.len() as u64;
+            out.extend_from_slice(&p_type.to_le_bytes());
+            out.extend_from_slice(&4u32.to_le_bytes()); // p_flags: R
+            // p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
+            for v in [offset, offset, offset, size, size, 8] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            offset += size;
+        }
+        for (_, body) in phdrs {
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    #[test]
+    fn elf_executables_are_told_from_shared_libraries() {
+        use goblin::elf::{dynamic::DF_1_PIE, header};
+        let executable = |data: Vec<u8>| parse_elf(Path::new("x"), &data).unwrap().executable;
+        // a position-dependent program
+        assert!(executable(elf64(header::ET_EXEC, false, None)));
+        assert!(executable(elf64(header::ET_EXEC, true, None)));
+        // a PIE program: ET_DYN with an interpreter, or flagged PIE (static PIE)
+        assert!(executable(elf64(header::ET_DYN, true, None)));
+        assert!(executable(elf64(header::ET_DYN, false, Some(DF_1_PIE))));
+        // a shared library or extension module: ET_DYN with neither
+        assert!(!executable(elf64(header::ET_DYN, false, None)));
+        assert!(!executable(elf64(header::ET_DYN, false, Some(0))));
+        // an object file
+        assert!(!executable(elf64(header::ET_REL, false, None)));
+    }
+
+    #[test]
+    fn unversioned_python_shebangs_point_at_the_venv() {
+        let point = |data: &str| {
+            point_unversioned_python(data.as_bytes(), b"/opt/v")
+                .map(|o| String::from_utf8(o).unwrap())
+        };
+        for line in [
+            "#!python",
+            "#!/usr/bin/python",
+            "#!/usr/bin/env python",
+            "#! /usr/bin/env  python",
+            "#!/usr/local/bin/python",
+            "#!/bin/python",
+            "#!/usr/bin/python\r",
+        ] {
+            assert_eq!(
+                point(&format!("{line}\nimport os\n")).as_deref(),
+                Some("#!/opt/v/bin/python\nimport os\n"),
+                "{line}"
+            );
+        }
+        // arguments are kept; a file that is only the shebang keeps nothing else
+        assert_eq!(
+            point("#!/usr/bin/python -u\nx").as_deref(),
+            Some("#!/opt/v/bin/python -u\nx")
+        );
+        assert_eq!(point("#!python").as_deref(), Some("#!/opt/v/bin/python\n"));
+        // versioned, other interpreters, and no shebang are left alone
+        for data in [
+            "#!/usr/bin/env python3\n",
+            "#!/usr/bin/python3.11\n",
+            "#!/opt/v/bin/python\n",
+            "#!/bin/sh\n",
+            "#!/usr/bin/pythonw\n",
+            "import os  # python\n",
+            "",
+        ] {
+            assert_eq!(point(data), None, "{data}");
+        }
+        // a long venv path gets pip's sh wrapper, as bin/ scripts do
+        let long = format!("/opt/{}", "y".repeat(130));
+        let out = point_unversioned_python(b"#!python\nx\n", long.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("#!/bin/sh\n'''exec' {long}/bin/python \"$0\" \"$@\"\n' '''\nx\n")
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Integration tests of mkvenv: real venvs built with /usr/bin/python3 from
 //! a wheelhouse (Django, uWSGI built from source, psycopg2-binary with its
 //! bundled libraries, pip) that is built once from `PyPI` and cached under
-//! `${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/wheels-test`.
+//! `${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/wheels-test`, and a binary-only
+//! one (Pillow's manylinux wheel, with `pillow.libs/`) cached beside it in
+//! `wheels-test-binary`.
 
 // Test helpers panic on failure by design (clippy's allow-unwrap-in-tests
 // only covers the #[test] functions themselves).
@@ -25,6 +27,8 @@ const WHEELS: [&str; 4] = [
     "pip==24.3.1",
 ];
 const REQUIREMENTS: &str = "Django==4.2.30\nuWSGI==2.0.31\npsycopg2-binary==2.9.13\n";
+/// Wheels taken as published, never built here (`--only-binary=:all:`).
+const BINARY_WHEELS: [&str; 1] = ["pillow==13.0.0"];
 
 fn cache_dir() -> PathBuf {
     match std::env::var_os("DEBPIPE_CACHE") {
@@ -36,41 +40,63 @@ fn cache_dir() -> PathBuf {
 /// The cached wheelhouse, (re)built with `pip wheel` when missing or stale.
 fn wheelhouse() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| cached_wheelhouse("wheels-test", &WHEELS, &[]))
+}
+
+/// The cached wheelhouse of [`BINARY_WHEELS`].
+fn binary_wheelhouse() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = cache_dir().join("wheels-test");
-        let stamp = WHEELS.join("\n");
-        if fs::read_to_string(dir.join(".complete")).is_ok_and(|s| s == stamp) {
-            return dir;
-        }
-        fs::create_dir_all(cache_dir()).unwrap();
-        let tmp = tempfile::Builder::new()
-            .prefix("wheels-test.")
-            .tempdir_in(cache_dir())
-            .unwrap();
-        let out = Command::new("/usr/bin/python3")
-            .args(["-m", "pip", "wheel", "--disable-pip-version-check", "-q"])
-            .arg("--wheel-dir")
-            .arg(tmp.path())
-            .args(WHEELS)
-            .env_remove("PIP_FIND_LINKS")
-            .env_remove("PIP_NO_INDEX")
-            .output()
-            .expect("run pip wheel");
-        assert!(
-            out.status.success(),
-            "building the test wheelhouse failed (needs PyPI, gcc, python3-dev): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        fs::write(tmp.path().join(".complete"), &stamp).unwrap();
-        let _ = fs::remove_dir_all(&dir);
-        let built = tmp.keep();
-        if fs::rename(&built, &dir).is_err() {
-            // another test run got there first
-            let _ = fs::remove_dir_all(&built);
-            assert!(fs::read_to_string(dir.join(".complete")).is_ok_and(|s| s == stamp));
-        }
-        dir
+        cached_wheelhouse(
+            "wheels-test-binary",
+            &BINARY_WHEELS,
+            &["--only-binary=:all:"],
+        )
     })
+}
+
+/// `cache_dir()/name`, holding `wheels` and their dependencies, (re)built
+/// with `pip wheel ARGS` when missing or made from another list.
+fn cached_wheelhouse(name: &str, wheels: &[&str], args: &[&str]) -> PathBuf {
+    let dir = cache_dir().join(name);
+    let stamp = wheels
+        .iter()
+        .chain(args)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    if fs::read_to_string(dir.join(".complete")).is_ok_and(|s| s == stamp) {
+        return dir;
+    }
+    fs::create_dir_all(cache_dir()).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{name}."))
+        .tempdir_in(cache_dir())
+        .unwrap();
+    let out = Command::new("/usr/bin/python3")
+        .args(["-m", "pip", "wheel", "--disable-pip-version-check", "-q"])
+        .args(args)
+        .arg("--wheel-dir")
+        .arg(tmp.path())
+        .args(wheels)
+        .env_remove("PIP_FIND_LINKS")
+        .env_remove("PIP_NO_INDEX")
+        .output()
+        .expect("run pip wheel");
+    assert!(
+        out.status.success(),
+        "building the test wheelhouse {name} failed (needs PyPI, gcc, python3-dev): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::write(tmp.path().join(".complete"), &stamp).unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    let built = tmp.keep();
+    if fs::rename(&built, &dir).is_err() {
+        // another test run got there first
+        let _ = fs::remove_dir_all(&built);
+        assert!(fs::read_to_string(dir.join(".complete")).is_ok_and(|s| s == stamp));
+    }
+    dir
 }
 
 fn mkvenv() -> assert_cmd::Command {
@@ -659,4 +685,207 @@ fn help_matches_golden() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/help.txt"),
         &out.stdout,
     );
+}
+
+/// Every regular file under `dir` (symlinks left out), sorted.
+fn regular_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                todo.push(p);
+            } else if m.is_file() {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn mode_of(path: &Path) -> u32 {
+    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Each file's path under `venv`, with its mode in octal (`0644`).
+fn named_modes<'a>(venv: &Path, files: impl Iterator<Item = &'a PathBuf>) -> Vec<(String, String)> {
+    files
+        .map(|p| {
+            let name = p.strip_prefix(venv).unwrap().display().to_string();
+            (name, format!("{:04o}", mode_of(p)))
+        })
+        .collect()
+}
+
+/// True when `data` starts with the shebang lintian's
+/// `script-uses-unversioned-python-in-shebang` looks for: `python` or
+/// `/usr/bin/python`, maybe after `/usr/bin/env`.
+fn unversioned_python_shebang(data: &[u8]) -> bool {
+    let Some(rest) = data.strip_prefix(b"#!") else {
+        return false;
+    };
+    let line = String::from_utf8_lossy(rest.split(|&b| b == b'\n').next().unwrap());
+    let line = line.trim();
+    let line = line
+        .strip_prefix("/usr/bin/env")
+        .filter(|l| l.starts_with(char::is_whitespace))
+        .map_or(line, str::trim_start);
+    let interp = line.split_whitespace().next().unwrap_or("");
+    interp == "python" || interp == "/usr/bin/python"
+}
+
+/// Write the wheel of `tests/fixtures/modedemo-wheel.py` into `dir`.
+fn modedemo_wheel(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modedemo-wheel.py");
+    let out = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Build a venv at `install` (staged under `stage`) from the requirements,
+/// Pillow's manylinux wheel and the modedemo wheel, without pip.
+fn build_with_pillow_and_modedemo(tmp: &Path, stage: &Path, install: &Path) {
+    let spec = write_spec(tmp, install);
+    let demo = tmp.join("demo-wheels");
+    modedemo_wheel(&demo);
+    let req = write_requirements(
+        tmp,
+        &format!("{REQUIREMENTS}pillow==13.0.0\nmodedemo==1.0\n"),
+    );
+    let out = mkvenv()
+        .arg(&spec)
+        .arg("-r")
+        .arg(&req)
+        .arg("--find-links")
+        .arg(wheelhouse())
+        .arg("--find-links")
+        .arg(binary_wheelhouse())
+        .arg("--find-links")
+        .arg(&demo)
+        .args(["--no-index", "--without-pip", "--root"])
+        .arg(stage)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 13: lintian failed a Pillow project's package with 21
+/// `shared-library-is-executable`, a `script-uses-unversioned-python-in-shebang`
+/// and `executable-not-elf-or-script` on `.po`/`.mo` files, because pip keeps
+/// the executable bits of the wheels' zip entries.
+#[test]
+fn regression_13_only_programs_and_bin_scripts_are_executable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let install = tmp.path().join("venv-wechat");
+    build_with_pillow_and_modedemo(tmp.path(), &stage, &install);
+    let venv = staged(&stage, &install);
+    let bin = venv.join("bin");
+    let files = regular_files(&venv);
+
+    // Pillow's and psycopg2's bundled libraries, and the extension modules
+    let libs = named_modes(
+        &venv,
+        files.iter().filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.ends_with(".so") || n.contains(".so.")
+        }),
+    );
+    assert!(
+        libs.iter()
+            .filter(|(n, _)| n.contains("/pillow.libs/"))
+            .count()
+            >= 10,
+        "Pillow's bundled libraries are missing: {libs:?}"
+    );
+    assert!(
+        libs.iter().all(|(_, mode)| mode == "0644"),
+        "shared libraries not 0644: {libs:?}"
+    );
+
+    // no unversioned python shebang with an x bit in site-packages, nor
+    // without one anywhere (lintian reads it whatever the mode)
+    let unversioned: Vec<&PathBuf> = files
+        .iter()
+        .filter(|p| unversioned_python_shebang(&fs::read(p).unwrap()))
+        .collect();
+    let in_site_and_executable =
+        |p: &&PathBuf| p.to_string_lossy().contains("/site-packages/") && mode_of(p) & 0o111 != 0;
+    let site = named_modes(
+        &venv,
+        unversioned.iter().copied().filter(in_site_and_executable),
+    );
+    assert!(
+        site.is_empty(),
+        "executable with an unversioned python shebang: {site:?}"
+    );
+    let all = named_modes(&venv, unversioned.into_iter());
+    assert!(all.is_empty(), "unversioned python shebangs: {all:?}");
+
+    // anything else executable is an ELF file or a bin/ script: not data,
+    // not a module, not a script outside bin/
+    let odd = named_modes(
+        &venv,
+        files.iter().filter(|p| {
+            let data = fs::read(p).unwrap();
+            mode_of(p) & 0o111 != 0
+                && !(data.starts_with(b"\x7fELF")
+                    || (p.parent() == Some(&bin) && data.starts_with(b"#!")))
+        }),
+    );
+    assert!(odd.is_empty(), "executable data: {odd:?}");
+    let demo = named_modes(
+        &venv,
+        files
+            .iter()
+            .filter(|p| p.components().any(|c| c.as_os_str() == "modedemo")),
+    );
+    assert_eq!(demo.len(), 7, "{demo:?}");
+    assert!(demo.iter().all(|(_, mode)| mode == "0644"), "{demo:?}");
+
+    // bin/: programs and scripts run, the rest does not
+    for script in ["uwsgi", "django-admin", "modedemo-env", "modedemo-plain"] {
+        assert_eq!(mode_of(&bin.join(script)), 0o755, "bin/{script}");
+    }
+    for data in ["activate", "modedemo.conf"] {
+        assert_eq!(mode_of(&bin.join(data)), 0o644, "bin/{data}");
+    }
+    assert_eq!(
+        head(&bin.join("modedemo-env"), 200).lines().next().unwrap(),
+        format!("#!{}/bin/python", install.display())
+    );
+
+    // and the venv works at its install path: the libraries load without an
+    // x bit, the rewritten script runs
+    install_and_use(&stage, &install);
+    let pil = "from PIL import Image, features; print(Image.new('RGB', (1, 1)).size, features.check('jpg'))";
+    let out = Command::new(install.join("bin/python"))
+        .args(["-c", pil])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "(1, 1) True",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(install.join("bin/modedemo-env"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "env\n");
 }

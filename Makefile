@@ -45,8 +45,27 @@ all: $(REPO)/Release
 	@echo "==> repository: $(abspath $(REPO)) (make serve PORT=$(PORT) serves it)"
 	@echo "==> sources.list: deb $(if $(REPO_KEY),[signed-by=/etc/apt/keyrings/<your key>.gpg],[trusted=yes]) http://<host>:$(PORT)/ ./"
 
-deps:
+# System packages. scripts/install-deps takes 0.2-0.4 s (a dpkg-query per
+# package), so `deps` runs it only when something may be missing: no stamp
+# yet, or the script or dpkg's database (/var/lib/dpkg/status) is newer than
+# the stamp, or a package's key file (its copyright file) or apt's lists are
+# gone. Those checks are stats done by make itself, no process started
+# (`install-deps --key-files` runs once, a shell that only echoes). The
+# stamp is made after a successful run. `make install-deps` runs it always,
+# as `make test` and .ci/run do.
+DEPS_STAMP := build/.deps-ok
+DEPS_KEYS  := $(shell scripts/install-deps --key-files)
+DEPS_GONE  := $(filter-out $(wildcard $(DEPS_KEYS)),$(DEPS_KEYS)) $(if $(wildcard /var/lib/apt/lists/*_Packages*),,apt-lists)
+.PHONY: install-deps deps-gone
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps $(wildcard /var/lib/dpkg/status) $(if $(strip $(DEPS_GONE)),deps-gone)
 	@scripts/install-deps
+	@mkdir -p $(@D) && touch $@
+deps-gone:
+install-deps:
+	@scripts/install-deps
+	@mkdir -p $(dir $(DEPS_STAMP)) && touch $(DEPS_STAMP)
 
 tools: $(T)/.built
 $(T)/.built: $(RUST_SOURCES) | deps
@@ -117,7 +136,7 @@ serve: all
 	@echo "==> serving $(REPO) on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	cd $(REPO) && $(PYTHON) -m http.server --bind 127.0.0.1 $(PORT)
 
-test: deps
+test: install-deps
 	cargo test --workspace --locked
 
 e2e: tools
@@ -128,6 +147,7 @@ bench: tools
 	mkdeb/bench/run.sh
 	scanpkgs/bench/run.sh
 	bench/flow.sh
+	bench/noop-make.sh
 
 # The build directory, and the in-tree repository (dist/) only: a REPO given
 # on the command line may hold other teams' packages.

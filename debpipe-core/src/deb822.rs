@@ -180,22 +180,82 @@ pub fn parse(text: &str) -> Result<Vec<Paragraph>, ParseError> {
     Ok(out)
 }
 
+/// How wide a line of an extended description may be, in characters,
+/// counting the space that starts it as a continuation line: lintian warns
+/// `extended-description-line-too-long` above this (Policy 3.4.1 asks for
+/// lines that fit an 80-column terminal).
+pub const DESCRIPTION_WIDTH: usize = 80;
+
 /// Build a `Description` value: the synopsis, then the long text folded as
 /// deb822 wants (every line indented by the writer, blank lines as ` .`).
 /// Returns just the synopsis when `long` is empty.
+///
+/// A paragraph line wider than [`DESCRIPTION_WIDTH`] (with its leading
+/// space) is wrapped at spaces. Two kinds of line cannot be wrapped and are
+/// kept as written, so that [`unfoldable_description_line`] can name them:
+/// a line that starts with a space (Debian shows it verbatim, as a code
+/// block or a table) and a line with a word wider than the limit.
 pub fn fold_description(synopsis: &str, long: &str) -> String {
     let mut v = synopsis.trim().to_string();
     let long = long.trim_matches('\n');
     for line in long.lines() {
-        v.push('\n');
         let line = line.trim_end();
         if line.is_empty() {
-            v.push('.');
-        } else {
-            v.push_str(line);
+            v.push_str("\n.");
+            continue;
+        }
+        // A line that cannot be wrapped is kept as it is.
+        for piece in wrap_description_line(line).unwrap_or_else(|| vec![line]) {
+            v.push('\n');
+            v.push_str(piece);
         }
     }
     v
+}
+
+/// The first line of a long description that [`fold_description`] cannot
+/// bring within [`DESCRIPTION_WIDTH`]: a verbatim line (starting with a
+/// space) that is too wide, or a line with a word wider than the limit.
+/// Returns its 1-based number among `long`'s lines, and the line.
+pub fn unfoldable_description_line(long: &str) -> Option<(usize, &str)> {
+    long.lines()
+        .map(str::trim_end)
+        .enumerate()
+        .find(|(_, l)| !l.is_empty() && wrap_description_line(l).is_none())
+        .map(|(i, l)| (i + 1, l))
+}
+
+/// The pieces a non-empty, right-trimmed long-description line is written
+/// as, each fitting [`DESCRIPTION_WIDTH`] with its leading space: the line
+/// itself when it fits, else its words filled greedily (breaking at
+/// spaces, which are dropped at the breaks). `None` when that cannot fit:
+/// the line starts with a space (verbatim), or has a word that is too wide.
+fn wrap_description_line(line: &str) -> Option<Vec<&str>> {
+    // The text of a line: the width less the leading space.
+    const TEXT: usize = DESCRIPTION_WIDTH - 1;
+    if line.chars().count() <= TEXT {
+        return Some(vec![line]);
+    }
+    if line.starts_with(' ') {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = line;
+    loop {
+        // Byte offset of the first character past the limit, if any.
+        let Some((over, _)) = rest.char_indices().nth(TEXT) else {
+            pieces.push(rest);
+            return Some(pieces);
+        };
+        // Break at the last space within the limit, or at the one just past it.
+        let cut = if rest[over..].starts_with(' ') {
+            over
+        } else {
+            rest[..over].rfind(' ')?
+        };
+        pieces.push(rest[..cut].trim_end());
+        rest = rest[cut..].trim_start();
+    }
 }
 
 #[cfg(test)]
@@ -252,6 +312,86 @@ mod tests {
                 .reason
                 .contains("duplicate")
         );
+    }
+
+    /// Each line of a folded description as it is written (with its space).
+    fn written_long_lines(value: &str) -> Vec<String> {
+        let mut p = Paragraph::new();
+        p.set("Description", value);
+        p.to_string().lines().skip(1).map(str::to_string).collect()
+    }
+
+    #[test]
+    fn fold_description_wraps_long_paragraph_lines_at_80_columns() {
+        let words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod \
+            tempor incididunt ut labore et dolore magna aliqua ut enim ad minim veniam quis \
+            nostrud exercitation ullamco laboris";
+        let long = format!("{words}\n\nShort line.\n");
+        let d = fold_description("Synopsis", &long);
+        let lines = written_long_lines(&d);
+        for l in &lines {
+            assert!(l.chars().count() <= DESCRIPTION_WIDTH, "{l:?}");
+        }
+        // Only the long line is split; the words and the rest stay.
+        let (para, rest) = lines.split_at(lines.iter().position(|l| l == " .").unwrap());
+        assert!(para.len() > 1, "{para:?}");
+        let rejoined: Vec<&str> = para.iter().map(|l| &l[1..]).collect();
+        assert_eq!(rejoined.join(" "), words);
+        assert_eq!(rest, [" .", " Short line."]);
+        // Greedy: each piece is as full as it can be.
+        for w in para.windows(2) {
+            let next_word = w[1][1..].split(' ').next().unwrap();
+            assert!(
+                w[0].chars().count() + 1 + next_word.chars().count() > 80,
+                "{w:?}"
+            );
+        }
+        assert_eq!(unfoldable_description_line(&long), None);
+    }
+
+    #[test]
+    fn fold_description_limit_counts_the_leading_space_and_characters() {
+        // 79 characters fit (80 with the space); 80 do not.
+        let fits = format!("{} {}", "a".repeat(39), "b".repeat(39));
+        assert_eq!(fits.chars().count(), 79);
+        assert_eq!(fold_description("S", &fits), format!("S\n{fits}"));
+        let over = format!("{fits}c");
+        assert_eq!(
+            fold_description("S", &over),
+            format!("S\n{}\n{}c", "a".repeat(39), "b".repeat(39))
+        );
+        // A space right at the limit is a break, and is dropped.
+        let at = format!("{} {}", "a".repeat(79), "b");
+        assert_eq!(
+            fold_description("S", &at),
+            format!("S\n{}\nb", "a".repeat(79))
+        );
+        // Characters, not bytes: 79 two-byte characters fit.
+        let e = "é".repeat(79);
+        assert_eq!(fold_description("S", &e), format!("S\n{e}"));
+    }
+
+    #[test]
+    fn fold_description_keeps_lines_it_cannot_wrap() {
+        // A verbatim line (starting with a space) is never reflowed, even
+        // when too wide; nor is a line with a word wider than the limit.
+        let verbatim = format!("  {}", "x ".repeat(45).trim_end());
+        let url = format!("see https://example.com/{} for more", "p".repeat(80));
+        let long = format!("Intro.\n{verbatim}\n  short verbatim\n{url}");
+        assert_eq!(
+            fold_description("S", &long),
+            format!("S\nIntro.\n{verbatim}\n  short verbatim\n{url}")
+        );
+        assert_eq!(
+            unfoldable_description_line(&long),
+            Some((2, verbatim.as_str()))
+        );
+        assert_eq!(
+            unfoldable_description_line(&format!("ok\n\n{url}\n")),
+            Some((3, url.as_str()))
+        );
+        // A verbatim line that fits is fine.
+        assert_eq!(unfoldable_description_line("  short verbatim"), None);
     }
 
     #[test]

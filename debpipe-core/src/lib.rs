@@ -3,20 +3,23 @@
 //! Only what two or more tools need lives here: the app spec model and its
 //! validation ([`spec`]), deb822 paragraphs ([`deb822`]), input and atomic
 //! output ([`io`]), `SOURCE_DATE_EPOCH` ([`time`]) and Debian's date
-//! formats ([`date`]), and the error type with its exit-code convention
-//! ([`error`]).
+//! formats ([`date`]), Debian version comparison ([`version`]), hex
+//! digests ([`hex`]), shell quoting and script templates ([`shell`]), and
+//! the error type with its exit-code convention ([`error`]).
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod date;
 pub mod deb822;
 pub mod error;
+pub mod hex;
 pub mod io;
 pub mod shell;
 pub mod spec;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod time;
+pub mod version;
 
 pub use error::{Error, Result};
 pub use spec::AppSpec;

@@ -28,7 +28,12 @@ fn split(v: &[u8]) -> (u64, &[u8], &[u8]) {
 
 /// The leading decimal number of `s` (Perl's numeric value of a string).
 fn perl_number(s: &[u8]) -> u64 {
-    let s = crate::control::trim_start(s);
+    // Perl skips leading white space (space, tab, newline, CR, FF, VT).
+    let start = s
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'\x0b'))
+        .unwrap_or(s.len());
+    let s = &s[start..];
     s.iter()
         .take_while(|c| c.is_ascii_digit())
         .fold(0u64, |n, &c| {
@@ -125,6 +130,52 @@ mod tests {
         for (a, b, want) in cases {
             assert_eq!(cmp(a, b), want, "{a} vs {b}");
             assert_eq!(cmp(b, a), want.reverse(), "{b} vs {a}");
+        }
+    }
+
+    /// The same table and more tricky pairs, asked of the real dpkg: epochs,
+    /// tildes, letters against digits, empty and missing revisions.
+    #[test]
+    fn agrees_with_dpkg_compare_versions() {
+        let pairs = [
+            ("1.0", "1.0"),
+            ("1:0.1", "0.9"),
+            ("1:1.0", "1.0"),
+            ("0:1.0-1", "1.0-1"),
+            ("1.0~rc1", "1.0"),
+            ("1.0~rc1", "1.0~rc2"),
+            ("1.0~", "1.0~~"),
+            ("1.0+b1", "1.0"),
+            ("1.0a", "1.0b"),
+            ("1.0a", "1.0.1"),
+            ("1.0a", "1.01"),
+            ("1.2.3", "1.2.10"),
+            ("1.0-1", "1.0-1.1"),
+            ("1.0-1~bpo1", "1.0-1"),
+            ("1.0", "1.0-0"),
+            ("1.0", "1.0-1"),
+            ("2.30-1+deb12u1", "2.30-1+deb12u2"),
+            ("1.0.0+deb12", "1.0.0+deb13"),
+            ("1.0.0+deb11", "1.0.0"),
+            ("0.0", "0"),
+            ("10", "9a"),
+            ("1.0+git20260101", "1.0+git20251231"),
+        ];
+        for (a, b) in pairs {
+            let said: Vec<Ordering> = [("lt", Less), ("eq", Equal), ("gt", Greater)]
+                .into_iter()
+                .filter(|(op, _)| {
+                    std::process::Command::new("dpkg")
+                        .args(["--compare-versions", a, op, b])
+                        .status()
+                        .expect("run dpkg --compare-versions")
+                        .success()
+                })
+                .map(|(_, ord)| ord)
+                .collect();
+            assert_eq!(said.len(), 1, "{a} vs {b}: dpkg answered {said:?}");
+            let dpkg = said[0];
+            assert_eq!(cmp(a, b), dpkg, "{a} vs {b}: dpkg says {dpkg:?}");
         }
     }
 }

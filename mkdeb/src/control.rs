@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::fmt::Write as _;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
@@ -429,9 +428,7 @@ pub fn md5sums(mut sums: Vec<(Vec<u8>, [u8; 16])>) -> Vec<u8> {
     let mut hex = String::with_capacity(34);
     for (path, digest) in sums {
         hex.clear();
-        for b in digest {
-            let _ = write!(hex, "{b:02x}");
-        }
+        debpipe_core::hex::push(&mut hex, &digest);
         hex.push_str("  ");
         out.extend_from_slice(hex.as_bytes());
         out.extend_from_slice(&path);

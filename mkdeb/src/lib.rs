@@ -372,15 +372,7 @@ pub fn sha256_hex(path: &Path) -> Result<String> {
         }
         h.update(&buf[..n]);
     }
-    let hex = h
-        .finalize()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        });
-    Ok(hex)
+    Ok(debpipe_core::hex::encode(&h.finalize()))
 }
 
 #[cfg(test)]

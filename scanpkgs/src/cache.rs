@@ -5,18 +5,52 @@
 //! One binary file, written atomically, ending in the SHA-256 of everything
 //! before it. A file that does not check out is ignored as a whole (and
 //! rebuilt); an entry whose key differs from the file's stat is not used.
+//!
+//! With `--output` and no `--cache`, the file lives outside the repository
+//! (which is served as it is): under [`default_dir`], one file per index
+//! directory, named by [`file_for`].
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
-use crate::deb::DebInfo;
+use crate::deb::{DebInfo, hex};
 
 const MAGIC: &[u8] = b"scanpkgs-cache 1\n";
+
+/// Where earlier versions kept the cache: beside `Packages`, so it was
+/// published with the repository. A run with `--output` removes it.
+pub const LEGACY_NAME: &str = ".scanpkgs-cache";
+
+/// The directory of the default cache files: `$DEBPIPE_CACHE/scanpkgs`, else
+/// `$XDG_CACHE_HOME/debpipe/scanpkgs`, else `$HOME/.cache/debpipe/scanpkgs`.
+/// `var` reads the environment. An empty variable counts as unset, and a
+/// relative `XDG_CACHE_HOME` is ignored (the XDG base directory spec says
+/// so). `None` when none is set.
+pub fn default_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(d) = set("DEBPIPE_CACHE") {
+        return Some(d.join("scanpkgs"));
+    }
+    if let Some(d) = set("XDG_CACHE_HOME").filter(|d| d.is_absolute()) {
+        return Some(d.join("debpipe").join("scanpkgs"));
+    }
+    set("HOME").map(|h| h.join(".cache").join("debpipe").join("scanpkgs"))
+}
+
+/// The default cache file in `dir` of the index directory
+/// `canonical_index_dir` (canonical, so that one directory reached by two
+/// paths has one cache): named by the SHA-256 of that path (its first 128
+/// bits, in hex).
+pub fn file_for(dir: &Path, canonical_index_dir: &Path) -> PathBuf {
+    let sum = sha2::Sha256::digest(canonical_index_dir.as_os_str().as_bytes());
+    dir.join(hex(&sum[..16]))
+}
 
 /// A file's identity for the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +274,52 @@ mod tests {
             Cache::from_bytes(&flipped).unwrap_err(),
             "checksum mismatch"
         );
+    }
+
+    #[test]
+    fn default_dir_prefers_debpipe_cache_then_xdg_then_home() {
+        fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+            move |k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        }
+        let all = [
+            ("DEBPIPE_CACHE", "/c"),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
+        assert_eq!(default_dir(env(&all)), Some(PathBuf::from("/c/scanpkgs")));
+        assert_eq!(
+            default_dir(env(&all[1..])),
+            Some(PathBuf::from("/x/debpipe/scanpkgs"))
+        );
+        assert_eq!(
+            default_dir(env(&all[2..])),
+            Some(PathBuf::from("/h/.cache/debpipe/scanpkgs"))
+        );
+        // Empty is unset; a relative XDG_CACHE_HOME is ignored.
+        assert_eq!(
+            default_dir(env(&[
+                ("DEBPIPE_CACHE", ""),
+                ("XDG_CACHE_HOME", "rel"),
+                ("HOME", "/h")
+            ])),
+            Some(PathBuf::from("/h/.cache/debpipe/scanpkgs"))
+        );
+        assert_eq!(default_dir(env(&[("HOME", "")])), None);
+    }
+
+    #[test]
+    fn file_for_is_per_directory_and_stable() {
+        let a = file_for(Path::new("/c"), Path::new("/srv/repo"));
+        assert_eq!(a, file_for(Path::new("/c"), Path::new("/srv/repo")));
+        assert_ne!(a, file_for(Path::new("/c"), Path::new("/srv/repo2")));
+        assert_eq!(a.parent(), Some(Path::new("/c")));
+        let name = a.file_name().unwrap().to_str().unwrap();
+        assert_eq!(name.len(), 32);
+        assert!(name.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
     }
 
     #[test]

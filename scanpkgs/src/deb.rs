@@ -251,16 +251,8 @@ fn control_from_tar(name: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
     Err(format!("{name} has no control file"))
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
+/// Lower-case hex of `bytes` (the one encoder, in debpipe-core).
+pub use debpipe_core::hex::encode as hex;
 
 #[cfg(test)]
 mod tests {

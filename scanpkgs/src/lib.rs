@@ -5,7 +5,8 @@
 //! the control member of each .deb and hashing each file once, in parallel
 //! across files. With `--output` it publishes the repository itself:
 //! Packages, Packages.gz (.xz), Release, and with `--sign-key` Release.gpg
-//! and `InRelease`, atomically and in publishing order, through a cache.
+//! and `InRelease`, atomically and in publishing order, through a cache
+//! kept outside the repository (`$DEBPIPE_CACHE/scanpkgs/`, see [`cache`]).
 //! Two runs on one repository take turns (a lock on its directory), so the
 //! later one's index includes what the earlier one added.
 //!
@@ -21,9 +22,10 @@ pub mod control;
 pub mod deb;
 pub mod repo;
 pub mod scan;
-pub mod version;
 
+use std::ffi::OsString;
 use std::io::Write as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 pub use debpipe_core::{Error, Result};
@@ -147,8 +149,12 @@ pub struct Cli {
     /// gpg home directory (default: gpg's own)
     #[arg(long, value_name = "DIR", help_heading = "Repository")]
     pub gpg_homedir: Option<PathBuf>,
-    /// Cache file (default with --output: .scanpkgs-cache beside Packages)
-    #[arg(long, value_name = "FILE", help_heading = "Repository")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Repository",
+        help = "Cache file (default with --output: one per repository in $DEBPIPE_CACHE/scanpkgs/)"
+    )]
     pub cache: Option<PathBuf>,
     /// Read every file, and write no cache
     #[arg(long, conflicts_with = "cache", help_heading = "Repository")]
@@ -227,14 +233,104 @@ pub fn lock_repo(out: &Path, stderr: &mut impl std::io::Write) -> Result<Option<
     Err(Error::io(out, e))
 }
 
-/// The cache file to use, if any.
-pub fn cache_path(cli: &Cli, repo: Option<&RepoOptions>) -> Option<PathBuf> {
+/// The cache file of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheFile {
+    /// Its path.
+    pub path: PathBuf,
+    /// Named with `--cache`: failing to write it is an error. The default
+    /// one is a convenience: a failure is a warning.
+    pub named: bool,
+}
+
+/// The cache file to use, if any: `--cache`, else with `--output` the
+/// repository's file in [`cache::default_dir`] (never inside the
+/// repository, which is served as it is), keyed by the canonical index
+/// directory. `repo.out` must exist ([`lock_repo`] makes it). `var` reads
+/// the environment.
+pub fn cache_path(
+    cli: &Cli,
+    repo: Option<&RepoOptions>,
+    var: impl Fn(&str) -> Option<OsString>,
+) -> Result<Option<CacheFile>> {
     if cli.no_cache {
-        return None;
+        return Ok(None);
     }
-    cli.cache
-        .clone()
-        .or_else(|| repo.map(|r| r.index_dir().join(".scanpkgs-cache")))
+    if let Some(path) = &cli.cache {
+        return Ok(Some(CacheFile {
+            path: path.clone(),
+            named: true,
+        }));
+    }
+    let (Some(repo), Some(dir)) = (repo, cache::default_dir(var)) else {
+        return Ok(None);
+    };
+    let out = std::fs::canonicalize(&repo.out).map_err(|e| Error::io(&repo.out, e))?;
+    let index_dir = repo.index_dir();
+    let rest = index_dir.strip_prefix(&repo.out).unwrap_or(Path::new(""));
+    Ok(Some(CacheFile {
+        path: cache::file_for(&dir, &out.join(rest)),
+        named: false,
+    }))
+}
+
+/// Remove the cache that earlier versions left beside `Packages` in
+/// `index_dir` (it would be served with the repository), unless it is the
+/// file `--cache` names. Says so on `stderr`; a failure is a warning.
+fn remove_legacy_cache(
+    index_dir: &Path,
+    in_use: Option<&CacheFile>,
+    stderr: &mut impl std::io::Write,
+) {
+    let old = index_dir.join(cache::LEGACY_NAME);
+    let Ok(m) = std::fs::symlink_metadata(&old) else {
+        return;
+    };
+    if m.is_dir() {
+        return;
+    }
+    let same = |c: &CacheFile| {
+        std::fs::symlink_metadata(&c.path).is_ok_and(|n| n.dev() == m.dev() && n.ino() == m.ino())
+    };
+    if in_use.is_some_and(same) {
+        return;
+    }
+    let _ = match std::fs::remove_file(&old) {
+        Ok(()) => writeln!(
+            stderr,
+            "scanpkgs: info: removed {}: the cache is no longer kept in the repository",
+            old.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => writeln!(
+            stderr,
+            "scanpkgs: warning: {}: {e}; it is a stale cache, remove it",
+            old.display()
+        ),
+    };
+}
+
+/// Write the cache: a named one must be written; the default one (its
+/// directory made first) is written when possible.
+fn save_cache(file: &CacheFile, cache: &Cache, stderr: &mut impl std::io::Write) -> Result<()> {
+    let write = || {
+        if !file.named
+            && let Some(dir) = file.path.parent()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        debpipe_core::io::write_atomic(&file.path, &cache.to_bytes(), 0o644)
+    };
+    match write() {
+        Err(e) if !file.named => {
+            let _ = writeln!(
+                stderr,
+                "scanpkgs: warning: cache not saved ({e}); the next run reads every file"
+            );
+            Ok(())
+        }
+        r => r,
+    }
 }
 
 fn load_cache(path: Option<&Path>, stderr: &mut impl std::io::Write) -> Cache {
@@ -335,14 +431,20 @@ pub fn run(cli: &Cli) -> Result<()> {
         .as_deref()
         .map(read_override)
         .transpose()?;
-    let cache_file = cache_path(cli, repo.as_ref());
     let mut stderr = std::io::stderr().lock();
     // Held until the index, Release and cache are written.
     let _lock = repo
         .as_ref()
         .map(|r| lock_repo(&r.out, &mut stderr))
         .transpose()?;
-    let old_cache = load_cache(cache_file.as_deref(), &mut stderr);
+    let cache_file = cache_path(cli, repo.as_ref(), |k| std::env::var_os(k))?;
+    if repo.is_some() && !cli.no_cache && cache_file.is_none() {
+        let _ = writeln!(
+            stderr,
+            "scanpkgs: warning: no cache directory (DEBPIPE_CACHE, XDG_CACHE_HOME and HOME are unset); reading every file"
+        );
+    }
+    let old_cache = load_cache(cache_file.as_ref().map(|c| c.path.as_path()), &mut stderr);
 
     let result = scan::scan(
         &cli.dir,
@@ -358,6 +460,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         None => debpipe_core::io::write_stdout(&result.packages)?,
         Some(r) => {
             repo::publish(r, &result.packages)?;
+            remove_legacy_cache(&r.index_dir(), cache_file.as_ref(), &mut stderr);
         }
     }
     let _ = writeln!(
@@ -365,10 +468,10 @@ pub fn run(cli: &Cli) -> Result<()> {
         "scanpkgs: info: Wrote {} entries to output Packages file.",
         result.entries
     );
-    if let Some(path) = &cache_file
+    if let Some(file) = &cache_file
         && (result.read > 0 || result.cache.len() != old_cache.len())
     {
-        debpipe_core::io::write_atomic(path, &result.cache.to_bytes(), 0o644)?;
+        save_cache(file, &result.cache, &mut stderr)?;
     }
     if result.skipped > 0 || result.conflicts > 0 {
         let mut why = Vec::new();
@@ -427,14 +530,44 @@ mod tests {
     }
 
     #[test]
-    fn cache_defaults_beside_packages() {
-        let cli =
-            Cli::try_parse_from(["scanpkgs", "-o", "r", "--dist", "s", "-a", "amd64", "pool"])
-                .unwrap();
+    fn cache_defaults_outside_the_repository() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo_dir = tmp.path().join("r");
+        std::fs::create_dir(&repo_dir).unwrap();
+        let r = repo_dir.to_str().unwrap();
+        let cli = Cli::try_parse_from(["scanpkgs", "-o", r, "--dist", "s", "-a", "amd64", "pool"])
+            .unwrap();
         let (_, repo) = options(&cli).unwrap();
-        assert_eq!(
-            cache_path(&cli, repo.as_ref()),
-            Some(PathBuf::from("r/dists/s/main/binary-amd64/.scanpkgs-cache"))
-        );
+        let env = |k: &str| (k == "DEBPIPE_CACHE").then(|| OsString::from("/c"));
+        let file = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();
+        assert!(!file.named);
+        // Keyed by the canonical index directory: a symlink to the
+        // repository has the same cache.
+        let index = repo_dir
+            .canonicalize()
+            .unwrap()
+            .join("dists/s/main/binary-amd64");
+        assert_eq!(file.path, cache::file_for(Path::new("/c/scanpkgs"), &index));
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&repo_dir, &link).unwrap();
+        let l = link.to_str().unwrap();
+        let cli = Cli::try_parse_from(["scanpkgs", "-o", l, "--dist", "s", "-a", "amd64", "pool"])
+            .unwrap();
+        let (_, repo) = options(&cli).unwrap();
+        assert_eq!(cache_path(&cli, repo.as_ref(), env).unwrap(), Some(file));
+
+        // --cache is used as given; --no-cache and no --output mean none.
+        let cli = Cli::try_parse_from(["scanpkgs", "-o", r, "--cache", "f", "pool"]).unwrap();
+        let (_, repo) = options(&cli).unwrap();
+        let named = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();
+        assert_eq!((named.path, named.named), (PathBuf::from("f"), true));
+        for args in [
+            &["scanpkgs", "-o", r, "--no-cache", "pool"][..],
+            &["scanpkgs", "pool"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let (_, repo) = options(&cli).unwrap();
+            assert_eq!(cache_path(&cli, repo.as_ref(), env).unwrap(), None);
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::cache::{Cache, Key};
 use crate::control::{self, Stanza};
 use crate::deb::{self, Buffers, DebInfo};
-use crate::version;
+use debpipe_core::version;
 
 /// Which checksums go in the stanzas (dpkg-scanpackages `-h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

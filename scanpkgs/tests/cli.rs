@@ -110,9 +110,36 @@ fn pool() -> tempfile::TempDir {
     dir
 }
 
+/// The cache directory of runs that do not look at their cache: in cargo's
+/// scratch directory for integration tests, never in the user's cache. The
+/// files older than a day (left by earlier runs' temporary repositories)
+/// are removed once per run.
+fn scratch_cache() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scanpkgs-cache");
+        let day = Duration::from_hours(24);
+        for e in fs::read_dir(dir.join("scanpkgs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > day));
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        dir
+    })
+}
+
 fn scanpkgs(cwd: &Path) -> assert_cmd::Command {
     let mut cmd = cargo_bin_cmd!("scanpkgs");
     cmd.current_dir(cwd)
+        .env("DEBPIPE_CACHE", scratch_cache())
         .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("TZ")
         .env("LC_ALL", "C");
@@ -367,13 +394,7 @@ fn release_hashes_match_the_files_flat_and_dists() {
         fs::read(dir.path().join("Packages")).unwrap(),
         dpkg_scanpackages(dir.path(), &["pool"]).stdout
     );
-    for f in [
-        "Packages",
-        "Packages.gz",
-        "Packages.xz",
-        "Release",
-        ".scanpkgs-cache",
-    ] {
+    for f in ["Packages", "Packages.gz", "Packages.xz", "Release"] {
         let mode = fs::metadata(dir.path().join(f))
             .unwrap()
             .permissions()
@@ -822,6 +843,12 @@ fn cache_rereads_a_file_replaced_within_the_same_second() {
     let b = "Package: a\nVersion: 1.0\nArchitecture: all\nMaintainer: T <t@example.invalid>\nDescription: other\n";
     let target = pool.join("a_1.0_all.deb");
     build_deb(dir.path(), a, "none", &target);
+    let caches = tempfile::tempdir().unwrap();
+    let scanpkgs = |cwd: &Path| {
+        let mut cmd = scanpkgs(cwd);
+        cmd.env("DEBPIPE_CACHE", caches.path());
+        cmd
+    };
     scanpkgs(dir.path())
         .args(["-o", ".", "pool"])
         .assert()
@@ -849,7 +876,7 @@ fn cache_rereads_a_file_replaced_within_the_same_second() {
     assert!(String::from_utf8_lossy(&packages).contains("Description: other\n"));
 
     // A corrupt cache is rebuilt, never trusted.
-    let cache = dir.path().join(".scanpkgs-cache");
+    let cache = only_cache_file(caches.path());
     let mut bytes = fs::read(&cache).unwrap();
     let n = bytes.len();
     bytes[n / 2] ^= 0xff;
@@ -860,11 +887,73 @@ fn cache_rereads_a_file_replaced_within_the_same_second() {
         .success();
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        err.contains(".scanpkgs-cache: checksum mismatch; rebuilding the cache"),
+        err.contains(&format!(
+            "{}: checksum mismatch; rebuilding the cache",
+            cache.display()
+        )),
         "{err}"
     );
     assert_eq!(fs::read(dir.path().join("Packages")).unwrap(), packages);
     assert_ne!(fs::read(&cache).unwrap(), bytes);
+}
+
+/// The one cache file under the cache directory `root` (`$DEBPIPE_CACHE`).
+fn only_cache_file(root: &Path) -> PathBuf {
+    let files = listing(&root.join("scanpkgs"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    root.join("scanpkgs").join(&files[0])
+}
+
+/// Issue 13: the cache was written into the repository, so serving the
+/// directory (`make serve`) published it. It now lives under
+/// `$DEBPIPE_CACHE/scanpkgs/`, and one left in the repository by an older
+/// scanpkgs is removed.
+#[test]
+fn regression_13_cache_is_never_inside_the_served_tree() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = pool();
+    let repo = dir.path();
+    let caches = tempfile::tempdir().unwrap();
+    fs::write(repo.join(".scanpkgs-cache"), b"left by an older scanpkgs").unwrap();
+    let run = || {
+        let a = scanpkgs(repo)
+            .env("DEBPIPE_CACHE", caches.path())
+            .args(["--output", ".", "."])
+            .assert()
+            .success();
+        String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+    };
+    let err = run();
+    assert!(err.contains("removed ./.scanpkgs-cache"), "{err}");
+    // What is served: the index, Release and the packages, nothing else.
+    assert_eq!(
+        listing(repo),
+        ["Packages", "Packages.gz", "Release", "pool"]
+    );
+    assert_eq!(listing(&repo.join("pool")).len(), test_debs().len());
+    check_release(repo, &["Packages", "Packages.gz"]);
+
+    // The cache: one file for this repository, with every package in it.
+    let file = only_cache_file(caches.path());
+    let before = fs::metadata(&file).unwrap();
+    assert_eq!(before.permissions().mode() & 0o777, 0o644);
+    let cache = scanpkgs::cache::Cache::from_bytes(&fs::read(&file).unwrap()).unwrap();
+    assert_eq!(cache.len(), test_debs().len());
+
+    // A second run takes every package from the cache: it reads none, so it
+    // leaves the cache as it was (any file read would rewrite it, renaming a
+    // new file into place).
+    let err = run();
+    assert!(!err.contains("cache"), "{err}");
+    let after = fs::metadata(only_cache_file(caches.path())).unwrap();
+    assert_eq!(
+        (after.ino(), after.mtime(), after.mtime_nsec()),
+        (before.ino(), before.mtime(), before.mtime_nsec())
+    );
+    assert_eq!(
+        listing(repo),
+        ["Packages", "Packages.gz", "Release", "pool"]
+    );
 }
 
 #[test]
@@ -926,6 +1015,7 @@ fn second_run_waits_for_the_repository_lock() {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin!("scanpkgs"))
         .args(["-o", ".", "pool"])
         .current_dir(dir.path())
+        .env("DEBPIPE_CACHE", scratch_cache())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

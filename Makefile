@@ -142,6 +142,7 @@ test: install-deps
 e2e: tools
 	tests/e2e/run.sh
 	tests/foreign-app/run.sh
+	tests/template-app/run.sh
 
 bench: tools
 	mkdeb/bench/run.sh

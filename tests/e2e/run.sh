@@ -73,118 +73,19 @@ package=wechat-api
 venv=/opt/www/venvs/$package
 host=wechat.example.com
 
-# --- reporting ---------------------------------------------------------------
-
-t_start=$EPOCHREALTIME
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-STEP="" STEP_DESC="" STEP_T="" FAILED=0 err_cmd="" err_line=""
-RESULTS=()
-trap 'err_cmd=$BASH_COMMAND; err_line=$LINENO' ERR
-
-begin() {
-	STEP=$1 STEP_DESC=$2 STEP_T=$EPOCHREALTIME
-	echo
-	echo "=== step $STEP: $STEP_DESC"
-}
-pass() {
-	local line
-	if [ ${#SOFT[@]} -gt 0 ]; then
-		line="FAIL step $STEP: $STEP_DESC ($(since "$STEP_T")s): $(printf '%s; ' "${SOFT[@]}")"
-		line=${line%; }
-		echo "$line" >&2
-		FAILED=1 SOFT=()
-	else
-		line="PASS step $STEP: $STEP_DESC ($(since "$STEP_T")s)"
-		echo "$line"
-	fi
-	RESULTS+=("$line")
-	STEP=""
-}
-# A failed check that leaves the root usable: the step fails, the next run.
-SOFT=()
-soft_fail() {
-	echo "    FAILED: $*" >&2
-	SOFT+=("$*")
-}
-fail() {
-	local line
-	line="FAIL step $STEP: $STEP_DESC ($(since "$STEP_T")s): $*"
-	echo "$line" >&2
-	RESULTS+=("$line")
-	FAILED=1 STEP=""
-	exit 1
-}
-note() { echo "    $*"; }
-ok() { echo "    ok: $*"; }
-
-# Run a command with its output in logs/NAME.log, each line stamped with the
-# time since the command started; on failure show the log's tail and fail.
-logged() {
-	local name=$1 log s rc=0
-	shift
-	log=$logs/$name.log
-	s=$EPOCHREALTIME
-	# In the background and waited for, so that a signal is handled at once
-	# (cleanup then stops the command: it is one of the test's descendants).
-	("$@" </dev/null 9>&- 2>&1 | stamp "$s" >"$log") &
-	wait $! || rc=$?
-	if [ "$rc" -ne 0 ]; then
-		echo "    --- last lines of $log:" >&2
-		tail -n 40 "$log" | sed 's/^/    | /' >&2
-		fail "\`$*\` exited $rc (log: $log)"
-	fi
-	note "$name: $(since "$s")s (log: $log)"
-}
-stamp() {
-	local line
-	while IFS= read -r line; do
-		printf '[%6.1fs] %s\n' "$(since "$1")" "$line"
-	done
-}
-
-# --- the root ----------------------------------------------------------------
-
-# A command in the root, with a clean environment (nothing of the host's
-# Python, Rust or pyenv set-up leaks in).
-inroot() {
-	chroot "$root" /usr/bin/env -i \
-		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "$@" 9>&-
-}
-APT=(apt-get -q -y -o Dpkg::Use-Pty=0 -o APT::Color=0)
-
-# Pids of the processes whose root directory is the test's root.
-root_pids() {
-	local p
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
-	done
-	return 0
-}
-# Pids of processes running the package's uWSGI (also once deleted).
-uwsgi_pids() {
-	local p exe
-	for p in /proc/[0-9]*; do
-		exe=$(readlink "$p/exe" 2>/dev/null) || continue
-		case $exe in "$root$venv/bin/uwsgi"*) echo "${p#/proc/}" ;; esac
-	done
-	return 0
-}
-# The pid in a pidfile of the root, if that process lives in the root.
-pidfile_pid() {
-	local pid
-	pid=$(cat "$root$1" 2>/dev/null) || return 1
-	[ -n "$pid" ] && [ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$root" ] || return 1
-	echo "$pid"
-}
+# Reporting (begin, pass, fail, logged...), commands in the root (inroot,
+# pidfile_pid...), check_apt_log, and the cleanup on exit.
+suite=e2e
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 ping_app() {
 	curl -sS --max-time 10 -H "Host: $host" "http://127.0.0.1:80/api/wechat/ping"
 }
 # ping until it answers 200 (the service may still be loading), at most ~15 s.
 ping_until_ok() {
-	local i out
-	for i in $(seq 1 30); do
+	local out
+	for _ in $(seq 1 30); do
 		if out=$(ping_app 2>&1) && [ "$(printf '%s' "$out" | json status 2>/dev/null)" = ok ]; then
 			printf '%s' "$out"
 			return 0
@@ -195,110 +96,6 @@ ping_until_ok() {
 	return 1
 }
 json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
-# Problems a maintainer script or apt reports without failing the run.
-check_apt_log() {
-	local bad
-	bad=$(grep -E 'dpkg: error|returned error exit status|Errors were encountered|^\S* *E: |nginx reload failed|Traceback|called with unknown argument|invoke-rc.d: .*(failed|denied)|initscript .* exited with|updateconfig: error|No such file or directory' "$1" || true)
-	[ -z "$bad" ] || fail "errors in $1:"$'\n'"$bad"
-	grep -iE 'warning' "$1" | sed 's/^/    note: /' || true
-}
-
-# --- cleanup -----------------------------------------------------------------
-
-work="" root="" http_pid="" gnupg=""
-MOUNTS=()
-
-stop_pid() { # stop_pid PID: TERM, wait up to 10 s, then KILL
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
-# Pids of every process below PID (children, their children...).
-descendants() {
-	ps -e -o pid= -o ppid= | awk -v top="$1" '
-		{ kids[$2] = kids[$2] " " $1 }
-		END {
-			queue = top
-			while (queue != "") {
-				n = split(queue, q, " "); queue = ""
-				for (i = 1; i <= n; i++) {
-					m = split(kids[q[i]], k, " ")
-					for (j = 1; j <= m; j++) { print k[j]; queue = queue " " k[j] }
-				}
-			}
-		}'
-}
-
-cleanup() {
-	local rc=$? m pid left
-	set +e
-	trap - ERR INT TERM
-	# A command still running when a signal came (make, apt-get...).
-	for pid in $(descendants $$); do
-		[ "$pid" = "$http_pid" ] || stop_pid "$pid"
-	done
-	if [ -n "$STEP" ]; then # a command failed (set -e) or a signal came
-		local line
-		case $err_cmd in
-			interrupted*) line="FAIL step $STEP: $STEP_DESC ($(since "$STEP_T")s): $err_cmd" ;;
-			*) line="FAIL step $STEP: $STEP_DESC ($(since "$STEP_T")s): \`$err_cmd\` failed (line $err_line)" ;;
-		esac
-		echo "$line" >&2
-		RESULTS+=("$line")
-		FAILED=1
-	fi
-	[ "$FAILED" = 0 ] || rc=1
-	if [ -n "$root" ] && [ -d "$root" ]; then
-		# The package's uWSGI and nginx by their pidfiles, then whatever else
-		# still runs in the root (every process there is the test's doing).
-		for m in /run/$package.pid /run/nginx.pid; do
-			pid=$(pidfile_pid "$m") && { echo "cleanup: stopping pid $pid ($m)"; stop_pid "$pid"; }
-		done
-		for pid in $(root_pids); do
-			echo "cleanup: stopping pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null))"
-			stop_pid "$pid"
-		done
-	fi
-	if [ -n "$http_pid" ]; then
-		echo "cleanup: stopping the HTTP server (pid $http_pid)"
-		stop_pid "$http_pid"
-	fi
-	if [ -n "$gnupg" ] && [ -d "$gnupg" ]; then
-		gpgconf --homedir "$gnupg" --kill all 2>/dev/null
-	fi
-	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-		m=${MOUNTS[i]}
-		umount "$m" 2>/dev/null || umount -l "$m" || echo "cleanup: could not unmount $m" >&2
-	done
-	if [ -n "$work" ] && [ -d "$work" ]; then
-		left=$(awk -v r="$work/" 'index($2, r) == 1 { print $2 }' /proc/self/mounts)
-		if [ -n "$left" ]; then
-			echo "cleanup: still mounted, not removing $work:"$'\n'"$left" >&2
-			rc=1
-		elif [ "$keep" = 1 ]; then
-			echo "cleanup: kept $work (root, repo, logs)"
-		elif [ "$rc" != 0 ]; then
-			rm -rf --one-file-system "$root"
-			echo "cleanup: kept $work (logs, repo, app; the root is removed: --keep keeps it)"
-		else
-			rm -rf --one-file-system "$work"
-		fi
-	fi
-	echo
-	echo "=== e2e summary ($(since "$t_start")s)"
-	for m in "${RESULTS[@]}"; do echo "$m"; done
-	if [ "$rc" = 0 ]; then echo "e2e: PASS"; else echo "e2e: FAIL"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'err_cmd="interrupted by SIGINT"; exit 130' INT
-trap 'err_cmd="interrupted by SIGTERM"; exit 143' TERM
 
 # --- step 0: the repository --------------------------------------------------
 

@@ -104,10 +104,13 @@ struct RawSpec {
     migrate: Option<bool>,
     collectstatic: Option<bool>,
     mount: Option<bool>,
+    writable_paths: Option<Vec<String>>,
+    allow_write_execute: Option<bool>,
 }
 
 /// A validated app spec with every default filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // each is a yes/no field of app.json
 #[non_exhaustive]
 pub struct AppSpec {
     /// Python app name, e.g. `wechat`.
@@ -200,6 +203,12 @@ pub struct AppSpec {
     /// Mount the app under `location` (uWSGI sets `SCRIPT_NAME`), so a
     /// project whose URLs start at `/` works under a prefix; default false.
     pub mount: bool,
+    /// Paths the hardened unit may write besides its runtime and state
+    /// directories (and `media.dir`); default none.
+    pub writable_paths: Vec<String>,
+    /// Allow memory that is writable and executable (cffi callbacks, some
+    /// JITs need it); default false: `MemoryDenyWriteExecute=yes`.
+    pub allow_write_execute: bool,
 }
 
 impl AppSpec {
@@ -355,6 +364,15 @@ impl AppSpec {
                 v
             }),
         };
+        let mut writable_paths = Vec::new();
+        for (i, p) in raw
+            .writable_paths
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            writable_paths.push(check_owned(&format!("writable_paths[{i}]"), p, abs_path)?);
+        }
         let location = opt_check("location", raw.location, url_prefix)?
             .unwrap_or_else(|| format!("/api/{module}/"));
         let mount = raw.mount.unwrap_or(false);
@@ -418,6 +436,8 @@ impl AppSpec {
             migrate: raw.migrate.unwrap_or(false),
             collectstatic: raw.collectstatic.unwrap_or(true),
             mount,
+            writable_paths,
+            allow_write_execute: raw.allow_write_execute.unwrap_or(false),
             module,
             package,
         };
@@ -434,6 +454,16 @@ impl AppSpec {
     pub fn socket(&self) -> String {
         format!("{}/{}.sock", self.runtime_dir(), self.package)
     }
+
+    /// uWSGI's master FIFO, in the runtime directory: `r` reloads
+    /// gracefully (the master re-execs, keeping its socket), `q` stops.
+    pub fn master_fifo(&self) -> String {
+        format!("{}/master.fifo", self.runtime_dir())
+    }
+
+    /// The listen backlog of the socket: requests queue here while workers
+    /// reload (uWSGI refuses to start when the kernel's somaxconn is lower).
+    pub const LISTEN_BACKLOG: u32 = 1024;
 
     /// PID file the SysV script keeps: `/run/<package>.pid` (root-owned
     /// directory, as start-stop-daemon requires).
@@ -927,6 +957,20 @@ fn description(v: &str) -> std::result::Result<(), String> {
     }
     if synopsis.chars().count() > 80 {
         return Err("the first line (the synopsis) must be at most 80 characters".into());
+    }
+    // gen-control wraps long lines; these two kinds it cannot.
+    let long = v.split_once('\n').map_or("", |(_, l)| l);
+    if let Some((n, line)) = crate::deb822::unfoldable_description_line(long) {
+        return Err(format!(
+            "line {} is over {} columns and cannot be wrapped ({}): {line:?}",
+            n + 1,
+            crate::deb822::DESCRIPTION_WIDTH,
+            if line.starts_with(' ') {
+                "a verbatim line, starting with a space"
+            } else {
+                "a word over 79 characters"
+            }
+        ));
     }
     Ok(())
 }

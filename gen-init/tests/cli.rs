@@ -68,6 +68,56 @@ fn verify_unit(unit: &Path) -> Output {
         .unwrap()
 }
 
+/// `systemd-analyze security --offline=true --threshold=20`: the unit is in
+/// systemd's "OK" band (exposure at most 2.0) for the example, a gevent and a
+/// threads spec, and one that widens it (W+X memory, limit-as, an extra
+/// writable path); the check fails on the unhardened unit of before.
+#[test]
+fn unit_exposure_is_at_most_2_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let security = |unit: &Path| {
+        Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--threshold=20", "--no-pager"])
+            .arg(unit)
+            .output()
+            .unwrap()
+    };
+    for (name, extra) in [
+        ("dpt-sec-example", ""),
+        ("dpt-sec-gevent", r#","gevent":100"#),
+        ("dpt-sec-threads", r#","threads":8,"processes":2"#),
+        (
+            "dpt-sec-wide",
+            r#","allow_write_execute":true,"limit_as":1024,"writable_paths":["/srv/uploads"]"#,
+        ),
+    ] {
+        let spec = write(
+            &dir.path().join("s.json"),
+            &format!(r#"{{"module":"m","version":"1","package":"{name}"{extra}}}"#),
+        );
+        let unit = dir.path().join(format!("{name}.service"));
+        generate("systemd", &spec, &unit);
+        let out = security(&unit);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {text}");
+        assert!(text.contains(" OK "), "{name}: {text}");
+    }
+    // Negative control: the unit as it was hardened before issue 12.
+    let old = dir.path().join("dpt-sec-old.service");
+    std::fs::write(
+        &old,
+        "[Unit]\nDescription=x\n[Service]\nType=notify\nUser=www-data\nExecStart=/usr/bin/uwsgi\n\
+         NoNewPrivileges=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectSystem=full\nProtectHome=yes\n\
+         ProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\n",
+    )
+    .unwrap();
+    assert!(
+        !security(&old).status.success(),
+        "the threshold did not fail the old unit"
+    );
+}
+
 /// systemd-analyze accepts the unit (with a uWSGI binary that exists here),
 /// and does reject a broken one, so the check can fail.
 #[test]

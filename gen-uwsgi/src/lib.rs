@@ -85,8 +85,18 @@ pub fn render(spec: &AppSpec) -> String {
     for (k, v) in &spec.env {
         kv("env", &format!("{k}={v}"));
     }
+    // The same string as the systemd socket unit's ListenStream=: uWSGI
+    // keeps an inherited socket only when it matches exactly.
     kv("socket", &spec.socket());
     kv("chmod-socket", &660);
+    // Upgrades reload gracefully (`r` on the master FIFO, or SIGHUP): the
+    // master keeps the socket, waits for in-flight requests, re-execs itself
+    // (a new uWSGI binary too) and loads the new app before its workers
+    // accept; meanwhile requests queue in the listen backlog. The app is
+    // loaded in the master, so `need-app` still fails a broken app at once
+    // and a respawned worker never runs code the master has not loaded.
+    kv("listen", &AppSpec::LISTEN_BACKLOG);
+    kv("master-fifo", &spec.master_fifo());
     kv("processes", &spec.processes);
     if let Some(t) = spec.threads {
         kv("threads", &t);
@@ -101,7 +111,8 @@ pub fn render(spec: &AppSpec) -> String {
         kv("limit-as", &l);
     }
     kv("reload-mercy", &spec.reload_mercy);
-    kv("vacuum", &true);
+    // A reloading worker may finish a request that runs up to harakiri.
+    kv("worker-reload-mercy", &(spec.harakiri + 5));
     kv("max-requests", &spec.max_requests);
     kv("buffer-size", &spec.buffer_size);
     kv("thunder-lock", &true);

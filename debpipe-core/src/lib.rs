@@ -12,6 +12,7 @@ pub mod cli;
 pub mod date;
 pub mod deb822;
 pub mod error;
+pub mod facts;
 pub mod hex;
 pub mod io;
 pub mod shell;

@@ -545,6 +545,22 @@ impl AppSpec {
     /// debpipe's overlay, which imports the project's `settings`.
     pub const SETTINGS_OVERLAY: &'static str = "debpipe_settings";
 
+    /// The WSGI entry point uWSGI loads: stage-django's wrapper of `wsgi`,
+    /// which imports the `URLconf` at load time.
+    pub const WSGI_ENTRY: &'static str = "debpipe_wsgi:application";
+
+    /// Install path of the WSGI wrapper: `<app_dir>/debpipe_wsgi.py`.
+    pub fn wsgi_wrapper_path(&self) -> String {
+        format!("{}/debpipe_wsgi.py", self.app_dir)
+    }
+
+    /// The module and callable of `wsgi`.
+    pub fn wsgi_parts(&self) -> (&str, &str) {
+        self.wsgi
+            .split_once(':')
+            .unwrap_or((self.wsgi.as_str(), "application"))
+    }
+
     /// Install path of the settings overlay: `<app_dir>/debpipe_settings.py`.
     pub fn settings_overlay_path(&self) -> String {
         format!("{}/{}.py", self.app_dir, Self::SETTINGS_OVERLAY)

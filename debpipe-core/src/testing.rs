@@ -169,6 +169,13 @@ impl ScratchApp {
              \x20   return [json.dumps(body).encode()]\n",
         )
         .unwrap();
+        // The entry point the ini names, as stage-django writes it for an app
+        // without Django (its eager URLconf import is tested in stage-django).
+        std::fs::write(
+            app_dir.join("debpipe_wsgi.py"),
+            "from pro_setting.wsgi import application\n",
+        )
+        .unwrap();
         let venv = dir.path().join("venv-scratch");
         let st = Command::new("/usr/bin/python3")
             .args(["-m", "venv", "--without-pip"])

@@ -20,6 +20,11 @@ MANAGE=/opt/www/venvs/example-api/bin/manage
 CONFIG_HOOK=scripts/updateconfig.py
 MIGRATE=no
 NGINX=yes
+NGINX_SHIPPED=0123456789abcdef
+PIDFILE=/run/example-api.pid
+WSGI_MODULE=debpipe_wsgi
+WSGI_CALLABLE=application
+RELOAD_TIMEOUT=95
 app_env() {
     export DJANGO_SETTINGS_MODULE=debpipe_settings
 }
@@ -103,6 +108,71 @@ run_hook() {
     }
 }
 
+# Before an upgrade takes traffic: the new code imports and passes Django's
+# checks (`check --deploy` fails on errors only), as the service user with
+# the service's settings. On failure postinst stops here, and the running
+# master keeps serving the old code it loaded (a respawned worker forks from
+# it, so it never runs the new code either).
+preflight() {
+    [ -z "$ROOT" ] || return 0
+    "$VENV/bin/python3" -c 'import django' 2>/dev/null || return 0
+    if ! out=$("$MANAGE" shell -c "import importlib; getattr(importlib.import_module('$WSGI_MODULE'), '$WSGI_CALLABLE')" 2>&1); then
+        echo "$PACKAGE: the new version does not import ($WSGI_MODULE:$WSGI_CALLABLE): $(printf '%s\n' "$out" | tail -n 1)" >&2
+        echo "$PACKAGE: the running service keeps the old version; fix the package and install it again" >&2
+        return 1
+    fi
+    if ! out=$("$MANAGE" check --deploy 2>&1); then
+        echo "$PACKAGE: manage.py check --deploy failed: $(printf '%s\n' "$out" | grep -m1 -E 'ERROR|Error' || printf '%s\n' "$out" | tail -n 1)" >&2
+        echo "$PACKAGE: the running service keeps the old version; fix the package and install it again" >&2
+        return 1
+    fi
+}
+
+# The uWSGI master's pid, when it runs (systemd's MainPID, or the SysV
+# script's pidfile).
+master_pid() {
+    pid=""
+    if [ -d /run/systemd/system ]; then
+        pid=$(systemctl show --value -p MainPID "$PACKAGE.service" 2>/dev/null || true)
+    elif [ -r "$PIDFILE" ]; then
+        pid=$(cat "$PIDFILE")
+    fi
+    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ -d "/proc/$pid" ]; then
+        echo "$pid"
+    fi
+}
+
+# The pids of a process's children (uWSGI's workers), sorted.
+workers_of() {
+    cat /proc/[0-9]*/stat 2>/dev/null |
+        awk -v m="$1" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == m) print pid }' | sort
+}
+
+# After a graceful reload: wait, bounded, until the master runs as many
+# workers as before and none of them is an old one.
+wait_reloaded() {
+    master=$1
+    old=$2
+    n_old=$(printf '%s\n' "$old" | grep -c . || true)
+    waited=0
+    while [ "$waited" -lt "$((RELOAD_TIMEOUT * 5))" ]; do
+        if [ ! -d "/proc/$master" ]; then
+            echo "$PACKAGE: uWSGI stopped while reloading the new version; see its log" >&2
+            return 1
+        fi
+        new=$(workers_of "$master")
+        n_new=$(printf '%s\n' "$new" | grep -c . || true)
+        still_old=$(printf '%s\n%s\n' "$old" "$new" | grep . | sort | uniq -d)
+        if [ "$n_new" -ge "$n_old" ] && [ -z "$still_old" ]; then
+            return 0
+        fi
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    echo "$PACKAGE: the reload did not finish in $RELOAD_TIMEOUT s" >&2
+    return 1
+}
+
 # Django's migrations, as the service user (the database is the service's
 # to write), before the service (re)starts.
 migrate() {
@@ -132,21 +202,54 @@ start_service() {
     if [ -n "$1" ]; then action=restart; else action=start; fi
     if [ -d /run/systemd/system ]; then
         systemctl --system daemon-reload >/dev/null || true
+    fi
+    # An upgrade of a running service is a graceful reload: the socket stays
+    # open and requests queue while the master loads the new version (a
+    # stop and start would refuse them). policy-rc.d decides, as always.
+    master=$(master_pid)
+    if [ -n "$1" ] && [ -n "$master" ]; then
+        rc=0
+        invoke-rc.d --query "$PACKAGE" restart >/dev/null 2>&1 || rc=$?
+        old=$(workers_of "$master")
+        t0=$(date +%s%N)
+        if [ -d /run/systemd/system ]; then
+            deb-systemd-invoke reload "$PACKAGE.service" >/dev/null
+        else
+            invoke-rc.d "$PACKAGE" restart
+        fi
+        if [ "$rc" -eq 104 ] || [ "$rc" -eq 105 ]; then
+            wait_reloaded "$master" "$old"
+            echo "$PACKAGE: reloaded gracefully in $(( ($(date +%s%N) - t0) / 1000000 )) ms: every worker runs the new version"
+        fi
+        return 0
+    fi
+    if [ -d /run/systemd/system ]; then
         deb-systemd-invoke "$action" "$PACKAGE.service" >/dev/null
     elif [ -x "/etc/init.d/$PACKAGE" ]; then
         invoke-rc.d "$PACKAGE" "$action"
     fi
 }
 
-# Reload nginx when it runs, so it picks up the app's configuration.
+# Reload nginx when it runs, at the first install and when the package
+# ships a changed nginx file (NGINX_SHIPPED is the fingerprint of the file
+# as built; the last one reloaded is kept in the state directory). A reload closes nginx's idle keep-alive connections, which an
+# upgrade of the app alone has no reason to do; an admin who edits the file
+# reloads nginx as they would anyway.
 reload_nginx() {
     [ "$NGINX" = yes ] || return 0
     [ -z "$ROOT" ] || return 0
-    if [ -x /etc/init.d/nginx ] || [ -d /run/systemd/system ]; then
-        if invoke-rc.d nginx status >/dev/null 2>&1; then
-            invoke-rc.d nginx reload || echo "$PACKAGE: nginx reload failed; check 'nginx -t'" >&2
+    if [ "$NGINX_SHIPPED" = "$(cat "$STATE_DIR/nginx.shipped" 2>/dev/null || true)" ]; then
+        return 0
+    fi
+    # nginx not running reads the file when it starts.
+    if { [ -x /etc/init.d/nginx ] || [ -d /run/systemd/system ]; } &&
+        invoke-rc.d nginx status >/dev/null 2>&1; then
+        if ! invoke-rc.d nginx reload; then
+            echo "$PACKAGE: nginx reload failed; check 'nginx -t'" >&2
+            return 0
         fi
     fi
+    printf '%s\n' "$NGINX_SHIPPED" >"$STATE_DIR/nginx.shipped"
 }
 
 case "$1" in
@@ -156,6 +259,7 @@ case "$1" in
         make_secret
         compile
         run_hook
+        preflight
         migrate
         start_service "$2"
         reload_nginx

@@ -29,8 +29,13 @@ remove_bytecode() {
 }
 
 case "$1" in
-    remove|upgrade|deconfigure)
+    remove|deconfigure)
         stop_service
+        remove_bytecode
+        ;;
+    upgrade)
+        # The service keeps serving while dpkg unpacks the new version; the
+        # new postinst checks it and reloads the service gracefully.
         remove_bytecode
         ;;
     failed-upgrade)

@@ -1,14 +1,18 @@
 //! gen-control: app spec (+ facts from mkvenv) -> the package's control area
 //! (`DEBIAN/`): `control`, `conffiles` and the maintainer scripts.
 //!
-//! The maintainer scripts do what debhelper's snippets and the seed's
-//! postinst do, for both init systems: create the service user when it is not
-//! `www-data`, make the log directory, byte-compile the venv and the app at
-//! their install paths (mkvenv ships no bytecode), run the app's config hook,
-//! register the service (`deb-systemd-helper` and `update-rc.d`), (re)start it
-//! through `deb-systemd-invoke`/`invoke-rc.d` so `policy-rc.d` is honoured,
-//! and reload nginx when it runs. prerm stops the service and removes the
-//! bytecode postinst made; postrm purge removes logs and runtime state.
+//! The maintainer scripts (`scripts/*.sh`, filled by `shell::fill`) do what
+//! debhelper's snippets and the seed's postinst do, for both init systems:
+//! create the service user when it is not `www-data`, make the log and state
+//! directories and the secret key, byte-compile the venv and the app at
+//! their install paths (mkvenv ships no bytecode), run the app's config hook
+//! (the seed's `scripts/updateconfig.py` by default), check a new version
+//! before it takes traffic (preflight), run migrations when asked, register
+//! the service (`deb-systemd-helper` and `update-rc.d`), start it, or reload
+//! it gracefully on an upgrade, through `deb-systemd-invoke`/`invoke-rc.d`
+//! so `policy-rc.d` is honoured, and reload nginx when its file changed.
+//! prerm stops the service on removal (not on upgrade) and removes the
+//! bytecode postinst made; postrm purge removes logs, runtime and state.
 //!
 //! Every path honours `DPKG_ROOT` (set by dpkg for `--root` installs); with
 //! `DPKG_ROOT` set, no service or user is touched, as debhelper's snippets do.
@@ -17,9 +21,7 @@ use std::path::{Path, PathBuf};
 
 use debpipe_core::deb822::{Paragraph, fold_description};
 use debpipe_core::shell::{Var, fill};
-use debpipe_core::spec::relation;
 use debpipe_core::{AppSpec, Error, Result, io};
-use serde::Deserialize;
 
 /// Generate the package's control area.
 #[derive(Debug, clap::Parser)]
@@ -49,46 +51,9 @@ pub struct Cli {
     pub out: Option<PathBuf>,
 }
 
-/// What other tools found out about the package's contents.
-#[derive(Debug, Default, Deserialize)]
-pub struct Facts {
-    /// Relations on the Python interpreter.
-    #[serde(default)]
-    pub python_depends: Vec<String>,
-    /// Relations on packages providing shared libraries.
-    #[serde(default)]
-    pub shlib_depends: Vec<String>,
-    /// Other relations.
-    #[serde(default)]
-    pub depends: Vec<String>,
-    /// `all`, or the architecture of compiled files.
-    pub architecture: Option<String>,
-}
-
-impl Facts {
-    /// Parse and check one facts file.
-    pub fn from_json(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let name = io::display_name(path);
-        let facts: Facts = serde_json::from_slice(bytes).map_err(|e| Error::Json {
-            path: name.clone(),
-            msg: e.to_string(),
-        })?;
-        for (field, list) in [
-            ("python_depends", &facts.python_depends),
-            ("shlib_depends", &facts.shlib_depends),
-            ("depends", &facts.depends),
-        ] {
-            for (i, r) in list.iter().enumerate() {
-                relation(r).map_err(|why| Error::file(&name, format!("`{field}[{i}]`: {why}")))?;
-            }
-        }
-        if let Some(a) = &facts.architecture {
-            debpipe_core::spec::architecture(a)
-                .map_err(|why| Error::file(&name, format!("`architecture`: {why}")))?;
-        }
-        Ok(facts)
-    }
-}
+/// What other tools found out about the package's contents (mkvenv's
+/// facts), as the one type in debpipe-core.
+pub use debpipe_core::facts::Facts;
 
 /// The control area: file name, contents, mode.
 pub type Area = Vec<(&'static str, String, u32)>;
@@ -100,6 +65,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     for f in &cli.facts {
         facts.push(Facts::from_json(f, &io::read_input(f)?)?);
     }
+    let mut nginx_shipped = String::from("none");
     let (conffiles, ships_nginx) = match &cli.root {
         Some(root) => {
             let etc = root.join("etc");
@@ -108,9 +74,12 @@ pub fn run(cli: &Cli) -> Result<()> {
                 walk_files(root, &etc, &mut list)?;
             }
             list.sort();
-            let nginx = root
-                .join(spec.nginx_conf_path().trim_start_matches('/'))
-                .exists();
+            let nginx_file = root.join(spec.nginx_conf_path().trim_start_matches('/'));
+            let nginx = nginx_file.exists();
+            if nginx {
+                let text = std::fs::read(&nginx_file).map_err(|e| Error::io(&nginx_file, e))?;
+                nginx_shipped = fingerprint(&text);
+            }
             if spec.config_hook.is_none() {
                 spec.config_hook = seed_hook(&spec, root);
             }
@@ -127,7 +96,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         return io::write_stdout(control.as_bytes());
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    for (name, text, mode) in render_area(&spec, control, &conffiles, ships_nginx) {
+    for (name, text, mode) in render_area(&spec, control, &conffiles, ships_nginx, &nginx_shipped) {
         io::write_atomic(&dir.join(name), text.as_bytes(), mode)?;
     }
     io::write_stdout(format!("{}\n", dir.display()).as_bytes())
@@ -252,6 +221,7 @@ pub fn render_area(
     control: String,
     conffiles: &[String],
     ships_nginx: bool,
+    nginx_shipped: &str,
 ) -> Area {
     let mut area: Area = vec![("control", control, 0o644)];
     if !conffiles.is_empty() {
@@ -259,7 +229,11 @@ pub fn render_area(
         text.push('\n');
         area.push(("conffiles", text, 0o644));
     }
-    area.push(("postinst", render_postinst(spec, ships_nginx), 0o755));
+    area.push((
+        "postinst",
+        render_postinst(spec, ships_nginx, nginx_shipped),
+        0o755,
+    ));
     area.push(("prerm", render_prerm(spec), 0o755));
     area.push(("postrm", render_postrm(spec), 0o755));
     area
@@ -330,7 +304,10 @@ fn postinst_template(spec: &AppSpec) -> String {
 }
 
 /// Render `postinst`.
-pub fn render_postinst(spec: &AppSpec, ships_nginx: bool) -> String {
+///
+/// `nginx_shipped` fingerprints the nginx file the package ships
+/// ([`fingerprint`]): postinst reloads nginx only when it changes.
+pub fn render_postinst(spec: &AppSpec, ships_nginx: bool, nginx_shipped: &str) -> String {
     let yes = |b: bool| if b { "yes" } else { "no" };
     script(
         spec,
@@ -354,9 +331,36 @@ pub fn render_postinst(spec: &AppSpec, ships_nginx: bool) -> String {
             set("CONFIG_HOOK", spec.config_hook.as_deref().unwrap_or("")),
             set("MIGRATE", yes(spec.migrate)),
             set("NGINX", yes(ships_nginx)),
+            set("NGINX_SHIPPED", nginx_shipped),
+            set("PIDFILE", spec.pidfile()),
+            set(
+                "WSGI_MODULE",
+                AppSpec::WSGI_ENTRY.split_once(':').map_or("", |(m, _)| m),
+            ),
+            set(
+                "WSGI_CALLABLE",
+                AppSpec::WSGI_ENTRY.split_once(':').map_or("", |(_, c)| c),
+            ),
+            // A reload waits for the workers' requests (harakiri), their
+            // mercy, and the app's load.
+            set(
+                "RELOAD_TIMEOUT",
+                (spec.harakiri + spec.reload_mercy + 60).to_string(),
+            ),
             Var::ExportFn("app_env", app_env(spec)),
         ],
     )
+}
+
+/// A stable 64-bit FNV-1a fingerprint, in hex: it tells one build's file
+/// from another's, nothing more (no security rests on it).
+pub fn fingerprint(data: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// Render `prerm`.
@@ -406,8 +410,8 @@ mod tests {
         let f = Facts {
             python_depends: vec!["python3 (>= 3.11)".into(), "python3 (<< 3.12)".into()],
             shlib_depends: vec!["libc6 (>= 2.36)".into()],
-            depends: vec![],
             architecture: Some("amd64".into()),
+            ..Facts::default()
         };
         assert_eq!(
             depends(&s, &[f], true),
@@ -463,14 +467,14 @@ mod tests {
     #[test]
     fn custom_user_is_created_and_depends_on_adduser() {
         let s = spec(r#"{"module":"a","version":"1","user":"appuser"}"#);
-        assert!(render_postinst(&s, false).contains("adduser --system"));
+        assert!(render_postinst(&s, false, "").contains("adduser --system"));
         assert!(depends(&s, &[], false).contains(&"adduser".to_string()));
         let s = spec(r#"{"module":"a","version":"1","group":"appgroup"}"#);
-        assert!(render_postinst(&s, false).contains("addgroup --system"));
-        assert!(render_postinst(&s, false).contains("adduser --quiet www-data"));
+        assert!(render_postinst(&s, false, "").contains("addgroup --system"));
+        assert!(render_postinst(&s, false, "").contains("adduser --quiet www-data"));
         let s = spec(r#"{"module":"a","version":"1"}"#);
         assert!(!depends(&s, &[], false).contains(&"adduser".to_string()));
-        let p = render_postinst(&s, false);
+        let p = render_postinst(&s, false, "");
         assert!(!p.contains("adduser") && !p.contains("addgroup"), "{p}");
         assert!(p.contains(NO_ACCOUNT));
         assert!(!p.contains("# @account"));
@@ -483,19 +487,25 @@ mod tests {
         let s = spec(
             r#"{"module":"a","version":"1","user":"appuser","config_hook":"x.py","env":{"A":"b"}}"#,
         );
-        for (name, text, _) in render_area(&s, String::new(), &[], true) {
+        for (name, text, _) in render_area(&s, String::new(), &[], true, "x") {
             if !["postinst", "prerm", "postrm"].contains(&name) {
                 continue;
             }
             let used = text.split('$').skip(1).filter_map(|rest| {
                 let rest = rest.strip_prefix('{').unwrap_or(rest);
-                let var: String = rest
+                let name: String = rest
                     .chars()
-                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
-                (!var.is_empty()).then_some(var)
+                // Upper-case names are the scripts' own; `${Conffiles}` is a
+                // dpkg-query field.
+                (!name.is_empty() && !name.contains(|c: char| c.is_ascii_lowercase()))
+                    .then_some(name)
             });
             for var in used {
+                if var.chars().all(|c| c.is_ascii_digit()) {
+                    continue;
+                }
                 let assigned = text
                     .lines()
                     .any(|l| l.trim_start().starts_with(&format!("{var}=")))
@@ -561,11 +571,11 @@ mod tests {
     fn update_rc_d_names_the_script_literally() {
         let s = spec(r#"{"module":"a","version":"1"}"#);
         assert!(
-            render_postinst(&s, false)
+            render_postinst(&s, false, "")
                 .contains("\n        update-rc.d a-api defaults >/dev/null\n")
         );
         assert!(render_postrm(&s).contains("\n            update-rc.d a-api remove >/dev/null\n"));
-        assert!(!render_postinst(&s, false).contains("example-api"));
+        assert!(!render_postinst(&s, false, "").contains("example-api"));
         assert!(!render_postrm(&s).contains("example-api"));
     }
 

@@ -132,6 +132,8 @@ fn bad_facts_exit_1_name_the_file_and_write_nothing() {
             r#"{"architecture":"amd64\nEssential: yes"}"#,
         ),
         ("wrong-type.json", r#"{"python_depends":"python3"}"#),
+        // A renamed field is an error, not a silently empty Depends.
+        ("unknown-field.json", r#"{"python_deps":["python3"]}"#),
     ] {
         let facts = dir.path().join(name);
         std::fs::write(&facts, text).unwrap();

@@ -351,13 +351,11 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
     assert!(log.contains("spawned uWSGI master process"), "{log}");
 
     // An app that cannot load: start fails at once, nothing left running.
-    let bad = debpipe_core::AppSpec::from_json(
-        &spec_path,
-        app.spec(pkg, &format!(r#"{extra},"wsgi":"nope.wsgi""#))
-            .as_bytes(),
+    std::fs::write(
+        app.app_dir.join("debpipe_wsgi.py"),
+        "from nope.wsgi import application\n",
     )
     .unwrap();
-    std::fs::write(&ini, gen_uwsgi::render(&bad)).unwrap();
     let t = Instant::now();
     let (code, out) = script.run("start");
     assert_eq!(code, 1, "start of a broken app: {out}");

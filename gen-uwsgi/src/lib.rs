@@ -69,12 +69,13 @@ pub fn render(spec: &AppSpec) -> String {
     kv("home", &spec.venv);
     // With `mount`, uWSGI serves the app under `location` and moves that
     // prefix from PATH_INFO to SCRIPT_NAME, so Django's URLs start at `/`.
+    // stage-django's wrapper of the spec's `wsgi`, loading the URLconf too.
     match spec.mount_point() {
         Some(m) => {
-            kv("mount", &format!("{m}={}", spec.wsgi));
+            kv("mount", &format!("{m}={}", AppSpec::WSGI_ENTRY));
             kv("manage-script-name", &true);
         }
-        None => kv("module", &spec.wsgi),
+        None => kv("module", &AppSpec::WSGI_ENTRY),
     }
     // debpipe's settings overlay: the project's settings, plus the secret
     // key, hosts, static/media roots and state paths of the package.
@@ -160,12 +161,14 @@ mod tests {
         let ini = render(&spec(
             r#"{"module":"a","version":"1","location":"/blog/","mount":true,"wsgi":"m.wsgi:app"}"#,
         ));
-        assert!(ini.contains("\nmount = /blog=m.wsgi:app\nmanage-script-name = true\n"));
+        assert!(
+            ini.contains("\nmount = /blog=debpipe_wsgi:application\nmanage-script-name = true\n")
+        );
         assert!(!ini.contains("\nmodule ="));
         let ini = render(&spec(
             r#"{"module":"a","version":"1","location":"/blog/","wsgi":"m.wsgi:app"}"#,
         ));
-        assert!(ini.contains("\nmodule = m.wsgi:app\n"));
+        assert!(ini.contains("\nmodule = debpipe_wsgi:application\n"));
         assert!(!ini.contains("mount"));
     }
 

@@ -55,7 +55,6 @@ use std::time::Instant;
 
 use debpipe_core::{AppSpec, Error, Result, io};
 use memchr::memmem;
-use serde::Serialize;
 
 /// The longest shebang line Linux pip trusts (distlib's limit, newline
 /// included); a longer one gets the `#!/bin/sh` wrapper.
@@ -141,24 +140,9 @@ pub struct Cli {
     pub verbose: bool,
 }
 
-/// What the next tools need to know about the venv (printed as JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Facts {
-    /// Install path of the venv.
-    pub venv: String,
-    /// `MAJOR.MINOR` of its interpreter.
-    pub python: String,
-    /// Relations on the interpreter's package, one per entry.
-    pub python_depends: Vec<String>,
-    /// Relations on the packages of the shared libraries that ELF files in
-    /// the venv load from outside it, one per entry, sorted.
-    pub shlib_depends: Vec<String>,
-    /// `all` without any ELF file in the venv, else `dpkg --print-architecture`.
-    pub architecture: String,
-    /// True when postinst must byte-compile the venv (and prerm remove the
-    /// `__pycache__` directories): mkvenv ships no bytecode.
-    pub compiled: bool,
-}
+/// What the next tools need to know about the venv (printed as JSON): the
+/// one type gen-control reads, in debpipe-core.
+pub use debpipe_core::facts::Facts;
 
 /// Counts reported with `--verbose`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -242,8 +226,9 @@ pub fn run(cli: &Cli) -> Result<()> {
         python: format!("{}.{}", version.0, version.1),
         python_depends,
         shlib_depends,
-        architecture,
+        architecture: Some(architecture),
         compiled: true,
+        ..Facts::default()
     };
     if cli.verbose {
         eprintln!(
@@ -352,9 +337,7 @@ fn make_build_dir(target: &Path) -> Result<tempfile::TempDir> {
 
 /// The facts as pretty JSON with a final newline.
 pub fn render_facts(facts: &Facts) -> String {
-    let mut s = serde_json::to_string_pretty(facts).unwrap_or_default();
-    s.push('\n');
-    s
+    facts.to_json()
 }
 
 /// Refuse an interpreter a target machine would not have at the same path.
@@ -1291,10 +1274,10 @@ fn stricter(a: &str, b: &str) -> bool {
             .map(|(v, _)| v.trim().to_string())
     };
     match (min(a), min(b)) {
-        (Some(va), Some(vb)) => Command::new("dpkg")
-            .args(["--compare-versions", &va, "gt", &vb])
-            .status()
-            .is_ok_and(|s| s.success()),
+        (Some(va), Some(vb)) => {
+            debpipe_core::version::compare(va.as_bytes(), vb.as_bytes())
+                == std::cmp::Ordering::Greater
+        }
         (Some(_), None) => true,
         _ => false,
     }
@@ -1303,6 +1286,18 @@ fn stricter(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stricter_compares_versions_as_dpkg_does() {
+        assert!(stricter("libc6 (>= 2.36)", "libc6 (>= 2.9)"));
+        assert!(!stricter(
+            "zlib1g (>= 1.2.13)",
+            "zlib1g (>= 1:1.2.3.3.dfsg-1)"
+        ));
+        assert!(stricter("a (>= 1.0)", "a (>= 1.0~rc1)"));
+        assert!(!stricter("a (>= 1.0)", "a (>= 1.0)"));
+        assert!(stricter("a (>= 1)", "a"));
+    }
 
     fn rel(from: &str, to: &str) -> Relocation {
         Relocation {
@@ -1694,8 +1689,9 @@ mod tests {
             python: "3.11".into(),
             python_depends: vec!["python3 (>= 3.11)".into(), "python3 (<< 3.12)".into()],
             shlib_depends: vec![],
-            architecture: "all".into(),
+            architecture: Some("all".into()),
             compiled: true,
+            ..Facts::default()
         };
         let s = render_facts(&f);
         assert!(s.ends_with("}\n"));

@@ -7,6 +7,9 @@
 //!   (`scripts/settings.py`): the project's settings plus the secret key,
 //!   hosts, static and media roots and `SQLite` paths of the package; the
 //!   service, the config hook and the admin helper all use it;
+//! - `<app_dir>/debpipe_wsgi.py`, the entry point uWSGI loads
+//!   (`scripts/wsgi.py`): the spec's `wsgi`, with the `URLconf` imported at
+//!   load time;
 //! - `<venv>/bin/manage`, the admin helper (`scripts/manage.sh`): Django's
 //!   management commands as the service user with the service's settings;
 //! - with `static` in the spec (and `collectstatic` not false), the
@@ -28,6 +31,7 @@ use debpipe_core::{AppSpec, Error, Result, io};
 const SETTINGS: &str = include_str!("../scripts/settings.py");
 const MANAGE: &str = include_str!("../scripts/manage.sh");
 const COLLECTSTATIC: &str = include_str!("../scripts/collectstatic.py");
+const WSGI: &str = include_str!("../scripts/wsgi.py");
 
 /// Write Django's part of a staging tree.
 #[derive(Debug, clap::Parser)]
@@ -37,7 +41,9 @@ const COLLECTSTATIC: &str = include_str!("../scripts/collectstatic.py");
     long_about = "Write Django's part of the staging tree (JSON spec, see README), after stage-app \
 and mkvenv have filled it: the settings overlay <app_dir>/debpipe_settings.py (the project's \
 settings plus SECRET_KEY from the key file postinst makes, ALLOWED_HOSTS, STATIC_ROOT, MEDIA_ROOT \
-and SQLite paths under state_dir), the admin helper <venv>/bin/manage, and, when the spec has \
+and SQLite paths under state_dir), the WSGI entry point <app_dir>/debpipe_wsgi.py (the spec's \
+`wsgi`, with the project's URLconf imported at load time), the admin helper <venv>/bin/manage, \
+and, when the spec has \
 `static` and the project uses django.contrib.staticfiles, the collected static files in \
 <static.dir> (collectstatic with the staged venv's python). Prints STAGE.",
     after_help = "Examples:\n  stage-app app.json --app . --root stage\n  mkvenv app.json -r requirements.txt --root stage > facts.json\n  stage-django app.json --root stage\n  stage-django --no-collectstatic --render settings app.json   # print the overlay"
@@ -65,8 +71,10 @@ pub struct Cli {
 pub enum Rendered {
     /// The settings overlay (`debpipe_settings.py`)
     Settings,
-    /// The admin helper (<venv>/bin/manage)
+    /// The admin helper (`<venv>/bin/manage`)
     Manage,
+    /// The WSGI entry point (`debpipe_wsgi.py`)
+    Wsgi,
 }
 
 /// Run the tool.
@@ -76,6 +84,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         let text = match r {
             Rendered::Settings => render_settings(&spec),
             Rendered::Manage => render_manage(&spec),
+            Rendered::Wsgi => render_wsgi(&spec),
         };
         return io::write_stdout(text.as_bytes());
     }
@@ -94,6 +103,12 @@ pub fn run(cli: &Cli) -> Result<()> {
         root,
         &spec.settings_overlay_path(),
         render_settings(&spec).as_bytes(),
+        0o644,
+    )?;
+    io::write_staged(
+        root,
+        &spec.wsgi_wrapper_path(),
+        render_wsgi(&spec).as_bytes(),
         0o644,
     )?;
     io::write_staged(
@@ -149,6 +164,20 @@ pub fn render_settings(spec: &AppSpec) -> String {
         let _ = writeln!(block, "{k} = {}", py(&v));
     }
     replace_vars_block(SETTINGS, &block)
+}
+
+/// Render the WSGI entry point: the spec's `wsgi`, with the `URLconf`
+/// imported at load time.
+pub fn render_wsgi(spec: &AppSpec) -> String {
+    let (module, callable) = spec.wsgi_parts();
+    replace_vars_block(
+        WSGI,
+        &format!(
+            "_WSGI_MODULE = {}\n_WSGI_CALLABLE = {}\n",
+            py(&serde_json::json!(module)),
+            py(&serde_json::json!(callable))
+        ),
+    )
 }
 
 /// Render the admin helper.

@@ -140,8 +140,9 @@ STATICFILES_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesSto
 STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
             "staticfiles": {"BACKEND": STATICFILES_STORAGE}}
 MEDIA_ROOT = BASE_DIR / "media"
+ROOT_URLCONF = "proj.urls"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"},
-             "other": {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}}
+             "other": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/x.sqlite3"}}
 "#;
 
 impl Project {
@@ -156,6 +157,18 @@ impl Project {
         );
         write(&app.join("site_app/__init__.py"), "");
         write(
+            &app.join("proj/wsgi.py"),
+            "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
+        );
+        write(
+            &app.join("proj/urls.py"),
+            "from django.urls import path\nfrom site_app import views\nurlpatterns = [path('', views.home)]\n",
+        );
+        write(
+            &app.join("site_app/views.py"),
+            "from django.http import HttpResponse\ndef home(request):\n    return HttpResponse('home')\n",
+        );
+        write(
             &app.join("site_app/static/site/app.css"),
             "body { color: red }\n",
         );
@@ -164,7 +177,7 @@ impl Project {
             &spec,
             &format!(
                 r#"{{"module":"proj","version":"1.0","app_dir":"{a}","venv":"{t}/proj-venv",
-                    "state_dir":"{t}/proj-state","settings":"proj.settings",
+                    "state_dir":"{t}/proj-state","settings":"proj.settings","wsgi":"proj.wsgi",
                     "static":{{"url":"/static/"}},
                     "server":{{"server_name":["proj.example.com"]}}}}"#,
                 a = app.display(),
@@ -217,7 +230,7 @@ fn collects_static_files_with_the_manifest_and_writes_overlay_and_helper() {
 
 /// The overlay as the service sees it: the secret from the key file, the
 /// project's hosts plus the server names, static and media roots, `SQLite`
-/// moved to the state dir (other engines untouched). Without the key file,
+/// inside the app moved to the state dir (one outside it untouched). Without the key file,
 /// Django's error names it.
 #[test]
 fn overlay_sets_secret_hosts_roots_and_moves_sqlite_to_state_dir() {
@@ -269,7 +282,7 @@ fn overlay_sets_secret_hosts_roots_and_moves_sqlite_to_state_dir() {
             s(&app.join("staticfiles")),
             s(&state.join("media")),
             s(&state.join("db.sqlite3")),
-            "x"
+            "/srv/x.sqlite3"
         ])
     );
 }
@@ -291,4 +304,38 @@ fn failing_collectstatic_exits_1_naming_the_error_and_leaves_no_static_tree() {
     let app = p.top.join("proj");
     assert!(!app.join("staticfiles").exists());
     assert!(!app.join(".staticfiles.collecting").exists());
+}
+
+/// The entry point uWSGI loads imports the project's `URLconf` and views at
+/// load time (Django alone would at the first request), and its app answers.
+#[test]
+fn wsgi_entry_loads_the_urlconf_and_views_eagerly() {
+    let p = Project::new("");
+    assert!(p.stage().status.success());
+    let app = p.top.join("proj");
+    write(&p.top.join("proj-state/secret_key"), "k\n");
+    let probe = "import sys\n\
+        before = 'site_app.views' in sys.modules\n\
+        import debpipe_wsgi\n\
+        after = 'site_app.views' in sys.modules\n\
+        out = []\n\
+        body = debpipe_wsgi.application({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/', 'SERVER_NAME': 'proj.example.com', 'SERVER_PORT': '80', 'HTTP_HOST': 'proj.example.com', 'wsgi.input': __import__('io').BytesIO(), 'wsgi.url_scheme': 'http'}, lambda s, h: out.append(s))\n\
+        print(before, after, out[0], b''.join(body).decode())\n";
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", probe])
+        .current_dir(&app)
+        .env("PYTHONPATH", &app)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("DJANGO_SETTINGS_MODULE", "debpipe_settings")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "False True 200 OK home\n"
+    );
 }

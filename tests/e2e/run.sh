@@ -33,8 +33,12 @@
 #      the root has no systemd) and nginx answers GET /api/wechat/ping on
 #      port 80 with the greeting of /etc/wechat/wechat.yaml;
 #   3. the admin edits the conffile; `make` builds 1.0.1 (only `version`
-#      changed); apt-get upgrade keeps the edit, the service restarts (new
-#      master pid) and serves version 1.0.1 with the edited greeting;
+#      changed); apt-get upgrade, with requests going through nginx all the
+#      while (load.py), fails none of them, keeps the edit, replaces every
+#      worker through a graceful reload and serves 1.0.1 with the edited
+#      greeting from each; the same load across a plain stop/start does
+#      fail (the negative control); a broken 1.0.2 (its views raise) is
+#      refused by postinst while 1.0.1 keeps serving, and 1.0.3 completes;
 #   4. apt-get remove stops the service and removes the program, but keeps
 #      the conffiles (and the log); the init script left behind is a no-op;
 #   5. apt-get purge leaves none of the package's files, its log or its
@@ -96,6 +100,27 @@ ping_until_ok() {
 	return 1
 }
 json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# Load through nginx while something happens (load.py: 8 keep-alive
+# connections, a 60 s timeout, so a request that waits in the socket's
+# backlog is not a failure but a refused or failed one is).
+# load_start NAME; ...; load_stop NAME prints "SENT FAILED".
+load_start() {
+	rm -f "$work/$1.stop"
+	"$py" "$here/load.py" "http://127.0.0.1/api/wechat/ping" "$host" 8 "$work/$1.stop" \
+		>"$logs/$1.load" 2>"$logs/$1.load-errors" &
+	load_pid=$!
+	sleep 1
+}
+load_stop() {
+	touch "$work/$1.stop"
+	wait "$load_pid" || fail "the load generator failed: $(cat "$logs/$1.load-errors")"
+}
+oneline() { tr '\n' ' ' <<<"$1"; }
+# The pids of the uWSGI master's workers, sorted.
+workers_of() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v m="$1" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == m) print pid }' | sort
+}
 
 # --- step 0: the repository --------------------------------------------------
 
@@ -261,7 +286,7 @@ pass
 
 # --- step 3: upgrade -----------------------------------------------------------
 
-begin 3 "edit the conffile, make 1.0.1, apt-get upgrade: restart on the new code, edit kept"
+begin 3 "edit the conffile, make 1.0.1, apt-get upgrade under load: no request fails, new code in every worker, edit kept"
 sed -i 's/^greeting:.*/greeting: edited by the admin/' "$root/etc/wechat/wechat.yaml"
 cp "$root/etc/wechat/wechat.yaml" "$work/wechat.yaml.edited"
 grep -q '^greeting: edited by the admin$' "$work/wechat.yaml.edited" || fail "could not edit the conffile"
@@ -275,7 +300,25 @@ logged make-1.0.1 "$make" "${MAKEARGS[@]}"
 grep -E '==>' "$logs/make-1.0.1.log" | sed 's/^/    /'
 grep -q '^Version: 1.0.1$' "$repo/Packages" || fail "Packages does not list version 1.0.1"
 logged apt-update-2 inroot apt-get -q --error-on=any update
+workers1=$(workers_of "$master1")
+[ -n "$workers1" ] || fail "no uWSGI worker under master $master1"
+nginx_502_before=$(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true)
+load_start upgrade
+t_up=$EPOCHREALTIME
 logged apt-upgrade inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade
+t_up=$(since "$t_up")
+load_stop upgrade
+read -r sent failed <"$logs/upgrade.load"
+nginx_502=$(( $(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true) - nginx_502_before ))
+note "under load through nginx during apt-get upgrade ($t_up s): $sent requests, $failed failed, $nginx_502 answered 502 in nginx's log"
+[ "$sent" -gt 0 ] || fail "the load generator sent no request during the upgrade"
+if [ "$failed" -ne 0 ] || [ "$nginx_502" -ne 0 ]; then fail "$failed of $sent requests failed during the upgrade ($nginx_502 502s): $(cat "$logs/upgrade.load-errors")"; fi
+ok "no request failed during the upgrade: $sent sent"
+note "$(grep -m1 "$package: reloaded gracefully" "$logs/apt-upgrade.log" || echo "postinst did not report its reload")"
+if grep -q 'Reloading nginx' "$logs/apt-upgrade.log"; then
+	fail "the upgrade reloaded nginx, though its file did not change (a reload drops idle keep-alive connections)"
+fi
+ok "nginx was not reloaded: its file did not change"
 check_apt_log "$logs/apt-upgrade.log"
 grep -q "Setting up $package (1.0.1)" "$logs/apt-upgrade.log" || fail "$package was not upgraded to 1.0.1"
 [ "$(inroot dpkg-query -W -f='${Version}' "$package")" = 1.0.1 ] || fail "dpkg does not have 1.0.1 installed"
@@ -284,10 +327,23 @@ cmp -s "$work/wechat.yaml.edited" "$root/etc/wechat/wechat.yaml" || fail "the ed
 cmp -s "$work/nginx.conf.edited" "$root$nginx_conf" || fail "the edited $nginx_conf was changed by the upgrade"
 ok "the edited conffiles survived"
 master2=$(pidfile_pid "/run/$package.pid") || fail "the service is not running after the upgrade"
-[ "$master2" != "$master1" ] || fail "the uWSGI master is still pid $master1: the service was not restarted"
-! kill -0 "$master1" 2>/dev/null || [ "$(readlink "/proc/$master1/root")" != "$root" ] \
-	|| fail "the old uWSGI master $master1 still runs"
-ok "restarted: uWSGI master $master1 -> $master2"
+[ "$master2" = "$master1" ] || note "the uWSGI master changed: $master1 -> $master2"
+workers2=$(workers_of "$master2")
+[ "$(grep -c . <<<"$workers2")" -ge "$(grep -c . <<<"$workers1")" ] \
+	|| fail "fewer workers after the upgrade: $(oneline "$workers1") -> $(oneline "$workers2")"
+[ -z "$(comm -12 <(echo "$workers1") <(echo "$workers2"))" ] \
+	|| fail "old workers still run after the upgrade: $(comm -12 <(echo "$workers1") <(echo "$workers2") | tr '\n' ' ')"
+ok "graceful reload: master $master2 kept the socket, every worker replaced ($(oneline "$workers1") -> $(oneline "$workers2"))"
+answered=""
+for _ in $(seq 1 40); do
+	out=$(ping_app) || fail "GET /api/wechat/ping failed after the upgrade: $out"
+	[ "$(json version <<<"$out")" = 1.0.1 ] || fail "a worker still answers with the old version: $out"
+	answered="$answered $(json pid <<<"$out")"
+done
+for p in $answered; do
+	grep -qx "$p" <<<"$workers2" || fail "pid $p answered but is not one of the new workers ($(oneline "$workers2"))"
+done
+ok "40 requests after the upgrade: all 1.0.1, from workers $(tr ' ' '\n' <<<"$answered" | sort -u | grep . | tr '\n' ' ')"
 out=$(ping_until_ok) || fail "GET /api/wechat/ping did not answer after the upgrade: $out"
 note "GET http://127.0.0.1/api/wechat/ping -> $out"
 [ "$(json version <<<"$out")" = 1.0.1 ] || fail "the app does not report version 1.0.1: $out"
@@ -302,6 +358,52 @@ if [ -n "$dist" ]; then
 else
 	ok "no conffile changed with the version (no .dpkg-dist)"
 fi
+# Negative control: the same load across a plain stop and start (what an
+# upgrade did before) must show failures, or this step could not fail.
+load_start restart
+logged plain-restart inroot sh -c "/etc/init.d/$package stop && /etc/init.d/$package start"
+sleep 1
+load_stop restart
+read -r sent_r failed_r <"$logs/restart.load"
+note "the same load across a plain stop and start: $sent_r requests, $failed_r failed"
+[ "$failed_r" -gt 0 ] || fail "no request failed across a plain stop/start: the load cannot see downtime"
+ok "negative control: a plain stop/start fails $failed_r of $sent_r requests"
+master2=$(pidfile_pid "/run/$package.pid") || fail "the service is not running after the stop/start"
+
+# A broken version (its views raise at import): postinst's preflight stops
+# it before it takes traffic. The upgrade fails naming the error, requests
+# keep succeeding, no worker is replaced, the old code still answers; then a
+# fixed version completes the upgrade.
+cp "$app/wechat/views.py" "$work/views.py.good"
+echo 'raise RuntimeError("broken on purpose")' >>"$app/wechat/views.py"
+sed -i 's/"version": *"1\.0\.1"/"version": "1.0.2"/' "$app/app.json"
+logged make-1.0.2 "$make" "${MAKEARGS[@]}"
+logged apt-update-3 inroot apt-get -q --error-on=any update
+workers_b=$(workers_of "$master2")
+load_start broken
+if inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade >"$logs/apt-broken.log" 2>&1; then
+	fail "the upgrade to the broken 1.0.2 succeeded (log: $logs/apt-broken.log)"
+fi
+load_stop broken
+read -r sent_b failed_b <"$logs/broken.load"
+grep -q "$package: the new version does not import.*broken on purpose" "$logs/apt-broken.log" \
+	|| fail "postinst did not name the error (log: $logs/apt-broken.log)"
+note "$(grep -m1 "$package: the new version does not import" "$logs/apt-broken.log")"
+[ "$failed_b" -eq 0 ] || fail "$failed_b of $sent_b requests failed while the broken upgrade ran: $(cat "$logs/broken.load-errors")"
+[ "$(workers_of "$master2")" = "$workers_b" ] || fail "the broken version replaced workers: $(oneline "$workers_b") -> $(oneline "$(workers_of "$master2")")"
+out=$(ping_app) || fail "GET /api/wechat/ping failed after the broken upgrade: $out"
+[ "$(json version <<<"$out")" = 1.0.1 ] || fail "not the old version answering after the broken upgrade: $out"
+[ "$(inroot dpkg-query -W -f='${Status}' "$package")" = "install ok half-configured" ] \
+	|| fail "dpkg status after the broken upgrade: $(inroot dpkg-query -W -f='${Status}' "$package")"
+ok "broken 1.0.2 refused by postinst: $sent_b requests, none failed, 1.0.1 still serves from the same workers"
+cp "$work/views.py.good" "$app/wechat/views.py"
+sed -i 's/"version": *"1\.0\.2"/"version": "1.0.3"/' "$app/app.json"
+logged make-1.0.3 "$make" "${MAKEARGS[@]}"
+logged apt-update-4 inroot apt-get -q --error-on=any update
+logged apt-fixed inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade
+out=$(ping_until_ok) || fail "GET /api/wechat/ping did not answer after the fixed upgrade: $out"
+[ "$(json version <<<"$out")" = 1.0.3 ] || fail "the fixed 1.0.3 does not answer: $out"
+ok "the fixed 1.0.3 completes the upgrade and answers"
 pass
 
 # --- step 4: remove ------------------------------------------------------------

@@ -113,6 +113,7 @@ $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind systemd --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-init $(T)/gen-init --kind socket --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind sysv --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-control $(T)/gen-control $(SPEC) --facts $(BUILD)/facts.json --root $(STAGE) >/dev/null
 	@touch $@

@@ -496,6 +496,12 @@ impl AppSpec {
         format!("/lib/systemd/system/{}.service", self.package)
     }
 
+    /// Install path of the systemd socket unit, which holds the listening
+    /// socket while the service restarts.
+    pub fn systemd_socket_path(&self) -> String {
+        format!("/lib/systemd/system/{}.socket", self.package)
+    }
+
     /// Install path of the SysV init script.
     pub fn sysv_script_path(&self) -> String {
         format!("/etc/init.d/{}", self.package)

@@ -188,13 +188,16 @@ migrate() {
 # script through invoke-rc.d, which honours policy-rc.d.
 start_service() {
     [ -z "$ROOT" ] || return 0
+    # The socket unit holds the listening socket while the service restarts.
     if command -v deb-systemd-helper >/dev/null; then
-        deb-systemd-helper unmask "$PACKAGE.service" >/dev/null || true
-        if deb-systemd-helper --quiet was-enabled "$PACKAGE.service"; then
-            deb-systemd-helper enable "$PACKAGE.service" >/dev/null || true
-        else
-            deb-systemd-helper update-state "$PACKAGE.service" >/dev/null || true
-        fi
+        for unit in "$PACKAGE.socket" "$PACKAGE.service"; do
+            deb-systemd-helper unmask "$unit" >/dev/null || true
+            if deb-systemd-helper --quiet was-enabled "$unit"; then
+                deb-systemd-helper enable "$unit" >/dev/null || true
+            else
+                deb-systemd-helper update-state "$unit" >/dev/null || true
+            fi
+        done
     fi
     if [ -x "/etc/init.d/$PACKAGE" ]; then
         update-rc.d example-api defaults >/dev/null
@@ -224,6 +227,7 @@ start_service() {
         return 0
     fi
     if [ -d /run/systemd/system ]; then
+        deb-systemd-invoke start "$PACKAGE.socket" >/dev/null
         deb-systemd-invoke "$action" "$PACKAGE.service" >/dev/null
     elif [ -x "/etc/init.d/$PACKAGE" ]; then
         invoke-rc.d "$PACKAGE" "$action"

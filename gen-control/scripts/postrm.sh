@@ -28,8 +28,10 @@ case "$1" in
         if [ -z "$ROOT" ]; then
             update-rc.d example-api remove >/dev/null
             if command -v deb-systemd-helper >/dev/null; then
-                deb-systemd-helper purge "$PACKAGE.service" >/dev/null || true
-                deb-systemd-helper unmask "$PACKAGE.service" >/dev/null || true
+                for unit in "$PACKAGE.socket" "$PACKAGE.service"; do
+                    deb-systemd-helper purge "$unit" >/dev/null || true
+                    deb-systemd-helper unmask "$unit" >/dev/null || true
+                done
             fi
         fi
         ;;

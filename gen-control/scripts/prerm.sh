@@ -13,7 +13,7 @@ APP_DIR=/opt/www/example
 stop_service() {
     [ -z "$ROOT" ] || return 0
     if [ -d /run/systemd/system ]; then
-        deb-systemd-invoke stop "$PACKAGE.service" >/dev/null || true
+        deb-systemd-invoke stop "$PACKAGE.socket" "$PACKAGE.service" >/dev/null || true
     elif [ -x "/etc/init.d/$PACKAGE" ]; then
         invoke-rc.d "$PACKAGE" stop
     fi

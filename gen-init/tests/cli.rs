@@ -10,19 +10,19 @@ use std::time::{Duration, Instant};
 use debpipe_core::testing::{Generator, KillOnDrop, ScratchApp, uwsgi_request, wait_until};
 
 fn tool(kind: &str) -> Generator {
-    let sysv = kind == "sysv";
+    let (ext, example_install_path, mode) = match kind {
+        "sysv" => ("init", "/etc/init.d/wechat-api", 0o755),
+        "socket" => ("socket", "/lib/systemd/system/wechat-api.socket", 0o644),
+        _ => ("service", "/lib/systemd/system/wechat-api.service", 0o644),
+    };
     Generator {
         tool: "gen-init",
         bin: assert_cmd::cargo::cargo_bin!("gen-init").to_path_buf(),
         args: vec!["--kind".into(), kind.into()],
         golden_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
-        ext: if sysv { "init" } else { "service" },
-        example_install_path: if sysv {
-            "/etc/init.d/wechat-api"
-        } else {
-            "/lib/systemd/system/wechat-api.service"
-        },
-        mode: if sysv { 0o755 } else { 0o644 },
+        ext,
+        example_install_path,
+        mode,
     }
 }
 
@@ -32,6 +32,10 @@ mod systemd {
 
 mod sysv {
     debpipe_core::generator_contract_tests!(super::tool("sysv"));
+}
+
+mod socket {
+    debpipe_core::generator_contract_tests!(super::tool("socket"));
 }
 
 #[test]
@@ -118,8 +122,9 @@ fn unit_exposure_is_at_most_2_0() {
     );
 }
 
-/// systemd-analyze accepts the unit (with a uWSGI binary that exists here),
-/// and does reject a broken one, so the check can fail.
+/// systemd-analyze accepts the unit and its socket unit (with a uWSGI
+/// binary that exists here), and does reject a broken one, so the check can
+/// fail.
 #[test]
 fn systemd_analyze_verifies_the_unit() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,12 +141,17 @@ fn systemd_analyze_verifies_the_unit() {
         );
         let unit = dir.path().join(format!("{name}.service"));
         generate("systemd", &spec, &unit);
-        let out = verify_unit(&unit);
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let socket = dir.path().join(format!("{name}.socket"));
+        generate("socket", &spec, &socket);
+        for u in [&unit, &socket] {
+            let out = verify_unit(u);
+            assert!(
+                out.status.success() && out.stderr.is_empty(),
+                "{}: {}",
+                u.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let broken = dir.path().join("dpt-broken.service");
         let text = std::fs::read_to_string(&unit).unwrap();
         std::fs::write(&broken, text.replace("Type=notify", "Type=notifyy")).unwrap();
@@ -373,4 +383,163 @@ fn zombie(pid: u32) -> bool {
             .next()
             .is_some_and(|r| r.trim_start().starts_with('Z'))
     })
+}
+
+/// Requests sent in a loop over the uwsgi protocol by `n` threads until
+/// `stop` is set: (sent, failed, first failures).
+fn load(
+    sock: &Path,
+    n: usize,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<(u32, u32, Vec<String>)>> {
+    (0..n)
+        .map(|_| {
+            let sock = sock.to_path_buf();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut sent, mut failed, mut why) = (0, 0, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    sent += 1;
+                    match uwsgi_request(&sock, "/api/scratch/ping") {
+                        Ok(r) if r.starts_with("HTTP/1.1 200") => {}
+                        other => {
+                            failed += 1;
+                            if why.len() < 3 {
+                                why.push(format!("{other:?}"));
+                            }
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
+                }
+                (sent, failed, why)
+            })
+        })
+        .collect()
+}
+
+fn finish(
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<(u32, u32, Vec<String>)>>,
+) -> (u32, u32, Vec<String>) {
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    threads.into_iter().map(|t| t.join().unwrap()).fold(
+        (0, 0, Vec::new()),
+        |(s, f, mut w), (s2, f2, w2)| {
+            w.extend(w2);
+            (s + s2, f + f2, w)
+        },
+    )
+}
+
+/// The systemd path, as systemd runs it: `systemd-socket-activate` holds
+/// the socket (as the socket unit does) and starts the unit's `ExecStart`
+/// as the unit's user; uWSGI takes the inherited socket (the ini names the
+/// same path), and a graceful reload through the master FIFO (what
+/// postinst asks for on an upgrade) fails no request of a running load.
+/// Negative control: the same load across a stop and a fresh start, with
+/// no one holding the socket, does fail requests.
+#[test]
+fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let app = ScratchApp::new();
+    let pkg = "dpt-gen-init-sockact";
+    let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, ""));
+    let spec = debpipe_core::AppSpec::from_json(&spec_path, app.spec(pkg, "").as_bytes()).unwrap();
+    let ini = app.dir.path().join("app.ini");
+    std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
+    // RuntimeDirectory=, as systemd makes it for the service.
+    let run = Path::new("/run").join(pkg);
+    let _ = std::fs::remove_dir_all(&run);
+    std::fs::create_dir_all(&run).unwrap();
+    let (uid, gid) = debpipe_core::testing::www_data();
+    std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
+    let sock = PathBuf::from(spec.socket());
+    let log = app.dir.path().join("uwsgi.log");
+    let start = |held: bool| {
+        let mut c = if held {
+            let mut c = Command::new("systemd-socket-activate");
+            c.arg("-l").arg(&sock).arg("setpriv");
+            c
+        } else {
+            Command::new("setpriv")
+        };
+        c.args([
+            "--reuid=www-data",
+            "--regid=www-data",
+            "--init-groups",
+            "uwsgi",
+            "--ini",
+        ])
+        .arg(&ini)
+        .stdout(
+            std::fs::File::options()
+                .append(true)
+                .create(true)
+                .open(&log)
+                .unwrap(),
+        )
+        .stderr(
+            std::fs::File::options()
+                .append(true)
+                .create(true)
+                .open(&log)
+                .unwrap(),
+        );
+        KillOnDrop(c.spawn().unwrap())
+    };
+    let holder = start(true);
+    assert!(
+        wait_until(20, || uwsgi_request(&sock, "/api/scratch/ping").is_ok()),
+        "no answer through the held socket: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("SystemD socket activation detected"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("bound to UNIX address"),
+        "uWSGI bound a socket of its own: {text}"
+    );
+    let reloads = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("gracefully_kill_them_all\" (master-start)")
+            .count()
+    };
+    let before = reloads();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = load(&sock, 4, &stop);
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(spec.master_fifo(), "r").unwrap();
+    assert!(
+        wait_until(30, || reloads() > before),
+        "the reload did not finish"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (sent, failed, why) = finish(&stop, threads);
+    eprintln!("graceful reload under systemd's socket: {sent} requests, {failed} failed");
+    assert!(sent > 0);
+    assert_eq!(failed, 0, "requests failed across the reload: {why:?}");
+
+    // Negative control: stop, then start again with no socket held.
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = load(&sock, 4, &stop);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(spec.master_fifo(), "q").unwrap();
+    drop(holder);
+    let fresh = start(false);
+    assert!(wait_until(20, || uwsgi_request(&sock, "/api/scratch/ping").is_ok()));
+    std::thread::sleep(Duration::from_millis(300));
+    let (sent_r, failed_r, _) = finish(&stop, threads);
+    eprintln!("stop and fresh start: {sent_r} requests, {failed_r} failed");
+    assert!(
+        failed_r > 0,
+        "a stop and start failed no request: the load cannot see downtime"
+    );
+    drop(fresh);
+    let _ = std::fs::remove_dir_all(&run);
 }

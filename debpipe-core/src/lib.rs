@@ -17,8 +17,6 @@ pub mod hex;
 pub mod io;
 pub mod shell;
 pub mod spec;
-#[cfg(feature = "test-support")]
-pub mod testing;
 pub mod time;
 pub mod version;
 

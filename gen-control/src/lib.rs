@@ -397,7 +397,7 @@ pub fn render_postrm(spec: &AppSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use debpipe_core::testing::spec;
+    use debpipe_testkit::spec;
 
     #[test]
     fn verify_cli() {

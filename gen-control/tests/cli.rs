@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use debpipe_core::testing::{Generator, SCRUB_ENV, assert_golden, fixtures};
+use debpipe_testkit::{Generator, SCRUB_ENV, assert_golden, fixtures};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")

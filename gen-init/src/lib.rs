@@ -385,7 +385,7 @@ exit 0
 #[cfg(test)]
 mod tests {
     use super::*;
-    use debpipe_core::testing::spec;
+    use debpipe_testkit::spec;
 
     #[test]
     fn verify_cli() {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use debpipe_core::testing::{Generator, KillOnDrop, ScratchApp, uwsgi_request, wait_until};
+use debpipe_testkit::{Generator, KillOnDrop, ScratchApp, uwsgi_request, wait_until};
 
 fn tool(kind: &str) -> Generator {
     let (ext, example_install_path, mode) = match kind {
@@ -27,15 +27,15 @@ fn tool(kind: &str) -> Generator {
 }
 
 mod systemd {
-    debpipe_core::generator_contract_tests!(super::tool("systemd"));
+    debpipe_testkit::generator_contract_tests!(super::tool("systemd"));
 }
 
 mod sysv {
-    debpipe_core::generator_contract_tests!(super::tool("sysv"));
+    debpipe_testkit::generator_contract_tests!(super::tool("sysv"));
 }
 
 mod socket {
-    debpipe_core::generator_contract_tests!(super::tool("socket"));
+    debpipe_testkit::generator_contract_tests!(super::tool("socket"));
 }
 
 #[test]
@@ -330,7 +330,11 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
             .matches("gracefully_kill_them_all\" (master-start)")
             .count()
     };
-    assert!(wait_until(30, || hooks() >= 2), "reload did not finish");
+    assert!(
+        wait_until(60, || hooks() >= 2),
+        "reload did not finish: {}",
+        std::fs::read_to_string(spec.log_file()).unwrap_or_default()
+    );
     assert!(
         uwsgi_request(&sock, "/")
             .unwrap()
@@ -452,7 +456,7 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     let run = Path::new("/run").join(pkg);
     let _ = std::fs::remove_dir_all(&run);
     std::fs::create_dir_all(&run).unwrap();
-    let (uid, gid) = debpipe_core::testing::www_data();
+    let (uid, gid) = debpipe_testkit::www_data();
     std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
     let sock = PathBuf::from(spec.socket());
     let log = app.dir.path().join("uwsgi.log");

@@ -99,7 +99,7 @@ fn locations(spec: &AppSpec, ind: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use debpipe_core::testing::spec;
+    use debpipe_testkit::spec;
 
     #[test]
     fn verify_cli() {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use debpipe_core::testing::{
+use debpipe_testkit::{
     Generator, NginxWrapper, ScratchApp, fixtures, free_port, http_get, start_uwsgi_as_www_data,
     wait_until,
 };
@@ -20,7 +20,7 @@ fn tool() -> Generator {
     }
 }
 
-debpipe_core::generator_contract_tests!(tool());
+debpipe_testkit::generator_contract_tests!(tool());
 
 fn generate(spec: &Path, out: &Path) {
     let st = tool().cmd().arg("-o").arg(out).arg(spec).status().unwrap();

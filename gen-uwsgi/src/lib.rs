@@ -130,7 +130,7 @@ pub fn render(spec: &AppSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use debpipe_core::testing::spec;
+    use debpipe_testkit::spec;
 
     #[test]
     fn verify_cli() {

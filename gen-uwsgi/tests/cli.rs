@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use debpipe_core::testing::{
+use debpipe_testkit::{
     Generator, KillOnDrop, SCRUB_ENV, ScratchApp, fixtures, uwsgi_request, wait_until,
 };
 
@@ -30,7 +30,7 @@ fn tool() -> Generator {
     }
 }
 
-debpipe_core::generator_contract_tests!(tool());
+debpipe_testkit::generator_contract_tests!(tool());
 
 /// uWSGI parses the example ini in strict mode (an unknown key is fatal):
 /// the plain ini and a gevent/threads variant.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use debpipe_core::testing::assert_golden;
+use debpipe_testkit::assert_golden;
 
 const PKG: &str = "debpipe-mkdeb-test";
 const EPOCH: &str = "1700000000";

@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use debpipe_core::testing::assert_golden;
+use debpipe_testkit::assert_golden;
 
 /// What the test wheelhouse holds (its dependencies come along).
 const WHEELS: [&str; 4] = [
@@ -30,12 +30,7 @@ const REQUIREMENTS: &str = "Django==4.2.30\nuWSGI==2.0.31\npsycopg2-binary==2.9.
 /// Wheels taken as published, never built here (`--only-binary=:all:`).
 const BINARY_WHEELS: [&str; 1] = ["pillow==13.0.0"];
 
-fn cache_dir() -> PathBuf {
-    match std::env::var_os("DEBPIPE_CACHE") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/debpipe"),
-    }
-}
+use debpipe_testkit::cache_dir;
 
 /// The cached wheelhouse, (re)built with `pip wheel` when missing or stale.
 fn wheelhouse() -> &'static Path {

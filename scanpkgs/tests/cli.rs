@@ -1110,7 +1110,7 @@ fn help_matches_golden() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    debpipe_core::testing::assert_golden(
+    debpipe_testkit::assert_golden(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/help.txt"),
         &out.stdout,
     );

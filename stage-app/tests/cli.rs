@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use debpipe_core::testing::{PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden};
+use debpipe_testkit::{PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden};
 
 fn cmd() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-app"));

@@ -292,7 +292,7 @@ fn normalise_modes(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use debpipe_core::testing::spec;
+    use debpipe_testkit::spec;
 
     #[test]
     fn verify_cli() {

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use debpipe_core::testing::{SCRUB_ENV, assert_bad_specs_rejected, assert_golden, fixtures};
+use debpipe_testkit::{SCRUB_ENV, assert_bad_specs_rejected, assert_golden, fixtures};
 
 fn cmd() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-django"));

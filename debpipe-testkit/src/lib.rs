@@ -1,0 +1,28 @@
+//! debpipe's test kit: what the tools' tests share, as its own dev-only
+//! crate (the production crates carry no test code), split by concern:
+//!
+//! - [`golden`]: golden files (`BLESS=1` rewrites them) and the shared
+//!   `tests/fixtures/`;
+//! - [`specs`]: the bad-spec corpus, a validated spec for unit tests, and
+//!   the environment to clear or set;
+//! - [`services`]: real uWSGI, nginx and HTTP for tests, and processes that
+//!   die with the test;
+//! - [`generator`]: the generators' command-line contract;
+//! - [`cache`]: the one place that resolves the cache directory for slow
+//!   inputs (wheelhouses, roots).
+#![allow(clippy::missing_panics_doc)]
+
+pub mod cache;
+pub mod generator;
+pub mod golden;
+pub mod services;
+pub mod specs;
+
+pub use cache::cache_dir;
+pub use generator::Generator;
+pub use golden::{assert_golden, fixtures};
+pub use services::{
+    KillOnDrop, NginxWrapper, ScratchApp, free_port, http_get, run_ok, start_uwsgi_as_www_data,
+    uwsgi_request, wait_until, www_data,
+};
+pub use specs::{PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, bad_specs, spec};

@@ -28,7 +28,7 @@ TIMED := $(CURDIR)/scripts/timed
 
 CARGO_FLAGS ?= --release --locked
 T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
-TOOLS := gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app stage-django
+TOOLS := appspec gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app stage-django
 RUST_SOURCES := Cargo.toml Cargo.lock $(shell find debpipe-core $(TOOLS) -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
 
 SPEC   := $(APP)/app.json
@@ -91,7 +91,7 @@ $(WHEELS)/.filled: $(APP)/requirements.txt | deps
 # 1. The venv's install path, rewritten only when it changes.
 $(BUILD)/venv.key: $(SPEC) $(T)/.built
 	@mkdir -p $(BUILD)
-	@$(T)/stage-app --print venv $(SPEC) > $@.new
+	@$(T)/appspec get venv $(SPEC) > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 
 # 2. The relocatable venv, staged at its install path; facts on stdout.

@@ -35,8 +35,8 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 # --- the seed's route -------------------------------------------------------
-pkg=$("$T/stage-app" --print package "$APP_SRC/app.json")
-ver=$("$T/stage-app" --print version "$APP_SRC/app.json")
+pkg=$("$T/appspec" get package "$APP_SRC/app.json")
+ver=$("$T/appspec" get version "$APP_SRC/app.json")
 seed_times=()
 for _ in $(seq "$RUNS"); do
     src=$work/seed/src

@@ -16,12 +16,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 /// A URL prefix served by nginx straight from a directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alias {
     /// URL prefix, starting and ending with `/` (e.g. `/static/`).
     pub url: String,
@@ -38,7 +38,7 @@ struct RawAlias {
 }
 
 /// Ask for a whole nginx `server` block instead of a location snippet.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     /// `listen` argument: a port, `ADDR:PORT` or `[V6]:PORT`.
@@ -108,8 +108,9 @@ struct RawSpec {
     allow_write_execute: Option<bool>,
 }
 
-/// A validated app spec with every default filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A validated app spec with every default filled in (serialized by
+/// `appspec check`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[allow(clippy::struct_excessive_bools)] // each is a yes/no field of app.json
 #[non_exhaustive]
 pub struct AppSpec {
@@ -179,6 +180,7 @@ pub struct AppSpec {
     /// nginx `client_max_body_size`; default `10m`.
     pub client_max_body_size: String,
     /// Static files alias.
+    #[serde(rename = "static")]
     pub static_files: Option<Alias>,
     /// Media files alias.
     pub media: Option<Alias>,

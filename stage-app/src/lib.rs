@@ -42,7 +42,8 @@ pub struct Cli {
     /// Staging tree to fill
     #[arg(long, value_name = "STAGE", required_unless_present = "print")]
     pub root: Option<PathBuf>,
-    /// Print one resolved value instead of staging
+    /// Print one resolved value instead of staging (deprecated: `appspec
+    /// get FIELD SPEC` prints any field; this goes in the next release)
     #[arg(long, value_name = "FIELD", value_enum)]
     pub print: Option<Field>,
 }

@@ -422,8 +422,9 @@ logged apt-upgrade inroot "${APT[@]}" upgrade
 check_apt_log "$logs/apt-upgrade.log"
 [ "$(inroot dpkg-query -W -f='${Version}' "$package")" = 1.0.1 ] || fail "$package 1.0.1 is not installed"
 master2=$(pidfile_pid "/run/$package.pid") || fail "the service is not running after the upgrade"
-[ "$master2" != "$master1" ] || fail "the uWSGI master is still pid $master1: the service was not restarted"
-ok "upgraded to 1.0.1, service restarted (uWSGI master $master1 -> $master2)"
+reloaded=$(grep -m1 "$package: reloaded gracefully" "$logs/apt-upgrade.log") \
+	|| fail "postinst did not reload the service gracefully (log: $logs/apt-upgrade.log)"
+ok "upgraded to 1.0.1; ${reloaded#*] } (uWSGI master $master1 -> $master2)"
 code=$(get_until_ok / "$work/home.html")
 [ "$code" = 200 ] || fail "GET / answered HTTP $code after the upgrade"
 check_login 1.0.1

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let commands = [
+        ("appspec", appspec::Cli::command()),
         ("gen-uwsgi", gen_uwsgi::Cli::command()),
         ("gen-nginx", gen_nginx::Cli::command()),
         ("gen-init", gen_init::Cli::command()),

@@ -1,0 +1,121 @@
+//! appspec: the app spec as the tools see it.
+//!
+//! `appspec check SPEC` validates a spec the way every tool does and prints
+//! it resolved (every default filled in, the maintainer taken from
+//! `DEBFULLNAME`/`DEBEMAIL` when the spec has none) as JSON; `appspec get
+//! FIELD SPEC` prints one resolved value, for Makefiles and scripts (a
+//! string as it is, anything else as JSON).
+
+use std::path::PathBuf;
+
+use debpipe_core::{AppSpec, Error, Result, io};
+
+/// Check an app spec, or print one of its resolved values.
+#[derive(Debug, clap::Parser)]
+#[command(
+    version,
+    about = "Check an app spec and print its resolved values (defaults filled in)",
+    after_help = "Examples:\n  appspec check app.json              # validate, print the resolved spec as JSON\n  appspec get venv app.json           # /opt/www/venvs/wechat-api\n  appspec get allowed_hosts app.json  # [\"wechat.example.com\"]"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do with the spec.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Validate SPEC and print it resolved, as JSON
+    Check {
+        /// App spec (JSON); `-` reads stdin
+        #[arg(value_name = "SPEC", default_value = "-")]
+        spec: PathBuf,
+    },
+    /// Print one resolved value of SPEC (a string as is, else JSON)
+    Get {
+        /// A field of the resolved spec, e.g. `venv`, `package`, `state_dir`
+        #[arg(value_name = "FIELD")]
+        field: String,
+        /// App spec (JSON); `-` reads stdin
+        #[arg(value_name = "SPEC", default_value = "-")]
+        spec: PathBuf,
+    },
+}
+
+/// Run the tool.
+pub fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::Check { spec } => {
+            let resolved = resolve(spec)?;
+            let mut text = serde_json::to_string_pretty(&resolved).unwrap_or_default();
+            text.push('\n');
+            io::write_stdout(text.as_bytes())
+        }
+        Command::Get { field, spec } => {
+            let resolved = resolve(spec)?;
+            let value = resolved.get(field.as_str()).ok_or_else(|| {
+                let names: Vec<&str> = resolved
+                    .as_object()
+                    .map(|o| o.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                Error::Usage(format!(
+                    "no field `{field}` in the resolved spec; one of: {}",
+                    names.join(", ")
+                ))
+            })?;
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            io::write_stdout(format!("{text}\n").as_bytes())
+        }
+    }
+}
+
+/// The spec at `path`, validated and resolved, as a JSON object.
+pub fn resolve(path: &std::path::Path) -> Result<serde_json::Value> {
+    let spec = AppSpec::from_json(path, &io::read_input(path)?)?;
+    to_json(&spec, &spec.maintainer()?)
+}
+
+/// The resolved spec as JSON, with `maintainer` as given.
+pub fn to_json(spec: &AppSpec, maintainer: &str) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(spec).map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("maintainer".into(), maintainer.into());
+        let derived = [
+            ("socket", spec.socket()),
+            ("runtime_dir", spec.runtime_dir()),
+            ("secret_key_file", spec.secret_key_file()),
+            ("manage_helper", spec.manage_helper_path()),
+            ("nginx_conf", spec.nginx_conf_path()),
+            ("systemd_unit", spec.systemd_unit_path()),
+            ("sysv_script", spec.sysv_script_path()),
+        ];
+        for (k, val) in derived {
+            o.insert(k.into(), val.into());
+        }
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn resolved_spec_has_defaults_and_derived_paths() {
+        let s = debpipe_testkit::spec(r#"{"module":"a","version":"1"}"#);
+        let v = to_json(&s, "A <a@example.com>").unwrap();
+        assert_eq!(v["venv"], "/opt/www/venvs/a-api");
+        assert_eq!(v["state_dir"], "/var/lib/a-api");
+        assert_eq!(v["socket"], "/run/a-api/a-api.sock");
+        assert_eq!(v["maintainer"], "A <a@example.com>");
+        assert_eq!(v["migrate"], false);
+    }
+}

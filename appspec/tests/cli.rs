@@ -1,0 +1,99 @@
+//! appspec as users run it.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use debpipe_testkit::{
+    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, fixtures,
+};
+
+fn cmd() -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("appspec"));
+    for v in SCRUB_ENV {
+        c.env_remove(v);
+    }
+    c.envs(PACKAGER_ENV);
+    c
+}
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+#[test]
+fn check_prints_the_resolved_example_and_minimal_specs() {
+    for case in ["example", "minimal"] {
+        let out = cmd()
+            .arg("check")
+            .arg(fixtures().join(format!("specs/{case}.json")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_golden(golden(&format!("{case}.json")), &out.stdout);
+    }
+}
+
+#[test]
+fn get_prints_one_value_and_reads_stdin() {
+    let out = cmd()
+        .args(["get", "venv", "-"])
+        .stdin(std::fs::File::open(fixtures().join("specs/minimal.json")).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "/opt/www/venvs/wechat-api\n"
+    );
+    let out = cmd()
+        .args(["get", "maintainer"])
+        .arg(fixtures().join("specs/minimal.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "Pat Packager <pat@example.org>\n"
+    );
+}
+
+#[test]
+fn unknown_field_and_flag_are_usage_errors_2() {
+    let out = cmd()
+        .args(["get", "vnev"])
+        .arg(fixtures().join("specs/example.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no field `vnev`") && err.contains("venv"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        cmd().arg("--frobnicate").output().unwrap().status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn bad_specs_exit_1_name_field_and_write_nothing() {
+    assert_bad_specs_rejected("appspec", |_| {
+        let mut c = cmd();
+        c.arg("check");
+        c
+    });
+}
+
+#[test]
+fn help_matches_golden() {
+    let out = cmd().arg("--help").output().unwrap();
+    assert_golden(golden("help.txt"), &out.stdout);
+}

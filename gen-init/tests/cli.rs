@@ -389,30 +389,29 @@ fn zombie(pid: u32) -> bool {
     })
 }
 
-/// Requests sent in a loop over the uwsgi protocol by `n` threads until
-/// `stop` is set: (sent, failed, first failures).
+/// Requests sent in a loop by `n` threads until `stop` is set, each
+/// `request()` telling whether it succeeded: (sent, failed, first failures).
+type LoadThreads = Vec<std::thread::JoinHandle<(u32, u32, Vec<String>)>>;
+
 fn load(
-    sock: &Path,
     n: usize,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Vec<std::thread::JoinHandle<(u32, u32, Vec<String>)>> {
+    request: impl Fn() -> Result<(), String> + Send + Clone + 'static,
+) -> LoadThreads {
     (0..n)
         .map(|_| {
-            let sock = sock.to_path_buf();
             let stop = stop.clone();
+            let request = request.clone();
             std::thread::spawn(move || {
                 let (mut sent, mut failed, mut why) = (0, 0, Vec::new());
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     sent += 1;
-                    match uwsgi_request(&sock, "/api/scratch/ping") {
-                        Ok(r) if r.starts_with("HTTP/1.1 200") => {}
-                        other => {
-                            failed += 1;
-                            if why.len() < 3 {
-                                why.push(format!("{other:?}"));
-                            }
-                            std::thread::sleep(Duration::from_millis(20));
+                    if let Err(e) = request() {
+                        failed += 1;
+                        if why.len() < 3 {
+                            why.push(e);
                         }
+                        std::thread::sleep(Duration::from_millis(20));
                     }
                 }
                 (sent, failed, why)
@@ -423,7 +422,7 @@ fn load(
 
 fn finish(
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<(u32, u32, Vec<String>)>>,
+    threads: LoadThreads,
 ) -> (u32, u32, Vec<String>) {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     threads.into_iter().map(|t| t.join().unwrap()).fold(
@@ -435,21 +434,70 @@ fn finish(
     )
 }
 
-/// The systemd path, as systemd runs it: `systemd-socket-activate` holds
-/// the socket (as the socket unit does) and starts the unit's `ExecStart`
-/// as the unit's user; uWSGI takes the inherited socket (the ini names the
-/// same path), and a graceful reload through the master FIFO (what
-/// postinst asks for on an upgrade) fails no request of a running load.
-/// Negative control: the same load across a stop and a fresh start, with
-/// no one holding the socket, does fail requests.
+/// uWSGI under `systemd-socket-activate`, which holds the socket as the
+/// socket unit does (owner, group and mode as its `SocketUser=` & co. set
+/// them), running the unit's `ExecStart` as the unit's user; `held: false`
+/// starts it alone, binding its own socket.
+fn start_socket_activated(sock: &Path, ini: &Path, log: &Path, held: bool) -> KillOnDrop {
+    let mut c = if held {
+        let mut c = Command::new("systemd-socket-activate");
+        c.arg("-l").arg(sock).arg("setpriv");
+        c
+    } else {
+        Command::new("setpriv")
+    };
+    let out = || {
+        std::fs::File::options()
+            .append(true)
+            .create(true)
+            .open(log)
+            .unwrap()
+    };
+    c.args([
+        "--reuid=www-data",
+        "--regid=www-data",
+        "--init-groups",
+        "uwsgi",
+        "--ini",
+    ])
+    .arg(ini)
+    .stdout(out())
+    .stderr(out());
+    let child = KillOnDrop(c.spawn().unwrap());
+    if held {
+        assert!(
+            wait_until(10, || sock.exists()),
+            "no socket from systemd-socket-activate"
+        );
+        let (uid, gid) = debpipe_testkit::www_data();
+        std::os::unix::fs::chown(sock, Some(uid), Some(gid)).unwrap();
+        std::fs::set_permissions(sock, std::os::unix::fs::PermissionsExt::from_mode(0o660))
+            .unwrap();
+    }
+    child
+}
+
+/// The systemd path, as systemd runs it, behind nginx with the generated
+/// server block: `systemd-socket-activate` holds the socket (as the socket
+/// unit does) and starts the unit's `ExecStart` as the unit's user; uWSGI
+/// takes the inherited socket (the ini names the same path), and a graceful
+/// reload through the master FIFO (what postinst asks for on an upgrade)
+/// fails no request of a running load through nginx. Negative control: the
+/// same load across a stop and a fresh start, with no one holding the
+/// socket, does fail requests.
 #[test]
 fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
     let app = ScratchApp::new();
     let pkg = "dpt-gen-init-sockact";
-    let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, ""));
-    let spec = debpipe_core::AppSpec::from_json(&spec_path, app.spec(pkg, "").as_bytes()).unwrap();
+    let port = debpipe_testkit::free_port();
+    let json = app.spec(
+        pkg,
+        &format!(r#""server":{{"listen":"127.0.0.1:{port}","server_name":["_"]}}"#),
+    );
+    let spec_path = write(&app.dir.path().join("app.json"), &json);
+    let spec = debpipe_core::AppSpec::from_json(&spec_path, json.as_bytes()).unwrap();
     let ini = app.dir.path().join("app.ini");
     std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
     // RuntimeDirectory=, as systemd makes it for the service.
@@ -460,49 +508,27 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
     let sock = PathBuf::from(spec.socket());
     let log = app.dir.path().join("uwsgi.log");
-    let start = |held: bool| {
-        let mut c = if held {
-            let mut c = Command::new("systemd-socket-activate");
-            c.arg("-l").arg(&sock).arg("setpriv");
-            c
-        } else {
-            Command::new("setpriv")
-        };
-        c.args([
-            "--reuid=www-data",
-            "--regid=www-data",
-            "--init-groups",
-            "uwsgi",
-            "--ini",
-        ])
-        .arg(&ini)
-        .stdout(
-            std::fs::File::options()
-                .append(true)
-                .create(true)
-                .open(&log)
-                .unwrap(),
-        )
-        .stderr(
-            std::fs::File::options()
-                .append(true)
-                .create(true)
-                .open(&log)
-                .unwrap(),
-        );
-        KillOnDrop(c.spawn().unwrap())
+    let nginx = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
+    let _nginx = nginx.start();
+    let get = move || -> Result<(), String> {
+        match debpipe_testkit::http_get(port, "localhost", "/api/scratch/ping") {
+            Ok(r) if r.starts_with("HTTP/1.1 200") => Ok(()),
+            Ok(r) => Err(r.lines().next().unwrap_or("").to_string()),
+            Err(e) => Err(e.to_string()),
+        }
     };
-    let holder = start(true);
+    let holder = start_socket_activated(&sock, &ini, &log, true);
+    let took_it = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("SystemD socket activation detected")
+    };
     assert!(
-        wait_until(20, || uwsgi_request(&sock, "/api/scratch/ping").is_ok()),
-        "no answer through the held socket: {}",
+        wait_until(30, || get().is_ok() && took_it()),
+        "no answer through nginx and the held socket, or uWSGI did not take it: {}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        text.contains("SystemD socket activation detected"),
-        "{text}"
-    );
     assert!(
         !text.contains("bound to UNIX address"),
         "uWSGI bound a socket of its own: {text}"
@@ -516,7 +542,7 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     let before = reloads();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let threads = load(&sock, 4, &stop);
+    let threads = load(4, &stop, get);
     std::thread::sleep(Duration::from_millis(500));
     std::fs::write(spec.master_fifo(), "r").unwrap();
     assert!(
@@ -525,18 +551,20 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     );
     std::thread::sleep(Duration::from_millis(500));
     let (sent, failed, why) = finish(&stop, threads);
-    eprintln!("graceful reload under systemd's socket: {sent} requests, {failed} failed");
+    eprintln!(
+        "graceful reload under systemd's socket, through nginx: {sent} requests, {failed} failed"
+    );
     assert!(sent > 0);
     assert_eq!(failed, 0, "requests failed across the reload: {why:?}");
 
     // Negative control: stop, then start again with no socket held.
     let stop = Arc::new(AtomicBool::new(false));
-    let threads = load(&sock, 4, &stop);
+    let threads = load(4, &stop, get);
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(spec.master_fifo(), "q").unwrap();
     drop(holder);
-    let fresh = start(false);
-    assert!(wait_until(20, || uwsgi_request(&sock, "/api/scratch/ping").is_ok()));
+    let fresh = start_socket_activated(&sock, &ini, &log, false);
+    assert!(wait_until(20, || get().is_ok()));
     std::thread::sleep(Duration::from_millis(300));
     let (sent_r, failed_r, _) = finish(&stop, threads);
     eprintln!("stop and fresh start: {sent_r} requests, {failed_r} failed");

@@ -61,6 +61,17 @@ pub fn render(spec: &AppSpec) -> String {
             locations(spec, "", &mut out);
         }
         Some(server) => {
+            // uWSGI's socket twice: a worker stopping for a graceful reload
+            // may close a connection it accepted without answering; nginx
+            // then passes a GET or HEAD (never a POST) on to the second
+            // entry, the same socket, instead of answering 502. max_fails=0
+            // keeps nginx from ever marking the socket down.
+            let _ = write!(
+                out,
+                "upstream {up} {{\n    server unix:{sock} max_fails=0;\n    server unix:{sock} max_fails=0 backup;\n}}\n\n",
+                up = upstream_name(spec),
+                sock = spec.socket(),
+            );
             out.push_str("server {\n");
             let _ = writeln!(out, "    listen {};", server.listen);
             let _ = writeln!(out, "    server_name {};", server.server_name.join(" "));
@@ -72,17 +83,29 @@ pub fn render(spec: &AppSpec) -> String {
     out
 }
 
+/// The upstream a server block defines: `debpipe_<package>`, `-` and `.`
+/// as `_`.
+pub fn upstream_name(spec: &AppSpec) -> String {
+    format!("debpipe_{}", spec.package.replace(['-', '.', '+'], "_"))
+}
+
 fn locations(spec: &AppSpec, ind: &str, out: &mut String) {
+    // A snippet sits inside the admin's server block, where no upstream can
+    // be defined: it passes to the socket directly.
+    let pass = if spec.server.is_some() {
+        upstream_name(spec)
+    } else {
+        format!("unix:{}", spec.socket())
+    };
     let _ = write!(
         out,
         "{ind}location ^~ {loc} {{\n\
          {ind}    include uwsgi_params;\n\
-         {ind}    uwsgi_pass unix:{sock};\n\
+         {ind}    uwsgi_pass {pass};\n\
          {ind}    uwsgi_read_timeout {timeout}s;\n\
          {ind}    client_max_body_size {size};\n\
          {ind}}}\n",
         loc = spec.location,
-        sock = spec.socket(),
         timeout = spec.harakiri + READ_TIMEOUT_MARGIN,
         size = spec.client_max_body_size,
     );
@@ -139,6 +162,10 @@ mod tests {
         assert!(c.contains(
             "server {\n    listen 127.0.0.1:8080;\n    server_name a.example b.example;\n"
         ));
+        assert!(c.contains(
+            "upstream debpipe_a_api {\n    server unix:/run/a-api/a-api.sock max_fails=0;\n    server unix:/run/a-api/a-api.sock max_fails=0 backup;\n}\n"
+        ));
+        assert!(c.contains("        uwsgi_pass debpipe_a_api;\n"));
         assert!(c.contains("    location ^~ /api/a/ {\n        include uwsgi_params;\n"));
         assert!(c.ends_with("    }\n}\n"));
     }

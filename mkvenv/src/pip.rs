@@ -1,0 +1,217 @@
+//! pip, run hermetically: its environment, its arguments, the requirements
+//! (hash pins), and its errors reduced to one line.
+
+use crate::Cli;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use debpipe_core::{Error, Result};
+
+/// `PIP_*` variables passed to pip: how to reach an index (certificates,
+/// proxy, timeouts, mirror URLs). Every other `PIP_*` variable (notably
+/// `PIP_FIND_LINKS`, `PIP_NO_BINARY`, `PIP_CONSTRAINT`, `PIP_TARGET`,
+/// `PIP_USER`, `PIP_PREFIX`) would change what gets installed or where, and is
+/// dropped.
+pub const PIP_PASSTHROUGH: [&str; 8] = [
+    "PIP_CERT",
+    "PIP_CLIENT_CERT",
+    "PIP_PROXY",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_RETRIES",
+    "PIP_TRUSTED_HOST",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+];
+/// The requirements and wheelhouses, checked and made absolute.
+pub(crate) struct PipInputs {
+    requirements: PathBuf,
+    hashes: bool,
+    find_links: Vec<OsString>,
+}
+
+impl PipInputs {
+    pub(crate) fn new(cli: &Cli) -> Result<Self> {
+        let text = fs::read(&cli.requirements).map_err(|e| Error::io(&cli.requirements, e))?;
+        let requirements =
+            fs::canonicalize(&cli.requirements).map_err(|e| Error::io(&cli.requirements, e))?;
+        let mut find_links = Vec::new();
+        for link in &cli.find_links {
+            if link.contains("://") {
+                find_links.push(OsString::from(link));
+            } else {
+                let p = fs::canonicalize(link).map_err(|e| Error::io(link, e))?;
+                find_links.push(p.into_os_string());
+            }
+        }
+        Ok(Self {
+            requirements,
+            hashes: requires_hashes(&String::from_utf8_lossy(&text)),
+            find_links,
+        })
+    }
+
+    /// pip's runs: pip itself, the preinstalled packages, the requirements.
+    pub(crate) fn install(
+        &self,
+        cli: &Cli,
+        python: &Path,
+        env: &[(OsString, OsString)],
+    ) -> Result<()> {
+        let mut base = pip_base_args(&self.find_links, cli.no_index);
+        // Without pip in the venv, the interpreter's own pip installs into it.
+        let program = if cli.without_pip {
+            base.splice(
+                2..2,
+                [OsString::from("--python"), python.as_os_str().to_owned()],
+            );
+            cli.python.as_path()
+        } else {
+            python
+        };
+        let step = |what: &str, args: &[OsString]| {
+            let mut c = Command::new(program);
+            c.args(&base).args(args);
+            run_quiet(c, env, &cli.requirements, what, cli.verbose)
+        };
+        if cli.upgrade_pip {
+            step(
+                "pip install --upgrade pip",
+                &["--upgrade".into(), "pip".into()],
+            )?;
+        }
+        if !cli.preinstall.is_empty() {
+            let pkgs: Vec<OsString> = cli.preinstall.iter().map(OsString::from).collect();
+            step("pip install (preinstall)", &pkgs)?;
+        }
+        let mut args: Vec<OsString> = Vec::new();
+        if self.hashes {
+            args.push("--require-hashes".into());
+        }
+        args.push("-r".into());
+        args.push(self.requirements.clone().into_os_string());
+        step("pip install", &args)
+    }
+}
+
+/// True when a requirements file pins hashes (`--hash=...` outside comments).
+pub fn requires_hashes(text: &str) -> bool {
+    text.lines().any(|line| {
+        let code = if line.starts_with('#') {
+            ""
+        } else {
+            line.split(" #").next().unwrap_or(line)
+        };
+        code.contains("--hash=") || code.contains("--hash ")
+    })
+}
+
+/// The environment pip runs with: everything but `PYTHON*`, `VIRTUAL_ENV` and
+/// the `PIP_*` variables outside [`PIP_PASSTHROUGH`], plus our own settings.
+pub fn pip_env(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Vec<(OsString, OsString)> {
+    let mut out: Vec<(OsString, OsString)> = vars
+        .into_iter()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            if k.starts_with("PIP_") {
+                PIP_PASSTHROUGH.contains(&&*k)
+            } else {
+                !(k.starts_with("PYTHON") || k == "VIRTUAL_ENV" || k == "__PYVENV_LAUNCHER__")
+            }
+        })
+        .collect();
+    for (k, v) in [
+        ("PIP_CONFIG_FILE", "/dev/null"),
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+        ("PYTHONNOUSERSITE", "1"),
+    ] {
+        out.push((k.into(), v.into()));
+    }
+    out
+}
+
+/// pip's `install` arguments shared by every pip run.
+pub fn pip_base_args(find_links: &[OsString], no_index: bool) -> Vec<OsString> {
+    let mut a: Vec<OsString> = [
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-cache-dir",
+        "--no-compile",
+        "--no-input",
+        "--progress-bar",
+        "off",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    if no_index {
+        a.push("--no-index".into());
+    }
+    for l in find_links {
+        a.push("--find-links".into());
+        a.push(l.clone());
+    }
+    a
+}
+
+/// The line of a failed tool's output worth showing: pip's last `ERROR:`
+/// line, else the last non-empty line of stderr, else of stdout.
+pub fn last_error_line(stderr: &str, stdout: &str) -> String {
+    fn nonempty(s: &str) -> Option<&str> {
+        s.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(str::trim)
+    }
+    stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("ERROR:"))
+        .map(str::trim)
+        .or_else(|| nonempty(stderr))
+        .or_else(|| nonempty(stdout))
+        .unwrap_or("no output")
+        .to_string()
+}
+
+pub(crate) fn apply_env(cmd: &mut Command, env: &[(OsString, OsString)]) {
+    cmd.env_clear();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+}
+
+/// Run a step, capturing its output; on failure, an error naming `about`
+/// (the file the step works on) with the step's last error line.
+pub(crate) fn run_quiet(
+    mut cmd: Command,
+    env: &[(OsString, OsString)],
+    about: &Path,
+    step: &str,
+    verbose: bool,
+) -> Result<()> {
+    apply_env(&mut cmd, env);
+    let prog = PathBuf::from(cmd.get_program());
+    let out = cmd.output().map_err(|e| Error::io(prog, e))?;
+    if verbose {
+        eprint!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if out.status.success() {
+        return Ok(());
+    }
+    let line = last_error_line(
+        &String::from_utf8_lossy(&out.stderr),
+        &String::from_utf8_lossy(&out.stdout),
+    );
+    Err(Error::file(
+        about,
+        format!("{step} failed ({}): {line}", out.status),
+    ))
+}

@@ -16,10 +16,20 @@
 //! stops with no output; two different files claiming the same package,
 //! version and architecture are reported (exit 1); directories are walked
 //! in sorted order, so which of two equal versions wins is deterministic.
+//!
+//! The modules: [`deb`] (reading a .deb's control member and hashes),
+//! [`control`] (its fields), [`scan`] (the walk, the parallel reading, the
+//! Packages index and overrides), [`cache`] (what an unchanged file need not
+//! be read again for), [`repo`] (publishing in order, with the "nothing
+//! changed" decision), [`release`] (Release rendering and reading back),
+//! [`dists`] (the index directories a Release covers) and [`gpg`] (signing).
 
 pub mod cache;
 pub mod control;
 pub mod deb;
+pub mod dists;
+pub mod gpg;
+pub mod release;
 pub mod repo;
 pub mod scan;
 
@@ -31,7 +41,8 @@ use std::path::{Path, PathBuf};
 pub use debpipe_core::{Error, Result};
 
 use crate::cache::Cache;
-use crate::repo::{ReleaseFields, RepoOptions};
+use crate::release::ReleaseFields;
+use crate::repo::RepoOptions;
 use crate::scan::{Hashes, ScanOptions};
 
 const AFTER_HELP: &str = "\

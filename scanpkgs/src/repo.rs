@@ -10,41 +10,18 @@
 //! Date is now (or `SOURCE_DATE_EPOCH`) but never earlier than the previous
 //! Release's, as apt ignores a Release older than the one it has.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use md5::Digest as _;
-
-use crate::deb::hex;
 use debpipe_core::date;
-use debpipe_core::io::gzip9n;
 
 use crate::{Error, Result};
 
-/// Fields of the Release file that the user chooses.
-#[derive(Debug, Clone, Default)]
-pub struct ReleaseFields {
-    /// `Origin`
-    pub origin: Option<String>,
-    /// `Label`
-    pub label: Option<String>,
-    /// `Suite`
-    pub suite: Option<String>,
-    /// `Version`
-    pub version: Option<String>,
-    /// `Codename`
-    pub codename: Option<String>,
-    /// `Architectures` (default in the dists layout: the `binary-*` found)
-    pub architectures: Option<String>,
-    /// `Components` (default in the dists layout: the components found)
-    pub components: Option<String>,
-    /// `Description`
-    pub description: Option<String>,
-}
+use crate::dists::{dists_sums, our_indices};
+use crate::gpg::gpg;
+use crate::release::{IndexSum, ReleaseFields, parse_release_sums, render_release, split_date};
 
 /// Where and how to publish.
 #[derive(Debug, Clone, Default)]
@@ -101,139 +78,13 @@ pub enum Published {
     Wrote(Vec<PathBuf>),
 }
 
-/// One index file as the Release lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexSum {
-    /// Path relative to the Release file's directory.
-    pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Hex digests: MD5, SHA-1, SHA-256, SHA-512.
-    pub sums: [String; 4],
-}
-
-impl IndexSum {
-    /// Hash `data`, reusing the sums of `old` (the previous Release's
-    /// entries) when its size and SHA-256 match: SHA-256 is the cheap one.
-    pub fn of_with_old(path: String, data: &[u8], old: &[IndexSum]) -> Self {
-        if let Some(o) = old
-            .iter()
-            .find(|o| o.path == path && o.size == data.len() as u64)
-            && o.sums[2] == hex(&sha2::Sha256::digest(data))
-        {
-            return o.clone();
-        }
-        Self::of(path, data)
-    }
-
-    /// Hash `data`.
-    pub fn of(path: String, data: &[u8]) -> Self {
-        Self {
-            path,
-            size: data.len() as u64,
-            sums: [
-                hex(&md5::Md5::digest(data)),
-                hex(&sha1::Sha1::digest(data)),
-                hex(&sha2::Sha256::digest(data)),
-                hex(&sha2::Sha512::digest(data)),
-            ],
-        }
-    }
-}
-
-/// Render a Release file. `date` is the full `Date` value.
-pub fn render_release(fields: &ReleaseFields, date: &str, files: &[IndexSum]) -> String {
-    let mut s = String::new();
-    let header = [
-        ("Origin", &fields.origin),
-        ("Label", &fields.label),
-        ("Suite", &fields.suite),
-        ("Version", &fields.version),
-        ("Codename", &fields.codename),
-    ];
-    for (name, v) in header {
-        if let Some(v) = v {
-            let _ = writeln!(s, "{name}: {v}");
-        }
-    }
-    let _ = writeln!(s, "Date: {date}");
-    for (name, v) in [
-        ("Architectures", &fields.architectures),
-        ("Components", &fields.components),
-        ("Description", &fields.description),
-    ] {
-        if let Some(v) = v {
-            let _ = writeln!(s, "{name}: {v}");
-        }
-    }
-    for (i, section) in ["MD5Sum", "SHA1", "SHA256", "SHA512"].iter().enumerate() {
-        let _ = writeln!(s, "{section}:");
-        for f in files {
-            let _ = writeln!(s, " {} {:>16} {}", f.sums[i], f.size, f.path);
-        }
-    }
-    s
-}
-
-/// The entries of a Release file's hash sections (those with all four).
-pub fn parse_release_sums(release: &str) -> Vec<IndexSum> {
-    let mut by_path: Vec<IndexSum> = Vec::new();
-    let mut section = None;
-    for line in release.lines() {
-        if !line.starts_with(' ') {
-            section = ["MD5Sum:", "SHA1:", "SHA256:", "SHA512:"]
-                .iter()
-                .position(|s| line.trim_end() == *s);
-            continue;
-        }
-        let Some(i) = section else { continue };
-        let mut w = line.split_ascii_whitespace();
-        let (Some(sum), Some(size), Some(path), None) = (w.next(), w.next(), w.next(), w.next())
-        else {
-            continue;
-        };
-        let Ok(size) = size.parse() else { continue };
-        let slot = if let Some(e) = by_path
-            .iter_mut()
-            .find(|e| e.path == path && e.size == size)
-        {
-            e
-        } else {
-            by_path.push(IndexSum {
-                path: path.to_string(),
-                size,
-                sums: Default::default(),
-            });
-            by_path.last_mut().expect("just pushed")
-        };
-        slot.sums[i] = sum.to_string();
-    }
-    by_path.retain(|e| e.sums.iter().all(|s| !s.is_empty()));
-    by_path
-}
-
-/// The Release text without its `Date:` line, and that date, for comparing
-/// with a new one.
-fn split_date(release: &str) -> (String, Option<i64>) {
-    let mut rest = String::with_capacity(release.len());
-    let mut when = None;
-    for line in release.split_inclusive('\n') {
-        if let Some(v) = line.strip_prefix("Date:") {
-            when = date::parse(v);
-        } else {
-            rest.push_str(line);
-        }
-    }
-    (rest, when)
-}
-
-fn xz(data: &[u8], path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn xz(data: &[u8], path: &Path) -> Result<Vec<u8>> {
     let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
     e.write_all(data).map_err(|e| Error::io(path, e))?;
     e.finish().map_err(|e| Error::io(path, e))
 }
 
-fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
+pub(crate) fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -249,108 +100,8 @@ fn remove_if_exists(path: &Path) -> Result<bool> {
     }
 }
 
-fn sorted_subdirs(dir: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    for e in rd {
-        let e = e.map_err(|e| Error::io(dir, e))?;
-        if e.file_type().is_ok_and(|t| t.is_dir())
-            && let Some(n) = e.file_name().to_str()
-        {
-            out.push(n.to_string());
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-const INDEX_NAMES: [&str; 3] = ["Packages", "Packages.gz", "Packages.xz"];
-
 /// An index file of ours: name, contents, and whether it must be written.
-type OurIndex<'a> = (&'a str, Vec<u8>, bool);
-
-/// The sums of every index under a dists/SUITE directory (ours from
-/// memory, the others from disk), with the architectures and components.
-fn dists_sums(
-    opts: &RepoOptions,
-    release_dir: &Path,
-    rel_index: &Path,
-    ours: &[OurIndex<'_>],
-    old_sums: &[IndexSum],
-) -> Result<(Vec<IndexSum>, Vec<String>, Vec<String>)> {
-    let mut sums = Vec::new();
-    let mut archs = Vec::new();
-    let mut comps = Vec::new();
-    let mut dirs: Vec<(String, String)> = Vec::new();
-    for comp in sorted_subdirs(release_dir)? {
-        for sub in sorted_subdirs(&release_dir.join(&comp))? {
-            if sub.starts_with("binary-") {
-                dirs.push((comp.clone(), sub));
-            }
-        }
-    }
-    let our = (
-        opts.component.clone(),
-        format!("binary-{}", opts.arch.as_deref().unwrap_or_default()),
-    );
-    if !dirs.contains(&our) {
-        dirs.push(our);
-        dirs.sort();
-    }
-    for (comp, sub) in dirs {
-        let rel = Path::new(&comp).join(&sub);
-        if !comps.contains(&comp) {
-            comps.push(comp.clone());
-        }
-        let arch = sub["binary-".len()..].to_string();
-        if !archs.contains(&arch) {
-            archs.push(arch);
-        }
-        for name in INDEX_NAMES {
-            let relpath = rel.join(name).to_string_lossy().into_owned();
-            if rel == rel_index {
-                if let Some((_, data, _)) = ours.iter().find(|(n, _, _)| *n == name) {
-                    sums.push(IndexSum::of_with_old(relpath, data, old_sums));
-                }
-            } else if let Some(data) = read_if_exists(&release_dir.join(&relpath))? {
-                sums.push(IndexSum::of_with_old(relpath, &data, old_sums));
-            }
-        }
-    }
-    archs.sort();
-    Ok((sums, archs, comps))
-}
-
-/// Our index files: Packages, Packages.gz and (if asked) Packages.xz,
-/// reusing the compressed ones on disk when Packages is unchanged
-/// (compressing is the slow part of a no-op run).
-fn our_indices<'a>(
-    opts: &RepoOptions,
-    index_dir: &Path,
-    packages: &[u8],
-) -> Result<Vec<OurIndex<'a>>> {
-    let old_packages = read_if_exists(&index_dir.join("Packages"))?;
-    let same = old_packages.as_deref() == Some(packages);
-    let mut ours: Vec<OurIndex<'a>> = vec![("Packages", packages.to_vec(), !same)];
-    for name in ["Packages.gz", "Packages.xz"] {
-        if name == "Packages.xz" && !opts.xz {
-            continue;
-        }
-        let path = index_dir.join(name);
-        let existing = if same { read_if_exists(&path)? } else { None };
-        let entry = match existing {
-            Some(b) => (name, b, false),
-            None if name == "Packages.gz" => (name, gzip9n(packages), true),
-            None => (name, xz(packages, &path)?, true),
-        };
-        ours.push(entry);
-    }
-    Ok(ours)
-}
+pub(crate) type OurIndex<'a> = (&'a str, Vec<u8>, bool);
 
 /// Publish `packages` as described by `opts`.
 pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
@@ -502,59 +253,6 @@ fn write_in_order(
         remove_if_exists(&index_dir.join("Packages.xz"))?;
     }
     Ok(wrote)
-}
-
-/// Run gpg on `input`, returning what it writes. `target` names the file
-/// in errors.
-fn gpg(
-    opts: &RepoOptions,
-    key: &str,
-    args: &[&str],
-    input: &[u8],
-    target: &Path,
-) -> Result<Vec<u8>> {
-    let mut cmd = Command::new("gpg");
-    cmd.args(["--batch", "--yes", "--no-tty", "--quiet"]);
-    if let Some(h) = &opts.gpg_homedir {
-        cmd.arg("--homedir").arg(h);
-    }
-    cmd.args(["--local-user", key, "--digest-algo", "SHA512"])
-        .args(args)
-        .args(["--output", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::file(target, format!("cannot run gpg: {e}")))?;
-    let mut stdin = child.stdin.take();
-    let out = std::thread::scope(|s| {
-        s.spawn(move || {
-            if let Some(mut w) = stdin.take() {
-                let _ = w.write_all(input);
-            }
-        });
-        child.wait_with_output()
-    })
-    .map_err(|e| Error::file(target, format!("gpg: {e}")))?;
-    if !out.status.success() || out.stdout.is_empty() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let msg = err
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Error::file(
-            target,
-            format!(
-                "gpg {} with key {key} failed ({}): {msg}",
-                args.join(" "),
-                out.status
-            ),
-        ));
-    }
-    Ok(out.stdout)
 }
 
 #[cfg(test)]

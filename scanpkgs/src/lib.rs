@@ -18,8 +18,9 @@
 //! in sorted order, so which of two equal versions wins is deterministic.
 //!
 //! The modules: [`deb`] (reading a .deb's control member and hashes),
-//! [`control`] (its fields), [`scan`] (the walk, the parallel reading, the
-//! Packages index and overrides), [`cache`] (what an unchanged file need not
+//! [`control`] (its fields), [`walk`] (finding the files), [`read`] (reading
+//! them in parallel), [`scan`] (the Packages index), [`overrides`] (override
+//! files), [`cache`] (what an unchanged file need not
 //! be read again for), [`repo`] (publishing in order, with the "nothing
 //! changed" decision), [`release`] (Release rendering and reading back),
 //! [`dists`] (the index directories a Release covers) and [`gpg`] (signing).
@@ -29,9 +30,12 @@ pub mod control;
 pub mod deb;
 pub mod dists;
 pub mod gpg;
+pub mod overrides;
+pub mod read;
 pub mod release;
 pub mod repo;
 pub mod scan;
+pub mod walk;
 
 use std::ffi::OsString;
 use std::io::Write as _;

@@ -2,18 +2,18 @@
 //! cache), and build the Packages index as dpkg-scanpackages does.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ffi::OsString;
 use std::fs;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::cache::{Cache, Key};
-use crate::control::{self, Stanza};
-use crate::deb::{self, Buffers, DebInfo};
+use crate::cache::Cache;
+use crate::control::Stanza;
+use crate::deb::{self, DebInfo};
 use debpipe_core::version;
+
+use crate::overrides::{apply_extra_override, apply_override};
+use crate::read::read_all;
+use crate::walk::walk;
 
 /// Which checksums go in the stanzas (dpkg-scanpackages `-h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,192 +111,12 @@ pub struct Scan {
     pub cache: Cache,
 }
 
-fn matches_filter(name: &[u8], opts: &ScanOptions) -> bool {
-    let suffix = [b".", opts.pkg_type.as_bytes()].concat();
-    let Some(stem) = name.strip_suffix(suffix.as_slice()) else {
-        return false;
-    };
-    match &opts.arch {
-        None => true,
-        Some(arch) => stem.ends_with(b"_all") || stem.ends_with(&[b"_", arch.as_bytes()].concat()),
-    }
-}
-
-/// Walk `top` the way `File::Find` (with symlinks followed) names things:
-/// `top` without one trailing slash, then `/name` per level; a file operand
-/// is named by its absolute path. Entries are visited in byte order of their
-/// names; a directory already visited (by device and inode) is skipped.
-pub fn walk(
-    top: &Path,
-    opts: &ScanOptions,
-    messages: &mut Vec<String>,
-    errors: &mut usize,
-) -> crate::Result<Vec<Found>> {
-    let meta = fs::metadata(top).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            debpipe_core::Error::file(top, "binary path not found")
-        } else {
-            debpipe_core::Error::io(top, e)
-        }
-    })?;
-    let mut out = Vec::new();
-    if !meta.is_dir() {
-        let abs = fs::canonicalize(top).map_err(|e| debpipe_core::Error::io(top, e))?;
-        if matches_filter(abs.as_os_str().as_bytes(), opts) {
-            out.push(Found { path: abs, meta });
-        }
-        return Ok(out);
-    }
-    let mut name = top.as_os_str().as_bytes().to_vec();
-    if name.len() > 1 && name.ends_with(b"/") {
-        name.pop();
-    }
-    if name == b"/" {
-        name.clear();
-    }
-    let mut seen = HashSet::new();
-    seen.insert((meta.dev(), meta.ino()));
-    walk_dir(&name, opts, &mut seen, &mut out, messages, errors);
-    Ok(out)
-}
-
-fn walk_dir(
-    dir: &[u8],
-    opts: &ScanOptions,
-    seen: &mut HashSet<(u64, u64)>,
-    out: &mut Vec<Found>,
-    messages: &mut Vec<String>,
-    errors: &mut usize,
-) {
-    let dir_path = if dir.is_empty() {
-        Path::new("/")
-    } else {
-        Path::new(std::ffi::OsStr::from_bytes(dir))
-    };
-    let rd = match fs::read_dir(dir_path) {
-        Ok(rd) => rd,
-        Err(e) => {
-            messages.push(format!(
-                "warning: {}: cannot read directory: {e}",
-                dir_path.display()
-            ));
-            *errors += 1;
-            return;
-        }
-    };
-    let mut names: Vec<OsString> = rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    for n in names {
-        let mut full = dir.to_vec();
-        full.push(b'/');
-        full.extend_from_slice(n.as_bytes());
-        let path = PathBuf::from(OsString::from_vec(full));
-        let wanted = matches_filter(n.as_bytes(), opts);
-        match fs::metadata(&path) {
-            Ok(m) if m.is_dir() => {
-                if seen.insert((m.dev(), m.ino())) {
-                    walk_dir(
-                        path.as_os_str().as_bytes(),
-                        opts,
-                        seen,
-                        out,
-                        messages,
-                        errors,
-                    );
-                }
-            }
-            Ok(meta) => {
-                if wanted {
-                    out.push(Found { path, meta });
-                }
-            }
-            Err(e) => {
-                if wanted {
-                    messages.push(format!("warning: {}: skipped: {e}", path.display()));
-                    *errors += 1;
-                }
-            }
-        }
-    }
-}
-
-/// Read every found file not in `old` (in parallel), returning for each
-/// file its result in walk order, and the new cache.
-fn read_all(
-    found: &[Found],
-    old: &Cache,
-    jobs: usize,
-) -> (Vec<Result<DebInfo, String>>, Cache, usize) {
-    let mut results: Vec<Option<Result<DebInfo, String>>> = Vec::with_capacity(found.len());
-    let mut cache = Cache::default();
-    let mut todo = Vec::new();
-    for (i, f) in found.iter().enumerate() {
-        let key = Key::of(&f.meta);
-        if let Some(info) = old.get(&f.path, &key) {
-            cache.insert(&f.path, key, info.clone());
-            results.push(Some(Ok(info.clone())));
-        } else {
-            results.push(None);
-            todo.push(i);
-        }
-    }
-    let jobs = if jobs == 0 {
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-    } else {
-        jobs
-    }
-    .min(todo.len())
-    .max(1);
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, ReadResult)>> = Mutex::new(Vec::with_capacity(todo.len()));
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| {
-                let mut bufs = Buffers::default();
-                let mut mine = Vec::new();
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = todo.get(k) else { break };
-                    mine.push((i, read_one(&found[i].path, &mut bufs)));
-                }
-                done.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .extend(mine);
-            });
-        }
-    });
-    for (i, r) in done
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        results[i] = Some(r.map(|(key, info)| {
-            cache.insert(&found[i].path, key, info.clone());
-            info
-        }));
-    }
-    let results = results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("not read".into())))
-        .collect();
-    (results, cache, todo.len())
-}
-
-fn read_one(path: &Path, bufs: &mut Buffers) -> ReadResult {
-    let mut f = fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let meta = f.metadata().map_err(|e| format!("cannot stat: {e}"))?;
-    let info = deb::read_deb(&mut f, meta.len(), bufs)?;
-    Ok((Key::of(&meta), info))
-}
-
-/// What reading one file gives: its key and contents, or why not.
-type ReadResult = Result<(Key, DebInfo), String>;
-
 /// (package, version, architecture) -> (first file, its SHA-256).
 type Identities = HashMap<(Vec<u8>, Vec<u8>, Vec<u8>), (PathBuf, [u8; 32])>;
 
-struct Entry {
-    stanza: Stanza,
-    filename: Vec<u8>,
+pub(crate) struct Entry {
+    pub(crate) stanza: Stanza,
+    pub(crate) filename: Vec<u8>,
 }
 
 /// The stanzas gathered so far, by package name (byte order, as Perl's
@@ -484,139 +304,11 @@ pub fn scan(
     Ok(out)
 }
 
-/// Split like Perl's `split /\s+/, $line, limit`: a leading empty field is
-/// kept, the last field takes the rest of the line.
-fn split_ws(line: &[u8], limit: usize) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = line;
-    while out.len() + 1 < limit {
-        match rest.iter().position(|&b| control::is_space(b)) {
-            Some(i) => {
-                out.push(&rest[..i]);
-                rest = control::trim_start(&rest[i..]);
-            }
-            None => break,
-        }
-    }
-    out.push(rest);
-    out
-}
-
-/// Lines of an override file without comments and trailing whitespace.
-fn override_lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    text.split(|&b| b == b'\n').filter_map(|line| {
-        let line = match line.iter().position(|&b| b == b'#') {
-            Some(i) => &line[..i],
-            None => line,
-        };
-        let line = control::trim_end(line);
-        (!line.is_empty()).then_some(line)
-    })
-}
-
-fn apply_override(
-    text: &[u8],
-    packages: &mut BTreeMap<Vec<u8>, Vec<Entry>>,
-    overridden: &mut HashSet<Vec<u8>>,
-    messages: &mut Vec<String>,
-) {
-    let mut spurious = Vec::new();
-    let mut changed = Vec::new();
-    let mut same = Vec::new();
-    for line in override_lines(text) {
-        let parts = split_ws(line, 4);
-        let p = parts[0];
-        let pname = String::from_utf8_lossy(p).into_owned();
-        let Some(entries) = packages.get_mut(p) else {
-            spurious.push(pname);
-            continue;
-        };
-        let priority = parts.get(1).copied().unwrap_or_default();
-        let section = parts.get(2).copied().unwrap_or_default();
-        let maint = parts.get(3).copied().filter(|m| !m.is_empty());
-        for e in entries.iter_mut() {
-            if let Some(m) = maint {
-                let debmaint = e.stanza.get("Maintainer").unwrap_or_default().to_vec();
-                if let Some((old, new)) = split_maint_change(m) {
-                    let olds = split_alternatives(old);
-                    if olds.contains(&debmaint.as_slice()) {
-                        e.stanza.set(b"Maintainer", new);
-                    } else {
-                        changed.push(format!(
-                            "  {pname} (package says {}, not {})",
-                            String::from_utf8_lossy(&debmaint),
-                            String::from_utf8_lossy(old)
-                        ));
-                    }
-                } else if debmaint == m {
-                    same.push(format!("  {pname} ({})", String::from_utf8_lossy(m)));
-                } else {
-                    messages.push(format!(
-                        "warning: unconditional maintainer override for {pname}"
-                    ));
-                    e.stanza.set(b"Maintainer", m);
-                }
-            }
-            e.stanza.set(b"Priority", priority);
-            e.stanza.set(b"Section", section);
-        }
-        overridden.insert(p.to_vec());
-    }
-    if !changed.is_empty() {
-        messages
-            .push("warning: Packages in override file with incorrect old maintainer value:".into());
-        messages.extend(changed.into_iter().map(|c| format!("warning: {c}")));
-    }
-    if !same.is_empty() {
-        messages.push("warning: Packages specifying same maintainer as override file:".into());
-        messages.extend(same.into_iter().map(|c| format!("warning: {c}")));
-    }
-    if !spurious.is_empty() {
-        messages.push("warning: Packages in override file but not in archive:".into());
-        messages.push(format!("warning:   {}", spurious.join(" ")));
-    }
-}
-
-/// `OLD => NEW` in an override's maintainer column (the first `=>`, the
-/// old value without its trailing whitespace, the new without leading).
-fn split_maint_change(m: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = m.windows(2).skip(1).position(|w| w == b"=>")? + 1;
-    let old = control::trim_end(&m[..i]);
-    let new = control::trim_start(&m[i + 2..]);
-    (!old.is_empty() && !new.is_empty()).then_some((old, new))
-}
-
-/// `a // b` alternatives of an old maintainer value.
-fn split_alternatives(old: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = old;
-    while let Some(i) = rest.windows(2).position(|w| w == b"//") {
-        out.push(control::trim_end(&rest[..i]));
-        rest = control::trim_start(&rest[i + 2..]);
-    }
-    out.push(rest);
-    out
-}
-
-fn apply_extra_override(text: &[u8], packages: &mut BTreeMap<Vec<u8>, Vec<Entry>>) {
-    for line in override_lines(text) {
-        let parts = split_ws(line, 3);
-        let Some(entries) = packages.get_mut(parts[0]) else {
-            continue;
-        };
-        let Some(field) = parts.get(1).filter(|f| !f.is_empty()) else {
-            continue;
-        };
-        let value = parts.get(2).copied().unwrap_or_default();
-        for e in entries.iter_mut() {
-            e.stanza.set(field, value);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overrides::{override_lines, split_alternatives, split_maint_change, split_ws};
+    use crate::walk::matches_filter;
 
     #[test]
     fn filter_by_type_and_arch() {

@@ -6,7 +6,7 @@
 //! reader thread walks the tree in dpkg-deb's order ([`tree`]) and streams
 //! GNU tar headers and file contents ([`tar`]) in 1 MiB chunks, shared by a
 //! hasher thread (each file's MD5, read once, eight files at a time:
-//! [`md5x`]) and the compressor
+//! [`md5x`] schedules files onto the lanes of [`md5lanes`]) and the compressor
 //! ([`compress`]: parallel gzip members, multi-threaded xz or zstd), whose
 //! output is kept in memory (or an unnamed file beside the target when
 //! large); then `control.tar.*` gets the generated `md5sums` and
@@ -17,6 +17,7 @@ pub mod ar;
 pub mod compress;
 pub mod control;
 pub mod data;
+pub mod md5lanes;
 pub mod md5x;
 pub mod tar;
 pub mod tree;

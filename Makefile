@@ -127,11 +127,11 @@ $(BUILD)/deb-path: $(BUILD)/stage.stamp
 # 5. The repository index (run from its root: Filename paths are relative).
 $(REPO)/Release: $(BUILD)/deb-path
 	@echo "==> [index] scanpkgs"
-	cd $(REPO) && $(TIMED) scanpkgs $(T)/scanpkgs --output . $(SIGN) .
+	cd $(REPO) && $(TIMED) scanpkgs $(T)/scanpkgs --out-dir . $(SIGN) .
 
 sign:
 	@test -n "$(REPO_KEY)" || { echo "make sign: set REPO_KEY=<gpg key id>" >&2; exit 2; }
-	cd $(REPO) && $(T)/scanpkgs --output . $(SIGN) .
+	cd $(REPO) && $(T)/scanpkgs --out-dir . $(SIGN) .
 
 serve: all
 	@echo "==> serving $(REPO) on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"

@@ -32,7 +32,7 @@ use debpipe_core::{AppSpec, Error, Result, io};
 and the facts files of other tools (mkvenv's JSON: python and shared-library dependencies, \
 architecture).\n\n\
 With --root STAGE, conffiles lists every file under STAGE/etc and the area is written to \
-STAGE/DEBIAN (or --out DIR); the directory is printed. Without --root or --out, the control \
+STAGE/DEBIAN (or --out-dir DIR); the directory is printed. Without --root or --out-dir, the control \
 file is printed.",
     after_help = "Examples:\n  gen-control app.json                       # print the control file\n  mkvenv app.json -r requirements.txt --root stage > facts.json\n  gen-control app.json --facts facts.json --root stage   # writes stage/DEBIAN\n  mkdeb stage dist/"
 )]
@@ -47,7 +47,8 @@ pub struct Cli {
     #[arg(long, value_name = "STAGE")]
     pub root: Option<PathBuf>,
     /// Write the control area to DIR (created if missing) and print DIR
-    #[arg(short = 'o', long, value_name = "DIR")]
+    /// (`-o`/`--out` still work for one release: `-o` is a file in the other tools)
+    #[arg(long = "out-dir", value_name = "DIR", alias = "out", short_alias = 'o')]
     pub out: Option<PathBuf>,
 }
 

@@ -42,7 +42,7 @@ fn example_area(dir: &Path) -> PathBuf {
         .arg(fixtures().join("specs/example.json"))
         .arg("--facts")
         .arg(fixtures().join("facts/django-uwsgi.json"))
-        .arg("--out")
+        .arg("--out-dir")
         .arg(&area)
         .output()
         .unwrap();
@@ -142,7 +142,7 @@ fn bad_facts_exit_1_name_the_file_and_write_nothing() {
             .arg(fixtures().join("specs/example.json"))
             .arg("--facts")
             .arg(&facts)
-            .arg("--out")
+            .arg("--out-dir")
             .arg(&area)
             .output()
             .unwrap();

@@ -10,7 +10,7 @@
 # fetched with `apt-get download` into ${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/debs.
 # "Cold" means no scanpkgs cache; the files themselves are in the page cache
 # for every tool (each is read once before timing). "Cached" is a re-index
-# with --output and nothing changed. Needs dpkg-dev, apt-utils, python3.
+# with --out-dir and nothing changed. Needs dpkg-dev, apt-utils, python3.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,7 +63,7 @@ cmp -s ref.txt ours.txt || { echo "run.sh: scanpkgs output differs from dpkg-sca
 
 # Interleaved, so that load from other processes hits every tool alike.
 mkdir repo
-"$bin" --output repo --xz debs >/dev/null 2>&1
+"$bin" --out-dir repo --xz debs >/dev/null 2>&1
 : >cold.txt
 : >aft.txt
 : >dsp.txt
@@ -72,7 +72,7 @@ i=0
 while [ "$i" -lt "$runs" ]; do
     ms "$bin" --no-cache debs >>cold.txt
     ms apt-ftparchive packages debs >>aft.txt
-    ms "$bin" --output repo --xz debs >>cached.txt
+    ms "$bin" --out-dir repo --xz debs >>cached.txt
     if [ "$i" -lt "$dpkg_runs" ]; then ms dpkg-scanpackages debs >>dsp.txt; fi
     i=$((i + 1))
 done
@@ -88,7 +88,7 @@ for label, pick in (("median", statistics.median_low), ("best", min)):
     print(f"  scanpkgs (cold, no cache)              {cold:>7} ms")
     print(f"  apt-ftparchive packages                {aft:>7} ms")
     print(f"  dpkg-scanpackages                      {dsp:>7} ms")
-    print(f"  scanpkgs --output (cached, no change)  {cached:>7} ms")
+    print(f"  scanpkgs --out-dir (cached, no change)  {cached:>7} ms")
     print(f"  scanpkgs / apt-ftparchive    = {cold / aft:.2f}  (target <= 0.50: {'ok' if cold <= aft / 2 else 'MISSED'})")
     print(f"  scanpkgs / dpkg-scanpackages = {cold / dsp:.3f} ({dsp / cold:.0f}x faster)")
     print(f"  cached re-index              = {cached} ms (target < 50: {'ok' if cached < 50 else 'MISSED'})")

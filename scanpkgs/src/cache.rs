@@ -6,7 +6,7 @@
 //! before it. A file that does not check out is ignored as a whole (and
 //! rebuilt); an entry whose key differs from the file's stat is not used.
 //!
-//! With `--output` and no `--cache`, the file lives outside the repository
+//! With `--out-dir` and no `--cache`, the file lives outside the repository
 //! (which is served as it is): under [`default_dir`], one file per index
 //! directory, named by [`file_for`].
 
@@ -24,7 +24,7 @@ use crate::deb::{DebInfo, hex};
 const MAGIC: &[u8] = b"scanpkgs-cache 1\n";
 
 /// Where earlier versions kept the cache: beside `Packages`, so it was
-/// published with the repository. A run with `--output` removes it.
+/// published with the repository. A run with `--out-dir` removes it.
 pub const LEGACY_NAME: &str = ".scanpkgs-cache";
 
 /// The directory of the default cache files: `$DEBPIPE_CACHE/scanpkgs`, else

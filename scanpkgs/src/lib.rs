@@ -3,7 +3,7 @@
 //! Prints the Packages index exactly as `dpkg-scanpackages` does (same
 //! stanzas, field order, sorting, Filename paths, overrides), reading only
 //! the control member of each .deb and hashing each file once, in parallel
-//! across files. With `--output` it publishes the repository itself:
+//! across files. With `--out-dir` it publishes the repository itself:
 //! Packages, Packages.gz (.xz), Release, and with `--sign-key` Release.gpg
 //! and `InRelease`, atomically and in publishing order, through a cache
 //! kept outside the repository (`$DEBPIPE_CACHE/scanpkgs/`, see [`cache`]).
@@ -53,8 +53,8 @@ const AFTER_HELP: &str = "\
 Examples:
   scanpkgs pool > Packages                     # as dpkg-scanpackages pool
   scanpkgs -m -a amd64 pool override.txt > Packages
-  cd /srv/repo && scanpkgs --output . .        # flat repo: deb [signed-by=...] http://host/repo ./
-  cd /srv/repo && scanpkgs --output . --dist stable -a amd64 --xz \\
+  cd /srv/repo && scanpkgs --out-dir . .        # flat repo: deb [signed-by=...] http://host/repo ./
+  cd /srv/repo && scanpkgs --out-dir . --dist stable -a amd64 --xz \\
       --origin Acme --sign-key ops@acme.example pool/main
 
 Filename paths are the found paths, relative to the current directory (as
@@ -104,7 +104,14 @@ pub struct Cli {
     pub medium: Option<String>,
 
     /// Publish into repository root DIR instead of printing: Packages, Packages.gz, Release
-    #[arg(short, long, value_name = "DIR", help_heading = "Repository")]
+    /// (`-o`/`--output` still work for one release: `-o` is a file in the other tools)
+    #[arg(
+        long = "out-dir",
+        value_name = "DIR",
+        help_heading = "Repository",
+        alias = "output",
+        short_alias = 'o'
+    )]
     pub output: Option<PathBuf>,
     /// Use the dists/SUITE/COMPONENT/binary-ARCH/ layout (needs --arch)
     #[arg(
@@ -168,7 +175,7 @@ pub struct Cli {
         long,
         value_name = "FILE",
         help_heading = "Repository",
-        help = "Cache file (default with --output: one per repository in $DEBPIPE_CACHE/scanpkgs/)"
+        help = "Cache file (default with --out-dir: one per repository in $DEBPIPE_CACHE/scanpkgs/)"
     )]
     pub cache: Option<PathBuf>,
     /// Read every file, and write no cache
@@ -258,7 +265,7 @@ pub struct CacheFile {
     pub named: bool,
 }
 
-/// The cache file to use, if any: `--cache`, else with `--output` the
+/// The cache file to use, if any: `--cache`, else with `--out-dir` the
 /// repository's file in [`cache::default_dir`] (never inside the
 /// repository, which is served as it is), keyed by the canonical index
 /// directory. `repo.out` must exist ([`lock_repo`] makes it). `var` reads
@@ -571,7 +578,7 @@ mod tests {
         let (_, repo) = options(&cli).unwrap();
         assert_eq!(cache_path(&cli, repo.as_ref(), env).unwrap(), Some(file));
 
-        // --cache is used as given; --no-cache and no --output mean none.
+        // --cache is used as given; --no-cache and no --out-dir mean none.
         let cli = Cli::try_parse_from(["scanpkgs", "-o", r, "--cache", "f", "pool"]).unwrap();
         let (_, repo) = options(&cli).unwrap();
         let named = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();

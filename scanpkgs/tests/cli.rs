@@ -371,7 +371,7 @@ fn release_hashes_match_the_files_flat_and_dists() {
     let dir = pool();
     scanpkgs(dir.path())
         .args([
-            "--output",
+            "--out-dir",
             ".",
             "--xz",
             "--origin",
@@ -786,7 +786,7 @@ fn bad_files_are_named_skipped_and_exit_1() {
         "one line each: {err}"
     );
 
-    // With --output the index is still published, nothing half-written.
+    // With --out-dir the index is still published, nothing half-written.
     scanpkgs(dir.path())
         .args(["-o", ".", "pool"])
         .assert()
@@ -918,7 +918,7 @@ fn regression_13_cache_is_never_inside_the_served_tree() {
     let run = || {
         let a = scanpkgs(repo)
             .env("DEBPIPE_CACHE", caches.path())
-            .args(["--output", ".", "."])
+            .args(["--out-dir", ".", "."])
             .assert()
             .success();
         String::from_utf8_lossy(&a.get_output().stderr).into_owned()
@@ -1128,4 +1128,27 @@ fn dash_dash_version_prints_version() {
     let out = scanpkgs(Path::new("/")).arg("--version").output().unwrap();
     out.stdout.as_slice().read_to_string(&mut s).unwrap();
     assert_eq!(s, format!("scanpkgs {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+/// `-o` is a file in the other tools, so the repository directory is
+/// `--out-dir`; `-o` and `--output` still work for one release.
+#[test]
+fn out_dir_and_its_old_spellings_publish_the_same_index() {
+    let mut indexes = Vec::new();
+    for flag in ["--out-dir", "--output", "-o"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(assert_cmd::cargo::cargo_bin!("scanpkgs"))
+            .current_dir(dir.path())
+            .args([flag, ".", "."])
+            .env("DEBPIPE_CACHE", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{flag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        indexes.push(std::fs::read(dir.path().join("Packages")).unwrap());
+    }
+    assert!(indexes.windows(2).all(|w| w[0] == w[1]));
 }

@@ -118,9 +118,43 @@ pub fn report(tool: &str, result: Result<()>) -> ExitCode {
     }
 }
 
+/// What a status line is: the tools' one format for lines that are not
+/// the final error, `<tool>: <kind>: <message>` on one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Progress or a decision worth knowing (`info`).
+    Info,
+    /// Something is wrong but the tool goes on (`warning`).
+    Warning,
+}
+
+/// Write one status line to `out` (stderr in the tools): `<tool>: info: ...`
+/// or `<tool>: warning: ...`, newlines in `msg` folded to spaces, as
+/// [`report`] writes errors. A failed write is ignored: a status line never
+/// fails a run.
+pub fn status(out: &mut impl Write, tool: &str, kind: Status, msg: impl std::fmt::Display) {
+    let kind = match kind {
+        Status::Info => "info",
+        Status::Warning => "warning",
+    };
+    let msg = msg.to_string().replace('\n', " ");
+    let _ = writeln!(out, "{tool}: {kind}: {msg}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_lines_name_tool_and_kind_on_one_line() {
+        let mut out = Vec::new();
+        status(&mut out, "t", Status::Warning, "a\nb");
+        status(&mut out, "t", Status::Info, 3);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "t: warning: a b\nt: info: 3\n"
+        );
+    }
 
     #[test]
     fn usage_is_2_everything_else_1() {

@@ -70,6 +70,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
+use debpipe_core::error::{Status, status};
 use debpipe_core::{AppSpec, Error, Result, io};
 
 /// The longest shebang line Linux pip trusts (distlib's limit, newline
@@ -208,9 +209,14 @@ pub fn run(cli: &Cli) -> Result<()> {
     };
     let python_depends = python_depends(&cli.python, version);
     if python_depends.is_empty() {
-        eprintln!(
-            "mkvenv: warning: {} is not a Debian package's python3; declare the dependency on it yourself",
-            cli.python.display()
+        status(
+            &mut std::io::stderr(),
+            "mkvenv",
+            Status::Warning,
+            format_args!(
+                "{} is not a Debian package's python3; declare the dependency on it yourself",
+                cli.python.display()
+            ),
         );
     }
 
@@ -226,19 +232,24 @@ pub fn run(cli: &Cli) -> Result<()> {
         ..Facts::default()
     };
     if cli.verbose {
-        eprintln!(
-            "mkvenv: built {} in {:.1}s: {} files, {} rewritten ({} shebangs, {} of them unversioned python), {} symlinks, {} bytecode removed, {} modes fixed, {} ELF files ({} executable)",
-            target.display(),
-            started.elapsed().as_secs_f64(),
-            stats.files,
-            stats.rewritten,
-            stats.shebangs,
-            stats.unversioned,
-            stats.symlinks,
-            stats.bytecode_removed,
-            stats.modes_fixed,
-            elves.len(),
-            elves.iter().filter(|e| e.executable).count()
+        status(
+            &mut std::io::stderr(),
+            "mkvenv",
+            Status::Info,
+            format_args!(
+                "built {} in {:.1}s: {} files, {} rewritten ({} shebangs, {} of them unversioned python), {} symlinks, {} bytecode removed, {} modes fixed, {} ELF files ({} executable)",
+                target.display(),
+                started.elapsed().as_secs_f64(),
+                stats.files,
+                stats.rewritten,
+                stats.shebangs,
+                stats.unversioned,
+                stats.symlinks,
+                stats.bytecode_removed,
+                stats.modes_fixed,
+                elves.len(),
+                elves.iter().filter(|e| e.executable).count()
+            ),
         );
     }
     io::write_output(cli.output.as_deref(), render_facts(&facts).as_bytes())

@@ -38,10 +38,10 @@ pub mod scan;
 pub mod walk;
 
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
+use debpipe_core::error::{Status, status};
 pub use debpipe_core::{Error, Result};
 
 use crate::cache::Cache;
@@ -226,10 +226,14 @@ pub fn lock_repo(out: &Path, stderr: &mut impl std::io::Write) -> Result<Option<
     let e = match dir.try_lock() {
         Ok(()) => return Ok(Some(dir)),
         Err(std::fs::TryLockError::WouldBlock) => {
-            let _ = writeln!(
+            status(
                 stderr,
-                "scanpkgs: info: {}: another scanpkgs run is publishing this repository; waiting",
-                out.display()
+                "scanpkgs",
+                Status::Info,
+                format_args!(
+                    "{}: another scanpkgs run is publishing this repository; waiting",
+                    out.display()
+                ),
             );
             let _ = stderr.flush();
             match dir.lock() {
@@ -245,10 +249,14 @@ pub fn lock_repo(out: &Path, stderr: &mut impl std::io::Write) -> Result<Option<
     if e.kind() == std::io::ErrorKind::Unsupported
         || matches!(e.raw_os_error(), Some(EBADF | ENOLCK))
     {
-        let _ = writeln!(
+        status(
             stderr,
-            "scanpkgs: warning: {}: cannot lock ({e}); running without the lock",
-            out.display()
+            "scanpkgs",
+            Status::Warning,
+            format_args!(
+                "{}: cannot lock ({e}); running without the lock",
+                out.display()
+            ),
         );
         return Ok(None);
     }
@@ -317,19 +325,24 @@ fn remove_legacy_cache(
     if in_use.is_some_and(same) {
         return;
     }
-    let _ = match std::fs::remove_file(&old) {
-        Ok(()) => writeln!(
+    match std::fs::remove_file(&old) {
+        Ok(()) => status(
             stderr,
-            "scanpkgs: info: removed {}: the cache is no longer kept in the repository",
-            old.display()
+            "scanpkgs",
+            Status::Info,
+            format_args!(
+                "removed {}: the cache is no longer kept in the repository",
+                old.display()
+            ),
         ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => writeln!(
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => status(
             stderr,
-            "scanpkgs: warning: {}: {e}; it is a stale cache, remove it",
-            old.display()
+            "scanpkgs",
+            Status::Warning,
+            format_args!("{}: {e}; it is a stale cache, remove it", old.display()),
         ),
-    };
+    }
 }
 
 /// Write the cache: a named one must be written; the default one (its
@@ -345,9 +358,11 @@ fn save_cache(file: &CacheFile, cache: &Cache, stderr: &mut impl std::io::Write)
     };
     match write() {
         Err(e) if !file.named => {
-            let _ = writeln!(
+            status(
                 stderr,
-                "scanpkgs: warning: cache not saved ({e}); the next run reads every file"
+                "scanpkgs",
+                Status::Warning,
+                format_args!("cache not saved ({e}); the next run reads every file"),
             );
             Ok(())
         }
@@ -361,19 +376,21 @@ fn load_cache(path: Option<&Path>, stderr: &mut impl std::io::Write) -> Cache {
     };
     match std::fs::read(path) {
         Ok(bytes) => Cache::from_bytes(&bytes).unwrap_or_else(|why| {
-            let _ = writeln!(
+            status(
                 stderr,
-                "scanpkgs: warning: {}: {why}; rebuilding the cache",
-                path.display()
+                "scanpkgs",
+                Status::Warning,
+                format_args!("{}: {why}; rebuilding the cache", path.display()),
             );
             Cache::default()
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Cache::default(),
         Err(e) => {
-            let _ = writeln!(
+            status(
                 stderr,
-                "scanpkgs: warning: {}: {e}; rebuilding the cache",
-                path.display()
+                "scanpkgs",
+                Status::Warning,
+                format_args!("{}: {e}; rebuilding the cache", path.display()),
             );
             Cache::default()
         }
@@ -461,9 +478,13 @@ pub fn run(cli: &Cli) -> Result<()> {
         .transpose()?;
     let cache_file = cache_path(cli, repo.as_ref(), |k| std::env::var_os(k))?;
     if repo.is_some() && !cli.no_cache && cache_file.is_none() {
-        let _ = writeln!(
-            stderr,
-            "scanpkgs: warning: no cache directory (DEBPIPE_CACHE, XDG_CACHE_HOME and HOME are unset); reading every file"
+        status(
+            &mut stderr,
+            "scanpkgs",
+            Status::Warning,
+            format_args!(
+                "no cache directory (DEBPIPE_CACHE, XDG_CACHE_HOME and HOME are unset); reading every file"
+            ),
         );
     }
     let old_cache = load_cache(cache_file.as_ref().map(|c| c.path.as_path()), &mut stderr);
@@ -476,7 +497,12 @@ pub fn run(cli: &Cli) -> Result<()> {
         &old_cache,
     )?;
     for m in &result.messages {
-        let _ = writeln!(stderr, "scanpkgs: {m}");
+        status(
+            &mut stderr,
+            "scanpkgs",
+            Status::Warning,
+            m.strip_prefix("warning: ").unwrap_or(m),
+        );
     }
     match &repo {
         None => debpipe_core::io::write_stdout(&result.packages)?,
@@ -485,10 +511,11 @@ pub fn run(cli: &Cli) -> Result<()> {
             remove_legacy_cache(&r.index_dir(), cache_file.as_ref(), &mut stderr);
         }
     }
-    let _ = writeln!(
-        stderr,
-        "scanpkgs: info: Wrote {} entries to output Packages file.",
-        result.entries
+    status(
+        &mut stderr,
+        "scanpkgs",
+        Status::Info,
+        format_args!("Wrote {} entries to output Packages file.", result.entries),
     );
     if let Some(file) = &cache_file
         && (result.read > 0 || result.cache.len() != old_cache.len())

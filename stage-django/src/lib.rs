@@ -23,6 +23,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use debpipe_core::error::{Status, status};
 use debpipe_core::shell::{Var, fill, replace_vars_block};
 use debpipe_core::{AppSpec, Error, Result, io};
 
@@ -253,8 +254,11 @@ fn collectstatic(spec: &AppSpec, root: &Path, python: &Path, dest: &Path) -> Res
     }
     let said = String::from_utf8_lossy(&out.stdout);
     if said.trim() == "no-staticfiles" {
-        eprintln!(
-            "stage-django: note: the spec has `static`, but the project does not use django.contrib.staticfiles: nothing collected"
+        status(
+            &mut std::io::stderr(),
+            "stage-django",
+            Status::Warning,
+            "the spec has `static`, but the project does not use django.contrib.staticfiles: nothing collected",
         );
         return Ok(());
     }
@@ -263,10 +267,15 @@ fn collectstatic(spec: &AppSpec, root: &Path, python: &Path, dest: &Path) -> Res
     }
     fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
     normalise_modes(dest)?;
-    eprintln!(
-        "stage-django: {} into {}",
-        said.trim(),
-        spec.static_files.as_ref().map_or("", |s| s.dir.as_str())
+    status(
+        &mut std::io::stderr(),
+        "stage-django",
+        Status::Info,
+        format_args!(
+            "{} into {}",
+            said.trim(),
+            spec.static_files.as_ref().map_or("", |s| s.dir.as_str())
+        ),
     );
     Ok(())
 }

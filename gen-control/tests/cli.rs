@@ -437,3 +437,20 @@ fn seed_hook_runs_by_default_when_the_app_has_it() {
     std::fs::write(&hook, "print('hi')\n").unwrap();
     assert!(postinst().contains("\nCONFIG_HOOK='scripts/updateconfig.py'\n"));
 }
+
+/// The script templates themselves, as shellcheck reads files: complete
+/// scripts with example values in their variable block.
+#[test]
+fn script_files_pass_shellcheck() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    for s in SCRIPTS {
+        let p = dir.join(format!("{s}.sh"));
+        let out = Command::new("shellcheck").arg(&p).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            p.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}

@@ -439,6 +439,17 @@ fn finish(
 /// them), running the unit's `ExecStart` as the unit's user; `held: false`
 /// starts it alone, binding its own socket.
 fn start_socket_activated(sock: &Path, ini: &Path, log: &Path, held: bool) -> KillOnDrop {
+    start_socket_activated_bin(Path::new("uwsgi"), sock, ini, log, held)
+}
+
+/// [`start_socket_activated`] with the uWSGI binary at `bin`.
+fn start_socket_activated_bin(
+    bin: &Path,
+    sock: &Path,
+    ini: &Path,
+    log: &Path,
+    held: bool,
+) -> KillOnDrop {
     let mut c = if held {
         let mut c = Command::new("systemd-socket-activate");
         c.arg("-l").arg(sock).arg("setpriv");
@@ -453,16 +464,12 @@ fn start_socket_activated(sock: &Path, ini: &Path, log: &Path, held: bool) -> Ki
             .open(log)
             .unwrap()
     };
-    c.args([
-        "--reuid=www-data",
-        "--regid=www-data",
-        "--init-groups",
-        "uwsgi",
-        "--ini",
-    ])
-    .arg(ini)
-    .stdout(out())
-    .stderr(out());
+    c.args(["--reuid=www-data", "--regid=www-data", "--init-groups"])
+        .arg(bin)
+        .arg("--ini")
+        .arg(ini)
+        .stdout(out())
+        .stderr(out());
     let child = KillOnDrop(c.spawn().unwrap());
     if held {
         assert!(
@@ -573,5 +580,103 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
         "a stop and start failed no request: the load cannot see downtime"
     );
     drop(fresh);
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+/// An upgrade that brings a new uWSGI binary: dpkg puts the new file in
+/// place under the same path (a new inode), and the graceful reload re-execs
+/// the master from that path, so it runs the new binary, keeping the socket
+/// systemd holds; no request through nginx fails meanwhile.
+#[test]
+fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let app = ScratchApp::new();
+    let pkg = "dpt-gen-init-newbin";
+    let port = debpipe_testkit::free_port();
+    let json = app.spec(
+        pkg,
+        &format!(r#""server":{{"listen":"127.0.0.1:{port}","server_name":["_"]}}"#),
+    );
+    let spec_path = write(&app.dir.path().join("app.json"), &json);
+    let spec = debpipe_core::AppSpec::from_json(&spec_path, json.as_bytes()).unwrap();
+    let ini = app.dir.path().join("app.ini");
+    std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
+    let run = Path::new("/run").join(pkg);
+    let _ = std::fs::remove_dir_all(&run);
+    std::fs::create_dir_all(&run).unwrap();
+    let (uid, gid) = debpipe_testkit::www_data();
+    std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
+    // The "venv's" uWSGI: a copy of the system's, at a path of the app's.
+    let bin_dir = app.dir.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let bin = bin_dir.join("uwsgi");
+    let system = std::fs::canonicalize(
+        String::from_utf8(
+            Command::new("sh")
+                .args(["-c", "command -v uwsgi"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim(),
+    )
+    .unwrap();
+    std::fs::copy(&system, &bin).unwrap();
+    let sock = PathBuf::from(spec.socket());
+    let log = app.dir.path().join("uwsgi.log");
+    let nginx = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
+    let _nginx = nginx.start();
+    let get = move || -> Result<(), String> {
+        match debpipe_testkit::http_get(port, "localhost", "/api/scratch/ping") {
+            Ok(r) if r.starts_with("HTTP/1.1 200") => Ok(()),
+            Ok(r) => Err(r.lines().next().unwrap_or("").to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let _holder = start_socket_activated_bin(&bin, &sock, &ini, &log, true);
+    assert!(wait_until(30, || get().is_ok()), "no answer through nginx");
+    let master = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("spawned uWSGI master process (pid: "))
+        .and_then(|r| r.trim_end_matches(')').parse::<u32>().ok())
+        .expect("the master's pid in the log");
+    let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let old_inode = inode(&bin);
+    let reloads = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("gracefully_kill_them_all\" (master-start)")
+            .count()
+    };
+    let before = reloads();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = load(4, &stop, get);
+    std::thread::sleep(Duration::from_millis(300));
+    // As dpkg unpacks: the new file beside the old one, renamed over it.
+    let new = bin_dir.join("uwsgi.dpkg-new");
+    std::fs::copy(&system, &new).unwrap();
+    std::fs::rename(&new, &bin).unwrap();
+    assert_ne!(inode(&bin), old_inode);
+    assert!(
+        exe(master).to_string_lossy().ends_with(" (deleted)"),
+        "{:?}",
+        exe(master)
+    );
+    std::fs::write(spec.master_fifo(), "r").unwrap();
+    assert!(
+        wait_until(30, || reloads() > before),
+        "the reload did not finish"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (sent, failed, why) = finish(&stop, threads);
+    eprintln!("reload onto a new uWSGI binary, through nginx: {sent} requests, {failed} failed");
+    assert!(sent > 0);
+    assert_eq!(failed, 0, "requests failed across the reload: {why:?}");
+    assert_eq!(exe(master), bin, "the master does not run the new binary");
     let _ = std::fs::remove_dir_all(&run);
 }

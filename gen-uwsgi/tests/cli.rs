@@ -115,3 +115,48 @@ fn uwsgi_serves_the_app_on_its_socket() {
     drop(uwsgi);
     let _ = std::fs::remove_dir_all(&run);
 }
+
+/// `"mount": true`: uWSGI serves the app under `location` and moves the
+/// prefix from `PATH_INFO` to `SCRIPT_NAME`, so a project whose URLs start at
+/// `/` works under `/blog/`; without it the path is passed unchanged.
+#[test]
+fn mount_moves_the_location_prefix_out_of_path_info() {
+    let app = ScratchApp::new();
+    for (pkg, mount, want) in [
+        ("dpt-gen-uwsgi-mount", true, "/ping"),
+        ("dpt-gen-uwsgi-nomount", false, "/blog/ping"),
+    ] {
+        let spec = write(
+            app.dir.path(),
+            "app.json",
+            &app.spec(pkg, &format!(r#""location":"/blog/","mount":{mount}"#)),
+        );
+        let ini = app.dir.path().join(format!("{pkg}.ini"));
+        cmd().arg("-o").arg(&ini).arg(&spec).assert().success();
+        let run = Path::new("/run").join(pkg);
+        std::fs::create_dir_all(&run).unwrap();
+        let sock = run.join(format!("{pkg}.sock"));
+        let uwsgi = KillOnDrop(
+            Command::new("uwsgi")
+                .arg("--ini")
+                .arg(&ini)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        assert!(
+            wait_until(20, || uwsgi_request(&sock, "/blog/ping").is_ok()),
+            "no answer on {}",
+            sock.display()
+        );
+        let resp = uwsgi_request(&sock, "/blog/ping").unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+        assert!(
+            resp.contains(&format!(r#""path": "{want}""#)),
+            "mount={mount}: {resp}"
+        );
+        drop(uwsgi);
+        let _ = std::fs::remove_dir_all(&run);
+    }
+}

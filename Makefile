@@ -29,7 +29,7 @@ TIMED := $(CURDIR)/scripts/timed
 CARGO_FLAGS ?= --release --locked
 T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
 TOOLS := appspec gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app stage-django
-RUST_SOURCES := Cargo.toml Cargo.lock $(shell find debpipe-core $(TOOLS) -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find crates -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
 
 SPEC   := $(APP)/app.json
 STAGE  := $(BUILD)/stage
@@ -146,8 +146,8 @@ e2e: tools
 	tests/template-app/run.sh
 
 bench: tools
-	mkdeb/bench/run.sh
-	scanpkgs/bench/run.sh
+	crates/mkdeb/bench/run.sh
+	crates/scanpkgs/bench/run.sh
 	bench/flow.sh
 	bench/noop-make.sh
 

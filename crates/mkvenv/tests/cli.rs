@@ -642,7 +642,7 @@ fn bad_spec_exits_1_naming_the_field() {
         "{stderr}"
     );
     // and the shared corpus, where there is one
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bad-specs");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bad-specs");
     for bad in fs::read_dir(corpus).into_iter().flatten() {
         let bad = bad.unwrap().path();
         let out = mkvenv()

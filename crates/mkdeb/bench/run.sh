@@ -1,9 +1,9 @@
 #!/bin/sh
 # Benchmark mkdeb against dpkg-deb on a real virtualenv staging tree.
 #
-#   mkdeb/bench/run.sh                 # build the tree if missing, then time gzip, xz, zstd
-#   MKDEB=path/to/mkdeb mkdeb/bench/run.sh
-#   RUNS=3 FORMATS="gzip xz" mkdeb/bench/run.sh
+#   crates/mkdeb/bench/run.sh                 # build the tree if missing, then time gzip, xz, zstd
+#   MKDEB=path/to/mkdeb crates/mkdeb/bench/run.sh
+#   RUNS=3 FORMATS="gzip xz" crates/mkdeb/bench/run.sh
 #
 # The tree (Django plus a few common pure and compiled packages from PyPI,
 # about 10,000 files, 115 MB) is cached in ${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/bench-venv
@@ -15,7 +15,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
+repo=$(cd "$here/../../.." && pwd)
 cache=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}
 tree=$cache/bench-venv
 runs=${RUNS:-3}

@@ -36,5 +36,5 @@ pub fn assert_golden(path: impl AsRef<Path>, actual: &[u8]) {
 
 /// The workspace's shared fixtures: `tests/fixtures/`.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }

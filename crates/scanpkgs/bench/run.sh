@@ -2,8 +2,8 @@
 # Benchmark scanpkgs against dpkg-scanpackages and apt-ftparchive on ~1,200
 # real Debian packages (~85 MB), all measured in this run, and print ratios.
 #
-#   scanpkgs/bench/run.sh            # RUNS=5 DPKG_RUNS=1 by default
-#   RUNS=9 DPKG_RUNS=3 scanpkgs/bench/run.sh
+#   crates/scanpkgs/bench/run.sh            # RUNS=5 DPKG_RUNS=1 by default
+#   RUNS=9 DPKG_RUNS=3 crates/scanpkgs/bench/run.sh
 #
 # The package list is bench/packages.txt (every 41st package of 1-400 KB,
 # amd64 or all, from bookworm main, sorted by name). Missing packages are
@@ -14,7 +14,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+root=$(cd "$here/../../.." && pwd)
 cache=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}
 debs=$cache/debs
 runs=${RUNS:-5}

@@ -1220,7 +1220,7 @@ mod tests {
     /// an error: never a panic.
     #[test]
     fn truncated_and_corrupt_specs_never_panic() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
         for sub in ["specs", "bad-specs"] {
             for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
                 let bytes = std::fs::read(entry.unwrap().path()).unwrap();

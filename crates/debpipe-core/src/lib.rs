@@ -1,8 +1,8 @@
 //! Shared library of the debpipe tools.
 //!
 //! Only what two or more tools need lives here: the app spec model and its
-//! validation ([`spec`]), deb822 paragraphs ([`deb822`]), input and atomic
-//! output ([`io`]), `SOURCE_DATE_EPOCH` ([`time`]) and Debian's date
+//! validation ([`spec`], its allow-lists in [`validate`]), deb822
+//! paragraphs ([`deb822`]), input and atomic output ([`io`]), `SOURCE_DATE_EPOCH` ([`time`]) and Debian's date
 //! formats ([`date`]), Debian version comparison ([`version`]), hex
 //! digests ([`hex`]), shell quoting and script templates ([`shell`]), and
 //! the error type with its exit-code convention ([`error`]).
@@ -18,6 +18,7 @@ pub mod io;
 pub mod shell;
 pub mod spec;
 pub mod time;
+pub mod validate;
 pub mod version;
 
 pub use error::{Error, Result};

@@ -56,16 +56,35 @@ pub fn fill(template: &str, title: &str, vars: &[Var]) -> String {
 /// When the template has no such block: templates are compiled in, so a
 /// test of each catches it.
 pub fn replace_vars_block(template: &str, block: &str) -> String {
+    let (before, _, after) = split_block(template, "# @vars", "# @end");
+    format!("{before}{block}{after}")
+}
+
+/// A template cut around a marked block: the text before the line that
+/// starts with `open`, the lines between it and the line `close`, and the
+/// text after that line.
+///
+/// # Panics
+/// When the template has no such block: templates are compiled in, so a
+/// test of each catches it.
+pub fn split_block<'a>(template: &'a str, open: &str, close: &str) -> (&'a str, &'a str, &'a str) {
     let start = template
-        .find("\n# @vars")
-        .expect("template without a `# @vars` block")
+        .find(&format!("\n{open}"))
+        .unwrap_or_else(|| panic!("template without a `{open}` line"))
         + 1;
+    let inner = template[start..]
+        .find('\n')
+        .map_or(template.len(), |i| start + i + 1);
+    let close_line = format!("\n{close}\n");
     let end = template[start..]
-        .find("\n# @end\n")
-        .expect("template without `# @end`")
-        + start
-        + "\n# @end\n".len();
-    format!("{}{block}{}", &template[..start], &template[end..])
+        .find(&close_line)
+        .unwrap_or_else(|| panic!("template without a `{close}` line"))
+        + start;
+    (
+        &template[..start],
+        &template[inner..=end],
+        &template[end + close_line.len()..],
+    )
 }
 
 #[cfg(test)]

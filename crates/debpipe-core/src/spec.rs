@@ -578,6 +578,18 @@ impl AppSpec {
             .unwrap_or((self.wsgi.as_str(), "application"))
     }
 
+    /// The app's environment as the service has it, in order: the settings
+    /// overlay as `DJANGO_SETTINGS_MODULE`, then the spec's `env`. uWSGI, the
+    /// config hook, the admin helper and collectstatic all get this one.
+    pub fn service_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![(
+            "DJANGO_SETTINGS_MODULE".to_string(),
+            Self::SETTINGS_OVERLAY.to_string(),
+        )];
+        env.extend(self.env.iter().cloned());
+        env
+    }
+
     /// Install path of the settings overlay: `<app_dir>/debpipe_settings.py`.
     pub fn settings_overlay_path(&self) -> String {
         format!("{}/{}.py", self.app_dir, Self::SETTINGS_OVERLAY)

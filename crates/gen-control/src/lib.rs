@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use debpipe_core::deb822::{Paragraph, fold_description};
-use debpipe_core::shell::{Var, fill};
+use debpipe_core::shell::{Var, fill, split_block};
 use debpipe_core::{AppSpec, Error, Result, io};
 
 /// Generate the package's control area.
@@ -270,17 +270,6 @@ fn set(name: &'static str, value: impl Into<String>) -> Var {
     Var::Set(name, value.into())
 }
 
-/// The app's environment, as the service has it: the settings overlay, then
-/// the spec's `env`.
-pub fn app_env(spec: &AppSpec) -> Vec<(String, String)> {
-    let mut env = vec![(
-        "DJANGO_SETTINGS_MODULE".to_string(),
-        AppSpec::SETTINGS_OVERLAY.to_string(),
-    )];
-    env.extend(spec.env.iter().cloned());
-    env
-}
-
 /// postinst's account function for the shared www-data account: nothing to
 /// make.
 const NO_ACCOUNT: &str =
@@ -289,19 +278,13 @@ const NO_ACCOUNT: &str =
 /// postinst with its `# @account` block: the function that creates the
 /// service's own account for a custom user or group, else [`NO_ACCOUNT`].
 fn postinst_template(spec: &AppSpec) -> String {
-    let start = POSTINST
-        .find("# @account\n")
-        .expect("postinst.sh has an `# @account` block");
-    let end = POSTINST
-        .find("# @end-account\n")
-        .expect("postinst.sh has `# @end-account`")
-        + "# @end-account\n".len();
+    let (before, account, after) = split_block(POSTINST, "# @account", "# @end-account");
     let body = if custom_account(spec) {
-        &POSTINST[start + "# @account\n".len()..end - "# @end-account\n".len()]
+        account
     } else {
         NO_ACCOUNT
     };
-    format!("{}{body}{}", &POSTINST[..start], &POSTINST[end..])
+    format!("{before}{body}{after}")
 }
 
 /// Render `postinst`.
@@ -348,7 +331,7 @@ pub fn render_postinst(spec: &AppSpec, ships_nginx: bool, nginx_shipped: &str) -
                 "RELOAD_TIMEOUT",
                 (spec.harakiri + spec.reload_mercy + 60).to_string(),
             ),
-            Var::ExportFn("app_env", app_env(spec)),
+            Var::ExportFn("app_env", spec.service_env()),
         ],
     )
 }

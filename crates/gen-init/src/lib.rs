@@ -19,7 +19,7 @@
 use std::fmt::Write as _;
 
 use debpipe_core::cli::GenArgs;
-use debpipe_core::shell::{Var, fill};
+use debpipe_core::shell::{Var, fill, split_block};
 use debpipe_core::{AppSpec, Result};
 
 /// Which service definition to generate.
@@ -239,9 +239,13 @@ pub fn render_sysv(spec: &AppSpec) -> String {
         set("START_TIMEOUT", (spec.harakiri + 30).to_string()),
         set("STOP_TIMEOUT", stop_timeout(spec).to_string()),
     ];
-    let at = INIT.find("\n# @vars").map_or(0, |i| i + 1);
-    let head = INIT[..at].replace("example-api", &spec.package);
-    fill(&format!("{head}{}", &INIT[at..]), "", &vars)
+    let (head, _, _) = split_block(INIT, "# @vars", "# @end");
+    let named = format!(
+        "{}{}",
+        head.replace("example-api", &spec.package),
+        &INIT[head.len()..]
+    );
+    fill(&named, "", &vars)
 }
 
 #[cfg(test)]

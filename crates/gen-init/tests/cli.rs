@@ -484,6 +484,80 @@ fn start_socket_activated_bin(
     child
 }
 
+/// A scratch app served as under systemd, behind nginx with the generated
+/// server block: its ini, its runtime directory made as `RuntimeDirectory=`
+/// makes it, its uWSGI log, and a GET through nginx. The runtime directory
+/// goes when it is dropped.
+struct Site {
+    app: ScratchApp,
+    spec: debpipe_core::AppSpec,
+    ini: PathBuf,
+    sock: PathBuf,
+    log: PathBuf,
+    run: PathBuf,
+    port: u16,
+    // Dropped in this order: nginx, then its directory.
+    _nginx: KillOnDrop,
+    _nginx_dir: debpipe_testkit::NginxWrapper,
+}
+
+impl Site {
+    fn new(pkg: &str) -> Self {
+        let app = ScratchApp::new();
+        let port = debpipe_testkit::free_port();
+        let json = app.spec(
+            pkg,
+            &format!(r#""server":{{"listen":"127.0.0.1:{port}","server_name":["_"]}}"#),
+        );
+        let spec_path = write(&app.dir.path().join("app.json"), &json);
+        let spec = debpipe_core::AppSpec::from_json(&spec_path, json.as_bytes()).unwrap();
+        let ini = app.dir.path().join("app.ini");
+        std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
+        let run = Path::new("/run").join(pkg);
+        let _ = std::fs::remove_dir_all(&run);
+        std::fs::create_dir_all(&run).unwrap();
+        let (uid, gid) = debpipe_testkit::www_data();
+        std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
+        let nginx_dir = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
+        let nginx = nginx_dir.start();
+        Site {
+            sock: PathBuf::from(spec.socket()),
+            log: app.dir.path().join("uwsgi.log"),
+            app,
+            spec,
+            ini,
+            run,
+            port,
+            _nginx: nginx,
+            _nginx_dir: nginx_dir,
+        }
+    }
+
+    /// One GET through nginx: Ok on a 200, else what went wrong.
+    fn get(&self) -> impl Fn() -> Result<(), String> + Send + Copy + 'static {
+        let port = self.port;
+        move || match debpipe_testkit::http_get(port, "localhost", "/api/scratch/ping") {
+            Ok(r) if r.starts_with("HTTP/1.1 200") => Ok(()),
+            Ok(r) => Err(r.lines().next().unwrap_or("").to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// How many times the master has (re)started, from its log.
+    fn masters_started(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("gracefully_kill_them_all\" (master-start)")
+            .count()
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.run);
+    }
+}
+
 /// The systemd path, as systemd runs it, behind nginx with the generated
 /// server block: `systemd-socket-activate` holds the socket (as the socket
 /// unit does) and starts the unit's `ExecStart` as the unit's user; uWSGI
@@ -496,56 +570,26 @@ fn start_socket_activated_bin(
 fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
-    let app = ScratchApp::new();
-    let pkg = "dpt-gen-init-sockact";
-    let port = debpipe_testkit::free_port();
-    let json = app.spec(
-        pkg,
-        &format!(r#""server":{{"listen":"127.0.0.1:{port}","server_name":["_"]}}"#),
-    );
-    let spec_path = write(&app.dir.path().join("app.json"), &json);
-    let spec = debpipe_core::AppSpec::from_json(&spec_path, json.as_bytes()).unwrap();
-    let ini = app.dir.path().join("app.ini");
-    std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
-    // RuntimeDirectory=, as systemd makes it for the service.
-    let run = Path::new("/run").join(pkg);
-    let _ = std::fs::remove_dir_all(&run);
-    std::fs::create_dir_all(&run).unwrap();
-    let (uid, gid) = debpipe_testkit::www_data();
-    std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
-    let sock = PathBuf::from(spec.socket());
-    let log = app.dir.path().join("uwsgi.log");
-    let nginx = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
-    let _nginx = nginx.start();
-    let get = move || -> Result<(), String> {
-        match debpipe_testkit::http_get(port, "localhost", "/api/scratch/ping") {
-            Ok(r) if r.starts_with("HTTP/1.1 200") => Ok(()),
-            Ok(r) => Err(r.lines().next().unwrap_or("").to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    };
-    let holder = start_socket_activated(&sock, &ini, &log, true);
+    let site = Site::new("dpt-gen-init-sockact");
+    let (spec, sock, ini, log) = (&site.spec, &site.sock, &site.ini, &site.log);
+    let get = site.get();
+    let holder = start_socket_activated(sock, ini, log, true);
     let took_it = || {
-        std::fs::read_to_string(&log)
+        std::fs::read_to_string(log)
             .unwrap_or_default()
             .contains("SystemD socket activation detected")
     };
     assert!(
         wait_until(30, || get().is_ok() && took_it()),
         "no answer through nginx and the held socket, or uWSGI did not take it: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        std::fs::read_to_string(log).unwrap_or_default()
     );
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = std::fs::read_to_string(log).unwrap();
     assert!(
         !text.contains("bound to UNIX address"),
         "uWSGI bound a socket of its own: {text}"
     );
-    let reloads = || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("gracefully_kill_them_all\" (master-start)")
-            .count()
-    };
+    let reloads = || site.masters_started();
     let before = reloads();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -570,7 +614,7 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(spec.master_fifo(), "q").unwrap();
     drop(holder);
-    let fresh = start_socket_activated(&sock, &ini, &log, false);
+    let fresh = start_socket_activated(sock, ini, log, false);
     assert!(wait_until(20, || get().is_ok()));
     std::thread::sleep(Duration::from_millis(300));
     let (sent_r, failed_r, _) = finish(&stop, threads);
@@ -580,7 +624,6 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
         "a stop and start failed no request: the load cannot see downtime"
     );
     drop(fresh);
-    let _ = std::fs::remove_dir_all(&run);
 }
 
 /// An upgrade that brings a new uWSGI binary: dpkg puts the new file in
@@ -591,22 +634,9 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
 fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
-    let app = ScratchApp::new();
-    let pkg = "dpt-gen-init-newbin";
-    let port = debpipe_testkit::free_port();
-    let json = app.spec(
-        pkg,
-        &format!(r#""server":{{"listen":"127.0.0.1:{port}","server_name":["_"]}}"#),
-    );
-    let spec_path = write(&app.dir.path().join("app.json"), &json);
-    let spec = debpipe_core::AppSpec::from_json(&spec_path, json.as_bytes()).unwrap();
-    let ini = app.dir.path().join("app.ini");
-    std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
-    let run = Path::new("/run").join(pkg);
-    let _ = std::fs::remove_dir_all(&run);
-    std::fs::create_dir_all(&run).unwrap();
-    let (uid, gid) = debpipe_testkit::www_data();
-    std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
+    let site = Site::new("dpt-gen-init-newbin");
+    let (spec, sock, ini, log) = (&site.spec, &site.sock, &site.ini, &site.log);
+    let app = &site.app;
     // The "venv's" uWSGI: a copy of the system's, at a path of the app's.
     let bin_dir = app.dir.path().join("bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
@@ -624,20 +654,10 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     )
     .unwrap();
     std::fs::copy(&system, &bin).unwrap();
-    let sock = PathBuf::from(spec.socket());
-    let log = app.dir.path().join("uwsgi.log");
-    let nginx = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
-    let _nginx = nginx.start();
-    let get = move || -> Result<(), String> {
-        match debpipe_testkit::http_get(port, "localhost", "/api/scratch/ping") {
-            Ok(r) if r.starts_with("HTTP/1.1 200") => Ok(()),
-            Ok(r) => Err(r.lines().next().unwrap_or("").to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    };
-    let _holder = start_socket_activated_bin(&bin, &sock, &ini, &log, true);
+    let get = site.get();
+    let _holder = start_socket_activated_bin(&bin, sock, ini, log, true);
     assert!(wait_until(30, || get().is_ok()), "no answer through nginx");
-    let master = std::fs::read_to_string(&log)
+    let master = std::fs::read_to_string(log)
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("spawned uWSGI master process (pid: "))
@@ -646,12 +666,7 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let old_inode = inode(&bin);
-    let reloads = || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("gracefully_kill_them_all\" (master-start)")
-            .count()
-    };
+    let reloads = || site.masters_started();
     let before = reloads();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -678,5 +693,4 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     assert!(sent > 0);
     assert_eq!(failed, 0, "requests failed across the reload: {why:?}");
     assert_eq!(exe(master), bin, "the master does not run the new binary");
-    let _ = std::fs::remove_dir_all(&run);
 }

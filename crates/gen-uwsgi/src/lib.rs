@@ -79,11 +79,7 @@ pub fn render(spec: &AppSpec) -> String {
     }
     // debpipe's settings overlay: the project's settings, plus the secret
     // key, hosts, static/media roots and state paths of the package.
-    kv(
-        "env",
-        &format!("DJANGO_SETTINGS_MODULE={}", AppSpec::SETTINGS_OVERLAY),
-    );
-    for (k, v) in &spec.env {
+    for (k, v) in spec.service_env() {
         kv("env", &format!("{k}={v}"));
     }
     // The same string as the systemd socket unit's ListenStream=: uWSGI

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -80,14 +80,12 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     p
 }
 
-/// The generated ini really loads a WSGI app and serves it on a 0660 socket
-/// in the package's runtime directory, with the settings module set.
-#[test]
-fn uwsgi_serves_the_app_on_its_socket() {
-    let app = ScratchApp::new();
-    let pkg = "dpt-gen-uwsgi-serve";
-    let spec = write(app.dir.path(), "app.json", &app.spec(pkg, ""));
-    let ini = app.dir.path().join("app.ini");
+/// The ini gen-uwsgi makes for `extra` (spec fields) on the scratch app, run
+/// by real uWSGI until it answers `path` on its socket in `/run/<pkg>`:
+/// uWSGI (killed on drop), the socket, and the runtime directory to remove.
+fn serve(app: &ScratchApp, pkg: &str, extra: &str, path: &str) -> (KillOnDrop, PathBuf, PathBuf) {
+    let spec = write(app.dir.path(), "app.json", &app.spec(pkg, extra));
+    let ini = app.dir.path().join(format!("{pkg}.ini"));
     cmd().arg("-o").arg(&ini).arg(&spec).assert().success();
     let run = Path::new("/run").join(pkg);
     std::fs::create_dir_all(&run).unwrap();
@@ -102,10 +100,19 @@ fn uwsgi_serves_the_app_on_its_socket() {
             .unwrap(),
     );
     assert!(
-        wait_until(20, || uwsgi_request(&sock, "/api/scratch/ping").is_ok()),
+        wait_until(20, || uwsgi_request(&sock, path).is_ok()),
         "no answer on {}",
         sock.display()
     );
+    (uwsgi, sock, run)
+}
+
+/// The generated ini really loads a WSGI app and serves it on a 0660 socket
+/// in the package's runtime directory, with the settings module set.
+#[test]
+fn uwsgi_serves_the_app_on_its_socket() {
+    let app = ScratchApp::new();
+    let (uwsgi, sock, run) = serve(&app, "dpt-gen-uwsgi-serve", "", "/api/scratch/ping");
     let resp = uwsgi_request(&sock, "/api/scratch/ping").unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.contains(r#""settings": "debpipe_settings""#), "{resp}");
@@ -126,30 +133,8 @@ fn mount_moves_the_location_prefix_out_of_path_info() {
         ("dpt-gen-uwsgi-mount", true, "/ping"),
         ("dpt-gen-uwsgi-nomount", false, "/blog/ping"),
     ] {
-        let spec = write(
-            app.dir.path(),
-            "app.json",
-            &app.spec(pkg, &format!(r#""location":"/blog/","mount":{mount}"#)),
-        );
-        let ini = app.dir.path().join(format!("{pkg}.ini"));
-        cmd().arg("-o").arg(&ini).arg(&spec).assert().success();
-        let run = Path::new("/run").join(pkg);
-        std::fs::create_dir_all(&run).unwrap();
-        let sock = run.join(format!("{pkg}.sock"));
-        let uwsgi = KillOnDrop(
-            Command::new("uwsgi")
-                .arg("--ini")
-                .arg(&ini)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        assert!(
-            wait_until(20, || uwsgi_request(&sock, "/blog/ping").is_ok()),
-            "no answer on {}",
-            sock.display()
-        );
+        let extra = format!(r#""location":"/blog/","mount":{mount}"#);
+        let (uwsgi, sock, run) = serve(&app, pkg, &extra, "/blog/ping");
         let resp = uwsgi_request(&sock, "/blog/ping").unwrap();
         assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
         assert!(

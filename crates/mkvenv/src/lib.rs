@@ -252,12 +252,7 @@ pub fn run(cli: &Cli) -> Result<()> {
             ),
         );
     }
-    io::write_output(cli.output.as_deref(), render_facts(&facts).as_bytes())
-}
-
-/// The facts as pretty JSON with a final newline.
-pub fn render_facts(facts: &Facts) -> String {
-    facts.to_json()
+    io::write_output(cli.output.as_deref(), facts.to_json().as_bytes())
 }
 
 #[cfg(test)]
@@ -672,7 +667,7 @@ mod tests {
             compiled: true,
             ..Facts::default()
         };
-        let s = render_facts(&f);
+        let s = f.to_json();
         assert!(s.ends_with("}\n"));
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["python_depends"][1], "python3 (<< 3.12)");

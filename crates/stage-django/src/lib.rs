@@ -183,11 +183,6 @@ pub fn render_wsgi(spec: &AppSpec) -> String {
 
 /// Render the admin helper.
 pub fn render_manage(spec: &AppSpec) -> String {
-    let mut env = vec![(
-        "DJANGO_SETTINGS_MODULE".to_string(),
-        AppSpec::SETTINGS_OVERLAY.to_string(),
-    )];
-    env.extend(spec.env.iter().cloned());
     fill(
         MANAGE,
         &format!("{} {}", spec.package, spec.version),
@@ -197,7 +192,7 @@ pub fn render_manage(spec: &AppSpec) -> String {
             Var::Set("APP_DIR", spec.app_dir.clone()),
             Var::Set("APP_USER", spec.user.clone()),
             Var::Set("APP_GROUP", spec.group.clone()),
-            Var::ExportFn("app_env", env),
+            Var::ExportFn("app_env", spec.service_env()),
         ],
     )
 }
@@ -234,10 +229,7 @@ fn collectstatic(spec: &AppSpec, root: &Path, python: &Path, dest: &Path) -> Res
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("DEBPIPE_STAGE", &abs_root)
         .env("DEBPIPE_STATIC_ROOT", &tmp)
-        .env("DJANGO_SETTINGS_MODULE", AppSpec::SETTINGS_OVERLAY);
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
+        .envs(spec.service_env());
     let out = cmd.output().map_err(|e| Error::io(python, e))?;
     if !out.status.success() {
         let _ = fs::remove_dir_all(&tmp);

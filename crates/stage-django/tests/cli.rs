@@ -339,3 +339,29 @@ fn wsgi_entry_loads_the_urlconf_and_views_eagerly() {
         "False True 200 OK home\n"
     );
 }
+
+/// `"collectstatic": false`: the overlay and helper are written, nothing is
+/// collected (the app ships `static.dir` as it has it).
+#[test]
+fn collectstatic_false_collects_nothing() {
+    let p = Project::new("");
+    let text = std::fs::read_to_string(&p.spec).unwrap();
+    let off = text.replace(
+        r#""static":{"url":"/static/"}"#,
+        r#""static":{"url":"/static/"},"collectstatic":false"#,
+    );
+    assert_ne!(text, off, "the fixture's spec changed shape");
+    std::fs::write(&p.spec, off).unwrap();
+    let out = p.stage();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = p.top.join("proj");
+    assert!(app.join("debpipe_settings.py").exists());
+    assert!(
+        !app.join("staticfiles").exists(),
+        "collected despite collectstatic: false"
+    );
+}

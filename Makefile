@@ -7,11 +7,15 @@
 #   make                          the example app (examples/wechat) into dist/
 #   make APP=path/to/app REPO=dir same for any app laid out as the README says
 #   make REPO_KEY=<gpg key id>    sign the repository (InRelease, Release.gpg)
-#   make test | e2e | bench | wheels | serve | sign | man | clean
+#   make DIST=trixie              build for another Debian release (bullseye,
+#                                 bookworm, trixie) in its build root, into the
+#                                 pool/ + dists/ layout of REPO
+#   make test | e2e | bench | wheels | roots | roots-refresh | serve | sign | man | clean
 
 APP      ?= examples/wechat
 REPO     ?= dist
-BUILD    ?= build/$(notdir $(abspath $(APP)))
+DIST     ?=
+BUILD    ?= build/$(if $(DIST),$(DIST)/)$(notdir $(abspath $(APP)))
 PYTHON   ?= /usr/bin/python3
 REPO_KEY ?=
 PORT     ?= 8000
@@ -37,13 +41,53 @@ WHEELS := $(APP)/wheels
 APP_FILES := $(shell find $(APP) -path $(WHEELS) -prune -o -name __pycache__ -prune -o -type f -print)
 SIGN   := $(if $(REPO_KEY),--sign-key $(REPO_KEY) $(if $(GNUPGHOME),--gpg-homedir $(GNUPGHOME)))
 
-.PHONY: all deps tools test e2e bench wheels serve sign man clean $(TOOLS)
+# Another Debian release (DIST): the build runs in that release's root
+# (scripts/build-root, cached in $(DEBPIPE_CACHE)/roots/DIST-ARCH) with its
+# python, its libraries and its dpkg; mkvenv and stage-django run python
+# there (--sysroot, under scripts/in-root). The wheelhouse is the release's
+# own (wheels/DIST-ARCH), the Version gets the release's +debNN suffix (so
+# the builds of one app version for several releases sort by release), and
+# the package goes into REPO's pool/main/<l>/<package>/, indexed in
+# dists/DIST/main/binary-ARCH/ with the other releases' indexes untouched.
+DISTS  := bullseye bookworm trixie
+ifneq ($(DIST),)
+ifeq ($(filter $(DIST),$(DISTS)),)
+$(error DIST=$(DIST) is not supported: use one of $(DISTS), or no DIST for this host's release)
+endif
+DEB_NUMBER_bullseye := 11
+DEB_NUMBER_bookworm := 12
+DEB_NUMBER_trixie   := 13
+ARCH    := $(shell dpkg --print-architecture)
+ROOT    := $(DEBPIPE_CACHE)/roots/$(DIST)-$(ARCH)
+WHEELS  := $(APP)/wheels/$(DIST)-$(ARCH)
+WHEEL_CACHE := $(DEBPIPE_CACHE)/wheels/$(DIST)-$(ARCH)
+SUFFIX  := +deb$(DEB_NUMBER_$(DIST))
+# From Debian 13 on /lib is only an alias of /usr/lib: units go to /usr/lib.
+UNIT_DIR := $(if $(filter trixie,$(DIST)),--unit-dir /usr/lib/systemd/system)
+# bullseye's pip (20.3) has no `pip --python VENV`: its venv keeps pip.
+ifeq ($(DIST),bullseye)
+MKVENV_FLAGS := $(filter-out --without-pip,$(MKVENV_FLAGS))
+endif
+PYTHON  := /usr/bin/python3
+IN_ROOT  = scripts/in-root $(ROOT) $(abspath $(APP)) $(abspath $(BUILD)) $(abspath $(WHEELS)) $(WHEEL_CACHE) --
+SYSROOT := --sysroot $(ROOT)
+POOL    := --pool main --target-dpkg $$(dpkg-query --admindir=$(ROOT)/var/lib/dpkg -W -f='$${Version}' dpkg)
+INDEX   := $(REPO)/dists/$(DIST)/Release
+SCAN    := --dist $(DIST) -a $(ARCH) --version-suffix $(SUFFIX) pool/main
+ROOT_DB := $(ROOT)/var/lib/dpkg/status
+else
+WHEEL_CACHE := $(DEBPIPE_CACHE)/wheels
+INDEX   := $(REPO)/Release
+SCAN    := .
+endif
+
+.PHONY: all deps tools test e2e bench wheels roots roots-refresh root serve sign man clean $(TOOLS)
 .DELETE_ON_ERROR:
 
-all: $(REPO)/Release
+all: $(INDEX)
 	@echo "==> package: $$(cat $(BUILD)/deb-path)"
 	@echo "==> repository: $(abspath $(REPO)) (make serve PORT=$(PORT) serves it)"
-	@echo "==> sources.list: deb $(if $(REPO_KEY),[signed-by=/etc/apt/keyrings/<your key>.gpg],[trusted=yes]) http://<host>:$(PORT)/ ./"
+	@echo "==> sources.list: deb $(if $(REPO_KEY),[signed-by=/etc/apt/keyrings/<your key>.gpg],[trusted=yes]) http://<host>:$(PORT)/ $(if $(DIST),$(DIST) main,./)"
 
 # System packages. scripts/install-deps takes 0.2-0.4 s (a dpkg-query per
 # package), so `deps` runs it only when something may be missing: no stamp
@@ -77,15 +121,27 @@ $(T)/.built: $(RUST_SOURCES) | deps
 $(TOOLS): | deps
 	cargo build $(CARGO_FLAGS) -p $@
 
-# The wheelhouse: built once with pip wheel (uWSGI compiles here), reused
-# from $(DEBPIPE_CACHE)/wheels so later builds run offline.
+# The build roots (with DIST): made once, refreshed (apt-get upgrade) when a
+# day old; `root` also installs the spec's build_depends. `make roots` makes
+# every release's, `make roots-refresh` refreshes them now.
+root: tools
+	@scripts/build-root $(DIST) $$($(T)/appspec get --lines build_depends $(SPEC)) >/dev/null
+roots:
+	@for d in $(DISTS); do scripts/build-root $$d || exit 1; done
+roots-refresh:
+	@for d in $(DISTS); do scripts/build-root --refresh $$d || exit 1; done
+
+# The wheelhouse: built once with pip wheel (uWSGI compiles here; with DIST,
+# in the release's root), reused from $(WHEEL_CACHE) so later builds run
+# offline.
 wheels: $(WHEELS)/.filled
-$(WHEELS)/.filled: $(APP)/requirements.txt | deps
-	@echo "==> [wheels] pip wheel -r $(APP)/requirements.txt"
-	mkdir -p $(WHEELS) $(DEBPIPE_CACHE)/wheels
-	PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(PYTHON) -m pip wheel --disable-pip-version-check -q \
-	  --find-links $(DEBPIPE_CACHE)/wheels --wheel-dir $(WHEELS) -r $(APP)/requirements.txt
-	cp -n $(WHEELS)/*.whl $(DEBPIPE_CACHE)/wheels/ 2>/dev/null || true
+$(WHEELS)/.filled: $(APP)/requirements.txt | deps $(if $(DIST),root)
+	@echo "==> [wheels] pip wheel -r $(APP)/requirements.txt$(if $(DIST), (in the $(DIST) root))"
+	mkdir -p $(WHEELS) $(WHEEL_CACHE) $(BUILD)
+	$(IN_ROOT) $(if $(DIST),chroot $(ROOT)) env PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= \
+	  $(PYTHON) -m pip wheel --disable-pip-version-check -q \
+	  --find-links $(WHEEL_CACHE) --wheel-dir $(abspath $(WHEELS)) -r $(abspath $(APP))/requirements.txt
+	cp -n $(WHEELS)/*.whl $(WHEEL_CACHE)/ 2>/dev/null || true
 	@touch $@
 
 # 1. The venv's install path, rewritten only when it changes.
@@ -95,10 +151,10 @@ $(BUILD)/venv.key: $(SPEC) $(T)/.built
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 
 # 2. The relocatable venv, staged at its install path; facts on stdout.
-$(BUILD)/facts.json: $(BUILD)/venv.key $(APP)/requirements.txt $(WHEELS)/.filled
-	@echo "==> [venv] mkvenv"
+$(BUILD)/facts.json: $(BUILD)/venv.key $(APP)/requirements.txt $(WHEELS)/.filled $(ROOT_DB) | $(if $(DIST),root)
+	@echo "==> [venv] mkvenv$(if $(DIST), (in the $(DIST) root))"
 	rm -rf $(BUILD)/venv
-	$(TIMED) mkvenv $(T)/mkvenv $(SPEC) -r $(APP)/requirements.txt --find-links $(WHEELS) --no-index \
+	$(TIMED) mkvenv $(IN_ROOT) $(T)/mkvenv $(SYSROOT) $(SPEC) -r $(APP)/requirements.txt --find-links $(WHEELS) --no-index \
 	  --python $(PYTHON) $(MKVENV_FLAGS) --root $(BUILD)/venv > $@
 
 # 3. The staging tree: app files, the venv (hard links), Django's settings
@@ -109,29 +165,29 @@ $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	rm -rf $(STAGE)
 	$(TIMED) stage-app $(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
 	$(TIMED) "cp -al venv" cp -al $(BUILD)/venv/. $(STAGE)/
-	$(TIMED) stage-django $(T)/stage-django $(SPEC) --root $(STAGE) >/dev/null
+	$(TIMED) stage-django $(IN_ROOT) $(T)/stage-django $(SYSROOT) $(SPEC) --root $(STAGE) >/dev/null
 	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
-	$(TIMED) gen-init $(T)/gen-init --kind systemd --root $(STAGE) $(SPEC) >/dev/null
-	$(TIMED) gen-init $(T)/gen-init --kind socket --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-init $(T)/gen-init --kind systemd $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-init $(T)/gen-init --kind socket $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind sysv --root $(STAGE) $(SPEC) >/dev/null
-	$(TIMED) gen-control $(T)/gen-control $(SPEC) --facts $(BUILD)/facts.json --root $(STAGE) >/dev/null
+	$(TIMED) gen-control $(T)/gen-control $(SPEC) $(if $(DIST),--version-suffix $(SUFFIX)) --facts $(BUILD)/facts.json --root $(STAGE) >/dev/null
 	@touch $@
 
 # 4. The package.
 $(BUILD)/deb-path: $(BUILD)/stage.stamp
 	@echo "==> [package] mkdeb"
 	@mkdir -p $(REPO)
-	$(TIMED) mkdeb $(T)/mkdeb $(MKDEB_FLAGS) $(STAGE) $(REPO) > $@
+	$(TIMED) mkdeb $(T)/mkdeb $(MKDEB_FLAGS) $(POOL) $(STAGE) $(REPO) > $@
 
 # 5. The repository index (run from its root: Filename paths are relative).
-$(REPO)/Release: $(BUILD)/deb-path
+$(INDEX): $(BUILD)/deb-path
 	@echo "==> [index] scanpkgs"
-	cd $(REPO) && $(TIMED) scanpkgs $(T)/scanpkgs --out-dir . $(SIGN) .
+	cd $(REPO) && $(TIMED) scanpkgs $(T)/scanpkgs --out-dir . $(SIGN) $(SCAN)
 
 sign:
 	@test -n "$(REPO_KEY)" || { echo "make sign: set REPO_KEY=<gpg key id>" >&2; exit 2; }
-	cd $(REPO) && $(T)/scanpkgs --out-dir . $(SIGN) .
+	cd $(REPO) && $(T)/scanpkgs --out-dir . $(SIGN) $(SCAN)
 
 serve: all
 	@echo "==> serving $(REPO) on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
@@ -140,10 +196,16 @@ serve: all
 test: install-deps
 	cargo test --workspace --locked
 
+# With DIST, the end-to-end test on a fresh root of that release only.
 e2e: tools
+ifneq ($(DIST),)
+	DIST=$(DIST) tests/e2e/run.sh
+else
 	tests/e2e/run.sh
 	tests/foreign-app/run.sh
 	tests/template-app/run.sh
+	tests/dist/run.sh
+endif
 
 bench: tools
 	crates/mkdeb/bench/run.sh

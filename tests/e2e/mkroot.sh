@@ -1,9 +1,11 @@
 #!/bin/bash
-# mkroot.sh DIR: lay a fresh Debian 12 (bookworm) minbase root in DIR.
+# mkroot.sh DIR [DIST]: lay a fresh Debian minbase root of DIST (bullseye,
+# bookworm or trixie; default bookworm) in DIR.
 #
-# The root is made once with `debootstrap --variant=minbase bookworm` from the
-# mirror that this machine's own apt sources name, and cached as a tarball:
-#   ${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/e2e/bookworm-minbase.tar.zst
+# The root is made once with `debootstrap --variant=minbase DIST` from the
+# mirror that this machine's own apt sources name (scripts/debian-mirror),
+# and cached as a tarball:
+#   ${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/e2e/DIST-minbase.tar.zst
 # Every call extracts a fresh copy of it into DIR (which must be missing or
 # empty), so a test never sees what an earlier run left behind.
 #
@@ -19,53 +21,31 @@ set -euo pipefail
 
 die() { echo "mkroot: error: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] || { echo "usage: mkroot.sh DIR" >&2; exit 2; }
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then echo "usage: mkroot.sh DIR [DIST]" >&2; exit 2; fi
 dir=$1
+dist=${2:-bookworm}
+case $dist in
+	bullseye|bookworm|trixie) ;;
+	*) die "unknown DIST '$dist': bullseye, bookworm or trixie" ;;
+esac
+scripts=$(cd "$(dirname "$0")/../../scripts" && pwd)
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, mknod, chroot)"
 
 cache=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/e2e
-tarball=$cache/bookworm-minbase.tar.zst
-
-# The first Debian mirror named for bookworm in the machine's apt sources:
-# deb822 stanzas in sources.list.d/*.sources, or one-line `deb` entries.
-host_mirror() {
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk '
-			function flush() {
-				if (deb && uri != "" && suite ~ /(^| )bookworm( |$)/) { print uri; found = 1; exit }
-				deb = 0; uri = ""; suite = ""
-			}
-			/^[ \t]*$/        { flush(); next }
-			/^Types:/         { deb = ($0 ~ /(:| )deb( |$)/) }
-			/^URIs:/          { uri = $2 }
-			/^Suites:/        { sub(/^Suites:[ \t]*/, ""); suite = $0 }
-			END               { if (!found) flush() }
-		' "$f"
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		awk '$1 == "deb" {
-			i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-			if ($(i+1) == "bookworm") { print $i; exit }
-		}' "$f"
-	done
-}
+tarball=$cache/$dist-minbase.tar.zst
 
 build_tarball() {
 	local mirror tmp
-	mirror=${DEBPIPE_MIRROR:-$(host_mirror | head -n1)}
-	[ -n "$mirror" ] || die "no bookworm mirror in /etc/apt/sources*; set DEBPIPE_MIRROR"
+	mirror=$("$scripts/debian-mirror") || die "no Debian mirror in /etc/apt/sources*; set DEBPIPE_MIRROR"
 	command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
 	command -v zstd >/dev/null || die "zstd is not installed (apt-get install zstd)"
 	mkdir -p "$cache"
 	tmp=$(mktemp -d "$cache/debootstrap.XXXXXX")
 	# shellcheck disable=SC2064 # expand now: the trap must remove this dir
 	trap "rm -rf '$tmp'" EXIT
-	echo "mkroot: debootstrap --variant=minbase bookworm from $mirror (once; cached in $tarball)" >&2
-	debootstrap --variant=minbase bookworm "$tmp/root" "$mirror" >"$tmp/log" 2>&1 \
-		|| { tail -n 30 "$tmp/log" >&2; die "debootstrap failed (log above)"; }
+	echo "mkroot: debootstrap --variant=minbase $dist from $mirror (once; cached in $tarball)" >&2
+	debootstrap --variant=minbase "$dist" "$tmp/root" "$mirror" >"$tmp/log" 2>&1 \
+		|| { tail -n 30 "$tmp/log" >&2; die "debootstrap of $dist from $mirror failed (log above)"; }
 	# Nothing of the build host: drop the downloaded .debs and apt lists.
 	rm -rf "$tmp/root/var/cache/apt/archives/"*.deb "$tmp/root/var/lib/apt/lists/"*_* \
 		"$tmp/root/etc/hostname"

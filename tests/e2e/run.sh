@@ -3,6 +3,9 @@
 # End-to-end test of debpipe: build the example app's package and a signed
 # flat apt repository with `make`, then install, upgrade and purge it with
 # apt in a fresh Debian 12 root that has no Rust, no pip and no build tools.
+# With DIST set (bullseye, bookworm, trixie), `make DIST=...` builds for that
+# release in its build root, into the pool/ + dists/DIST layout, and the
+# fresh root is of that release.
 #
 #   tests/e2e/run.sh [--bin DIR] [--keep]
 #
@@ -13,6 +16,8 @@
 #               set KEEP=1 (mounts and processes are cleaned up all the same)
 #
 # Environment:
+#   DIST           the Debian release to build for and install on (default:
+#                  none: this host's release, the flat repository layout)
 #   DEBPIPE_CACHE  cache directory (default $HOME/.cache/debpipe); the test
 #                  keeps under e2e/: the debootstrap tarball (mkroot.sh), the
 #                  wheelhouse (wheels/, made once with `make wheels`) and the
@@ -75,11 +80,24 @@ py=/usr/bin/python3
 
 package=wechat-api
 venv=/opt/www/venvs/$package
+dist=${DIST:-}
+arch=$(dpkg --print-architecture)
+# Where the indexes are, the version suffix and apt's suite for the layout.
+case $dist in
+	"") suffix="" ;;
+	bullseye) suffix=+deb11 ;;
+	bookworm) suffix=+deb12 ;;
+	trixie) suffix=+deb13 ;;
+	*) echo "run.sh: unknown DIST '$dist': bullseye, bookworm or trixie" >&2; exit 2 ;;
+esac
+# Where the units are installed (the Makefile's UNIT_DIR).
+unit_dir=/lib/systemd/system
+[ "$dist" != trixie ] || unit_dir=/usr/lib/systemd/system
 host=wechat.example.com
 
 # Reporting (begin, pass, fail, logged...), commands in the root (inroot,
 # pidfile_pid...), check_apt_log, and the cleanup on exit.
-suite=e2e
+suite=e2e${dist:+-$dist}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
@@ -143,10 +161,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-e2e.XXXXXX")
 work=$(realpath "$work")
 root=$work/root logs=$work/logs app=$work/app repo=$work/repo gnupg=$work/gnupg
 mkdir -p "$logs" "$repo"
+if [ -n "$dist" ]; then
+	release_dir=$repo/dists/$dist index_dir=$repo/dists/$dist/main/binary-$arch apt_suite="$dist main"
+else
+	release_dir=$repo index_dir=$repo apt_suite=./
+fi
 note "work directory: $work"
 
-logged mkroot "$here/mkroot.sh" "$root"
-ok "fresh Debian 12 minbase root in $root"
+logged mkroot "$here/mkroot.sh" "$root" "${dist:-bookworm}"
+ok "fresh Debian ${dist:-bookworm} minbase root in $root"
 
 mkdir -m 0700 "$gnupg"
 logged gpg-key gpg --batch --homedir "$gnupg" --passphrase '' \
@@ -164,7 +187,12 @@ mkdir -p "$cache/wheels"
 ln -s "$cache/wheels" "$app/wheels"
 MAKEARGS=(-C "$top" "APP=$app" "REPO=$repo" "BUILD=$work/build" "REPO_KEY=$fpr" "GNUPGHOME=$gnupg")
 [ -z "$bin" ] || MAKEARGS+=("T=$bin")
-if [ ! -e "$cache/wheels/.filled" ]; then
+wheels_filled=$cache/wheels/.filled
+if [ -n "$dist" ]; then
+	MAKEARGS+=("DIST=$dist")
+	wheels_filled=$cache/wheels/$dist-$arch/.filled
+fi
+if [ ! -e "$wheels_filled" ]; then
 	logged make-wheels "$make" "${MAKEARGS[@]}" wheels
 fi
 
@@ -172,21 +200,22 @@ logged make-1.0.0 "$make" "${MAKEARGS[@]}"
 grep -E '==>|^\[.*\] (deb|.*: deb) ' "$logs/make-1.0.0.log" | sed 's/^/    /'
 grep -qE '(^|[: ])deb (\[[^]]*\] )?https?://' "$logs/make-1.0.0.log" \
 	|| fail "make printed no sources.list \`deb\` line (log: $logs/make-1.0.0.log)"
-for f in Packages Packages.gz Release InRelease Release.gpg; do
-	[ -s "$repo/$f" ] || fail "the repository has no $f (make REPO_KEY=... must sign it)"
+for f in "$index_dir/Packages" "$index_dir/Packages.gz" "$release_dir/Release" \
+	"$release_dir/InRelease" "$release_dir/Release.gpg"; do
+	[ -s "$f" ] || fail "the repository has no ${f#"$repo/"} (make REPO_KEY=... must sign it)"
 done
-gpgv --keyring "$work/debpipe.gpg" "$repo/InRelease" 2>"$logs/gpgv.log" \
+gpgv --keyring "$work/debpipe.gpg" "$release_dir/InRelease" 2>"$logs/gpgv.log" \
 	|| fail "InRelease does not verify with the key (log: $logs/gpgv.log)"
-gpgv --keyring "$work/debpipe.gpg" "$repo/Release.gpg" "$repo/Release" 2>>"$logs/gpgv.log" \
+gpgv --keyring "$work/debpipe.gpg" "$release_dir/Release.gpg" "$release_dir/Release" 2>>"$logs/gpgv.log" \
 	|| fail "Release.gpg does not verify with the key (log: $logs/gpgv.log)"
-grep -q '^Version: 1.0.0$' "$repo/Packages" || fail "Packages does not list version 1.0.0"
-ok "repository $repo: Packages, Packages.gz, Release, InRelease, Release.gpg (signatures verify)"
+grep -qx "Version: 1.0.0$suffix" "$index_dir/Packages" || fail "Packages does not list version 1.0.0$suffix"
+ok "repository $repo: Packages, Packages.gz, Release, InRelease, Release.gpg${dist:+ of dists/$dist} (signatures verify)"
 # `make sign`, as a user who built unsigned and signs afterwards would run it.
-rm -f "$repo/InRelease" "$repo/Release.gpg"
+rm -f "$release_dir/InRelease" "$release_dir/Release.gpg"
 logged make-sign "$make" "${MAKEARGS[@]}" sign
-gpgv --keyring "$work/debpipe.gpg" "$repo/InRelease" 2>>"$logs/gpgv.log" \
+gpgv --keyring "$work/debpipe.gpg" "$release_dir/InRelease" 2>>"$logs/gpgv.log" \
 	|| fail "make sign wrote no InRelease that verifies (log: $logs/gpgv.log)"
-gpgv --keyring "$work/debpipe.gpg" "$repo/Release.gpg" "$repo/Release" 2>>"$logs/gpgv.log" \
+gpgv --keyring "$work/debpipe.gpg" "$release_dir/Release.gpg" "$release_dir/Release" 2>>"$logs/gpgv.log" \
 	|| fail "make sign wrote no Release.gpg that verifies (log: $logs/gpgv.log)"
 ok "make sign signed the repository again (InRelease, Release.gpg verify)"
 deb=$(cat "$work/build/deb-path")
@@ -201,11 +230,11 @@ port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); p
 http_pid=$!
 # (make checks the build is up to date first: allow it 30 s.)
 for _ in $(seq 1 300); do
-	curl -sf -o /dev/null "http://127.0.0.1:$port/Release" && break
+	curl -sf -o /dev/null "http://127.0.0.1:$port${release_dir#"$repo"}/Release" && break
 	kill -0 "$http_pid" 2>/dev/null || fail "the HTTP server died (log: $logs/http.log)"
 	sleep 0.1
 done
-curl -sf -o /dev/null "http://127.0.0.1:$port/Release" || fail "the HTTP server does not answer on port $port"
+curl -sf -o /dev/null "http://127.0.0.1:$port${release_dir#"$repo"}/Release" || fail "the HTTP server does not answer on port $port"
 ok "make serve: http://127.0.0.1:$port/ (make pid $http_pid)"
 pass
 
@@ -232,17 +261,17 @@ ok "the root has no systemd, no Rust, no pip, no build tools"
 
 install -d -m 0755 "$root/etc/apt/keyrings"
 install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
-echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] http://127.0.0.1:$port/ ./" \
+echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] http://127.0.0.1:$port/ $apt_suite" \
 	>"$root/etc/apt/sources.list.d/debpipe.list"
 note "sources: $(cat "$root/etc/apt/sources.list.d/debpipe.list")"
 logged apt-update-1 inroot apt-get -q --error-on=any update
-grep -q "127.0.0.1:$port ./ InRelease" "$logs/apt-update-1.log" \
+grep -q "127.0.0.1:$port ${apt_suite%% *} InRelease" "$logs/apt-update-1.log" \
 	|| fail "apt did not fetch the repository's InRelease (log: $logs/apt-update-1.log)"
 ok "apt-get update verified the signed repository"
 
 logged apt-install inroot "${APT[@]}" install "$package"
 check_apt_log "$logs/apt-install.log"
-grep -q "Setting up $package (1.0.0)" "$logs/apt-install.log" || fail "$package 1.0.0 was not set up"
+grep -q "Setting up $package (1.0.0$suffix)" "$logs/apt-install.log" || fail "$package 1.0.0 was not set up"
 notok=$(inroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' || true)
 [ -z "$notok" ] || fail "packages not fully installed:"$'\n'"$notok"
 for dep in python3 nginx; do
@@ -265,7 +294,8 @@ ok "enabled with update-rc.d ($(cd "$root/etc/rc2.d" && ls S*"$package"))"
 # And for systemd, should the machine boot with it: deb-systemd-helper works
 # without a running systemd (the unit's WantedBy=multi-user.target).
 wants=/etc/systemd/system/multi-user.target.wants/$package.service
-[ "$(readlink "$root$wants")" = "/lib/systemd/system/$package.service" ] \
+# (trixie's deb-systemd-helper names a /usr/lib unit by its /lib alias)
+case $(readlink "$root$wants") in "/lib/systemd/system/$package.service" | "$unit_dir/$package.service") true ;; *) false ;; esac \
 	|| fail "$wants is not a link to the unit: deb-systemd-helper did not enable it"
 [ -f "$root/var/lib/systemd/deb-systemd-helper-enabled/$package.service.dsh-also" ] \
 	|| fail "deb-systemd-helper keeps no state for $package.service (purge must remove it)"
@@ -279,7 +309,7 @@ out=$(ping_until_ok) || fail "GET /api/wechat/ping (Host: $host) did not answer:
 note "GET http://127.0.0.1/api/wechat/ping -> $out"
 [ "$(json greeting <<<"$out")" = "hello from the installed config" ] \
 	|| fail "the greeting is not the one of /etc/wechat/wechat.yaml: $out"
-[ "$(json version <<<"$out")" = 1.0.0 ] || fail "version is not 1.0.0: $out"
+[ "$(json version <<<"$out")" = "1.0.0$suffix" ] || fail "version is not 1.0.0$suffix: $out"
 [ "$(json master_pid <<<"$out")" = "$master1" ] || fail "answered by another uWSGI than pid $master1: $out"
 ok "the greeting comes from /etc/wechat/wechat.yaml through the config hook; version 1.0.0"
 pass
@@ -298,7 +328,7 @@ sed -i 's/"version": *"1\.0\.0"/"version": "1.0.1"/' "$app/app.json"
 grep -q '"version": "1.0.1"' "$app/app.json" || fail "could not set version 1.0.1 in $app/app.json"
 logged make-1.0.1 "$make" "${MAKEARGS[@]}"
 grep -E '==>' "$logs/make-1.0.1.log" | sed 's/^/    /'
-grep -q '^Version: 1.0.1$' "$repo/Packages" || fail "Packages does not list version 1.0.1"
+grep -qx "Version: 1.0.1$suffix" "$index_dir/Packages" || fail "Packages does not list version 1.0.1$suffix"
 logged apt-update-2 inroot apt-get -q --error-on=any update
 workers1=$(workers_of "$master1")
 [ -n "$workers1" ] || fail "no uWSGI worker under master $master1"
@@ -320,8 +350,8 @@ if grep -q 'Reloading nginx' "$logs/apt-upgrade.log"; then
 fi
 ok "nginx was not reloaded: its file did not change"
 check_apt_log "$logs/apt-upgrade.log"
-grep -q "Setting up $package (1.0.1)" "$logs/apt-upgrade.log" || fail "$package was not upgraded to 1.0.1"
-[ "$(inroot dpkg-query -W -f='${Version}' "$package")" = 1.0.1 ] || fail "dpkg does not have 1.0.1 installed"
+grep -q "Setting up $package (1.0.1$suffix)" "$logs/apt-upgrade.log" || fail "$package was not upgraded to 1.0.1"
+[ "$(inroot dpkg-query -W -f='${Version}' "$package")" = "1.0.1$suffix" ] || fail "dpkg does not have 1.0.1$suffix installed"
 ok "upgraded to 1.0.1"
 cmp -s "$work/wechat.yaml.edited" "$root/etc/wechat/wechat.yaml" || fail "the edited conffile was changed by the upgrade"
 cmp -s "$work/nginx.conf.edited" "$root$nginx_conf" || fail "the edited $nginx_conf was changed by the upgrade"
@@ -337,7 +367,7 @@ ok "graceful reload: master $master2 kept the socket, every worker replaced ($(o
 answered=""
 for _ in $(seq 1 40); do
 	out=$(ping_app) || fail "GET /api/wechat/ping failed after the upgrade: $out"
-	[ "$(json version <<<"$out")" = 1.0.1 ] || fail "a worker still answers with the old version: $out"
+	[ "$(json version <<<"$out")" = "1.0.1$suffix" ] || fail "a worker still answers with the old version: $out"
 	answered="$answered $(json pid <<<"$out")"
 done
 for p in $answered; do
@@ -346,7 +376,7 @@ done
 ok "40 requests after the upgrade: all 1.0.1, from workers $(tr ' ' '\n' <<<"$answered" | sort -u | grep . | tr '\n' ' ')"
 out=$(ping_until_ok) || fail "GET /api/wechat/ping did not answer after the upgrade: $out"
 note "GET http://127.0.0.1/api/wechat/ping -> $out"
-[ "$(json version <<<"$out")" = 1.0.1 ] || fail "the app does not report version 1.0.1: $out"
+[ "$(json version <<<"$out")" = "1.0.1$suffix" ] || fail "the app does not report version 1.0.1$suffix: $out"
 [ "$(json greeting <<<"$out")" = "edited by the admin" ] || fail "the edited greeting is not served: $out"
 [ "$(json master_pid <<<"$out")" = "$master2" ] || fail "answered by another uWSGI than pid $master2: $out"
 ok "serves version 1.0.1 with the admin's greeting"
@@ -392,7 +422,7 @@ note "$(grep -m1 "$package: the new version does not import" "$logs/apt-broken.l
 [ "$failed_b" -eq 0 ] || fail "$failed_b of $sent_b requests failed while the broken upgrade ran: $(cat "$logs/broken.load-errors")"
 [ "$(workers_of "$master2")" = "$workers_b" ] || fail "the broken version replaced workers: $(oneline "$workers_b") -> $(oneline "$(workers_of "$master2")")"
 out=$(ping_app) || fail "GET /api/wechat/ping failed after the broken upgrade: $out"
-[ "$(json version <<<"$out")" = 1.0.1 ] || fail "not the old version answering after the broken upgrade: $out"
+[ "$(json version <<<"$out")" = "1.0.1$suffix" ] || fail "not the old version answering after the broken upgrade: $out"
 [ "$(inroot dpkg-query -W -f='${Status}' "$package")" = "install ok half-configured" ] \
 	|| fail "dpkg status after the broken upgrade: $(inroot dpkg-query -W -f='${Status}' "$package")"
 ok "broken 1.0.2 refused by postinst: $sent_b requests, none failed, 1.0.1 still serves from the same workers"
@@ -402,7 +432,7 @@ logged make-1.0.3 "$make" "${MAKEARGS[@]}"
 logged apt-update-4 inroot apt-get -q --error-on=any update
 logged apt-fixed inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade
 out=$(ping_until_ok) || fail "GET /api/wechat/ping did not answer after the fixed upgrade: $out"
-[ "$(json version <<<"$out")" = 1.0.3 ] || fail "the fixed 1.0.3 does not answer: $out"
+[ "$(json version <<<"$out")" = "1.0.3$suffix" ] || fail "the fixed 1.0.3$suffix does not answer: $out"
 ok "the fixed 1.0.3 completes the upgrade and answers"
 pass
 

@@ -15,7 +15,7 @@ use debpipe_core::{AppSpec, Error, Result, io};
 #[command(
     version,
     about = "Check an app spec and print its resolved values (defaults filled in)",
-    after_help = "Examples:\n  appspec check app.json              # validate, print the resolved spec as JSON\n  appspec get venv app.json           # /opt/www/venvs/wechat-api\n  appspec get allowed_hosts app.json  # [\"wechat.example.com\"]"
+    after_help = "Examples:\n  appspec check app.json              # validate, print the resolved spec as JSON\n  appspec get venv app.json           # /opt/www/venvs/wechat-api\n  appspec get allowed_hosts app.json  # [\"wechat.example.com\"]\n  appspec get --lines build_depends app.json   # libpq-dev, one per line"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,6 +36,10 @@ pub enum Command {
         /// A field of the resolved spec, e.g. `venv`, `package`, `state_dir`
         #[arg(value_name = "FIELD")]
         field: String,
+        /// Print a list's strings one per line (nothing for an empty list),
+        /// for a shell or make to split
+        #[arg(long)]
+        lines: bool,
         /// App spec (JSON); `-` reads stdin
         #[arg(value_name = "SPEC", default_value = "-")]
         spec: PathBuf,
@@ -51,7 +55,7 @@ pub fn run(cli: &Cli) -> Result<()> {
             text.push('\n');
             io::write_stdout(text.as_bytes())
         }
-        Command::Get { field, spec } => {
+        Command::Get { field, spec, lines } => {
             let resolved = resolve(spec)?;
             let value = resolved.get(field.as_str()).ok_or_else(|| {
                 let names: Vec<&str> = resolved
@@ -64,6 +68,17 @@ pub fn run(cli: &Cli) -> Result<()> {
                 ))
             })?;
             let text = match value {
+                serde_json::Value::Array(items) if *lines => {
+                    let mut out = String::new();
+                    for item in items {
+                        match item {
+                            serde_json::Value::String(s) => out.push_str(s),
+                            other => out.push_str(&other.to_string()),
+                        }
+                        out.push('\n');
+                    }
+                    return io::write_stdout(out.as_bytes());
+                }
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };

@@ -41,6 +41,43 @@ fn check_prints_the_resolved_example_and_minimal_specs() {
 }
 
 #[test]
+fn get_lines_prints_a_list_one_item_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("app.json");
+    std::fs::write(
+        &spec,
+        r#"{"module":"a","version":"1","maintainer":"A <a@example.com>","build_depends":["libpq-dev","libffi-dev"]}"#,
+    )
+    .unwrap();
+    let out = cmd()
+        .args(["get", "--lines", "build_depends"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "libpq-dev\nlibffi-dev\n"
+    );
+    // without --lines, JSON; an empty list prints nothing with --lines
+    let out = cmd()
+        .args(["get", "build_depends"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "[\"libpq-dev\",\"libffi-dev\"]\n"
+    );
+    let out = cmd()
+        .args(["get", "--lines", "build_depends"])
+        .arg(fixtures().join("specs/minimal.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.is_empty());
+}
+
+#[test]
 fn get_prints_one_value_and_reads_stdin() {
     let out = cmd()
         .args(["get", "venv", "-"])

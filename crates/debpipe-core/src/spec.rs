@@ -80,6 +80,7 @@ struct RawSpec {
     priority: Option<String>,
     architecture: Option<String>,
     depends: Option<Vec<String>>,
+    build_depends: Option<Vec<String>>,
     app_dir: Option<String>,
     venv: Option<String>,
     user: Option<String>,
@@ -144,6 +145,9 @@ pub struct AppSpec {
     pub architecture: Option<String>,
     /// Extra Debian dependency relations.
     pub depends: Vec<String>,
+    /// Debian packages the build root needs to build the app's wheels
+    /// (e.g. `libpq-dev`): `make DIST=...` installs them there.
+    pub build_depends: Vec<String>,
     /// Where the Django project is installed; default `/opt/www/<module>`.
     pub app_dir: String,
     /// The virtualenv's install path; default `/opt/www/venvs/<package>`.
@@ -322,6 +326,19 @@ impl AppSpec {
         for (i, d) in raw.depends.unwrap_or_default().into_iter().enumerate() {
             depends.push(check_owned(&format!("depends[{i}]"), d, relation)?);
         }
+        let mut build_depends = Vec::new();
+        for (i, d) in raw
+            .build_depends
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            build_depends.push(check_owned(
+                &format!("build_depends[{i}]"),
+                d,
+                package_name,
+            )?);
+        }
         let state_dir = opt_check("state_dir", raw.state_dir, abs_path)?
             .unwrap_or_else(|| format!("/var/lib/{package}"));
         own_state_dir(&module, &package, &state_dir, &app_dir, &venv)?;
@@ -403,6 +420,7 @@ impl AppSpec {
                 .unwrap_or_else(|| "optional".into()),
             architecture: opt_check("architecture", raw.architecture, architecture)?,
             depends,
+            build_depends,
             uwsgi_bin: opt_check("uwsgi_bin", raw.uwsgi_bin, abs_path)?
                 .unwrap_or_else(|| format!("{venv}/bin/uwsgi")),
             app_dir,

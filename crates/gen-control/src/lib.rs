@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use debpipe_core::deb822::{Paragraph, fold_description};
 use debpipe_core::shell::{Var, fill, split_block};
-use debpipe_core::{AppSpec, Error, Result, io};
+use debpipe_core::{AppSpec, Error, Result, io, validate};
 
 /// Generate the package's control area.
 #[derive(Debug, clap::Parser)]
@@ -46,10 +46,31 @@ pub struct Cli {
     /// Staging tree: conffiles come from STAGE/etc, output goes to STAGE/DEBIAN
     #[arg(long, value_name = "STAGE")]
     pub root: Option<PathBuf>,
+    /// Append SUFFIX to the package's Version, e.g. `+deb13` for a build for
+    /// Debian 13 (`make DIST=trixie` passes it): one app version built for
+    /// several releases gets distinct file names, sorting by release
+    #[arg(long, value_name = "SUFFIX", value_parser = version_suffix)]
+    pub version_suffix: Option<String>,
     /// Write the control area to DIR (created if missing) and print DIR
     /// (`-o`/`--out` still work for one release: `-o` is a file in the other tools)
     #[arg(long = "out-dir", value_name = "DIR", alias = "out", short_alias = 'o')]
     pub out: Option<PathBuf>,
+}
+
+/// A version suffix: `+` or `~` and then letters, digits, `.`, `+`, `~`
+/// (what Debian's own rebuilds use: `+deb13u1`, `~bpo12+1`).
+pub fn version_suffix(v: &str) -> std::result::Result<String, String> {
+    let mut chars = v.chars();
+    let ok = matches!(chars.next(), Some('+' | '~'))
+        && v.len() > 1
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~'));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "'{v}' is not a version suffix: a '+' or '~', then letters, digits, '.', '+' or '~' (e.g. +deb13)"
+        ))
+    }
 }
 
 /// What other tools found out about the package's contents (mkvenv's
@@ -62,6 +83,11 @@ pub type Area = Vec<(&'static str, String, u32)>;
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
     let mut spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
+    if let Some(suffix) = &cli.version_suffix {
+        spec.version.push_str(suffix);
+        validate::debian_version(&spec.version)
+            .map_err(|r| Error::invalid("--version-suffix", format!("{}: {r}", spec.version)))?;
+    }
     let mut facts = Vec::new();
     for f in &cli.facts {
         facts.push(Facts::from_json(f, &io::read_input(f)?)?);
@@ -382,6 +408,15 @@ pub fn render_postrm(spec: &AppSpec) -> String {
 mod tests {
     use super::*;
     use debpipe_testkit::spec;
+
+    #[test]
+    fn version_suffixes_are_debians_rebuild_suffixes() {
+        assert_eq!(version_suffix("+deb13").unwrap(), "+deb13");
+        assert!(version_suffix("~bpo12+1").is_ok());
+        for bad in ["deb13", "+", "+deb 13", "+deb13-1", "+deb_13", ""] {
+            assert!(version_suffix(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn verify_cli() {

@@ -25,7 +25,7 @@ use debpipe_core::{AppSpec, Result};
 /// Which service definition to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
-    /// systemd unit (`Type=notify`), installed in /lib/systemd/system
+    /// systemd unit (`Type=notify`), installed in --unit-dir
     Systemd,
     /// systemd socket unit holding uWSGI's socket across service restarts
     Socket,
@@ -48,20 +48,35 @@ pub struct Cli {
     /// Kind of service definition
     #[arg(short, long, value_enum, default_value_t = Kind::Systemd)]
     pub kind: Kind,
+    /// Where the systemd units are installed: /lib/systemd/system for
+    /// Debian 11 and 12; /usr/lib/systemd/system from Debian 13 on, where
+    /// /lib is only an alias of /usr/lib (`make DIST=trixie` passes it)
+    #[arg(long, value_name = "DIR", default_value = "/lib/systemd/system",
+          value_parser = unit_dir)]
+    pub unit_dir: String,
     #[command(flatten)]
     pub args: GenArgs,
+}
+
+fn unit_dir(v: &str) -> std::result::Result<String, String> {
+    debpipe_core::validate::abs_path(v)?;
+    Ok(v.trim_end_matches('/').to_string())
 }
 
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
     let spec = cli.args.spec()?;
     match cli.kind {
-        Kind::Systemd => cli
-            .args
-            .emit(&spec.systemd_unit_path(), &render_systemd(&spec), 0o644),
-        Kind::Socket => cli
-            .args
-            .emit(&spec.systemd_socket_path(), &render_socket(&spec), 0o644),
+        Kind::Systemd => cli.args.emit(
+            &format!("{}/{}.service", cli.unit_dir, spec.package),
+            &render_systemd(&spec),
+            0o644,
+        ),
+        Kind::Socket => cli.args.emit(
+            &format!("{}/{}.socket", cli.unit_dir, spec.package),
+            &render_socket(&spec),
+            0o644,
+        ),
         Kind::Sysv => cli
             .args
             .emit(&spec.sysv_script_path(), &render_sysv(&spec), 0o755),

@@ -48,6 +48,44 @@ fn unknown_kind_is_usage_error_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `--unit-dir`: Debian 13's units go to /usr/lib/systemd/system (what
+/// `make DIST=trixie` passes); a relative directory is refused.
+#[test]
+fn unit_dir_moves_both_units() {
+    let spec = debpipe_testkit::fixtures().join("specs/example.json");
+    for kind in ["systemd", "socket"] {
+        let stage = tempfile::tempdir().unwrap();
+        let out = tool(kind)
+            .cmd()
+            .args(["--unit-dir", "/usr/lib/systemd/system", "--root"])
+            .arg(stage.path())
+            .arg(&spec)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ext = if kind == "socket" {
+            "socket"
+        } else {
+            "service"
+        };
+        let want = format!("/usr/lib/systemd/system/wechat-api.{ext}");
+        assert!(stage.path().join(&want[1..]).is_file(), "{want} not staged");
+        assert!(!stage.path().join("lib").exists());
+    }
+    let out = tool("systemd")
+        .cmd()
+        .args(["--unit-dir", "usr/lib/systemd/system"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("absolute path"));
+}
+
 fn generate(kind: &str, spec: &Path, out: &Path) {
     let st = tool(kind)
         .cmd()

@@ -101,6 +101,31 @@ impl Format {
         }
     }
 
+    /// The oldest dpkg that reads members in this format: zstd came with
+    /// dpkg 1.21.18 (Debian 12; Debian 11 has 1.20), the others long before.
+    pub fn min_dpkg(self) -> Option<&'static str> {
+        match self {
+            Self::Zstd => Some("1.21.18"),
+            _ => None,
+        }
+    }
+
+    /// Refuse a format the target's dpkg (version `dpkg`) cannot unpack.
+    pub fn check_target_dpkg(self, dpkg: &str) -> Result<(), String> {
+        match self.min_dpkg() {
+            Some(min)
+                if debpipe_core::version::compare(dpkg.as_bytes(), min.as_bytes())
+                    == std::cmp::Ordering::Less =>
+            {
+                Err(format!(
+                    "{} members need dpkg >= {min} to install, and the target's dpkg is {dpkg} (Debian 11 and older): use -Zxz or -Zgzip",
+                    self.extension().trim_start_matches('.')
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The member name suffix: `.gz`, `.xz`, `.zst` or nothing.
     pub fn extension(self) -> &'static str {
         match self {
@@ -121,6 +146,23 @@ pub struct Params {
     pub level: u32,
     /// Worker threads (at least 1). Changes speed, never the output.
     pub threads: usize,
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::Format;
+
+    #[test]
+    fn zstd_needs_a_dpkg_that_reads_it() {
+        let e = Format::Zstd.check_target_dpkg("1.20.13").unwrap_err();
+        assert!(
+            e.contains("dpkg >= 1.21.18") && e.contains("1.20.13"),
+            "{e}"
+        );
+        assert!(Format::Zstd.check_target_dpkg("1.21.18").is_ok());
+        assert!(Format::Zstd.check_target_dpkg("1.22.22").is_ok());
+        assert!(Format::Xz.check_target_dpkg("1.20.13").is_ok());
+    }
 }
 
 impl Params {

@@ -55,6 +55,7 @@ error (nothing written), 2 bad usage.\n\n\
 Examples:\n  \
 mkdeb build/root                          # writes build/root.deb\n  \
 mkdeb -Z zstd build/root dist/            # dist/<package>_<version>_<arch>.deb\n  \
+mkdeb --pool main build/root repo/        # repo/pool/main/<l>/<package>/<file>.deb\n  \
 mkdeb build/root dist/ | xargs dpkg-deb --info\n  \
 SOURCE_DATE_EPOCH=1700000000 mkdeb --json build/root dist/"
 )]
@@ -73,6 +74,14 @@ pub struct Cli {
     /// Compression threads (default: all cores); never changes the output
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: Option<u32>,
+    /// The target's dpkg version: refuse a compression it cannot unpack
+    /// (zstd before dpkg 1.21.18, i.e. Debian 11)
+    #[arg(long, value_name = "VERSION")]
+    pub target_dpkg: Option<String>,
+    /// With OUT a repository's root directory, write the package into its
+    /// pool, as Debian's archive does: `OUT/pool/COMPONENT/<l>/<package>/`
+    #[arg(long, value_name = "COMPONENT", requires = "out")]
+    pub pool: Option<String>,
     /// Print a JSON object instead of the path
     #[arg(long)]
     pub json: bool,
@@ -112,8 +121,17 @@ pub fn run(cli: &Cli) -> Result<()> {
         |n| n as usize,
     );
     let params = Params::new(cli.compression, cli.level, threads).map_err(Error::Usage)?;
+    if let Some(dpkg) = &cli.target_dpkg {
+        cli.compression
+            .check_target_dpkg(dpkg)
+            .map_err(|r| Error::invalid("--compression", r))?;
+    }
     let epoch = debpipe_core::time::source_date_epoch()?;
-    let mut built = build(&cli.dir, cli.out.as_deref(), params, epoch, |w| {
+    let out = match (&cli.pool, &cli.out) {
+        (Some(component), Some(repo)) => Some(pool_dir(&cli.dir, repo, component)?),
+        _ => cli.out.clone(),
+    };
+    let mut built = build(&cli.dir, out.as_deref(), params, epoch, |w| {
         let _ = writeln!(std::io::stderr().lock(), "mkdeb: warning: {w}");
     })?;
     let line = if cli.json {
@@ -191,6 +209,23 @@ pub fn build(
         size,
         sha256: None,
     })
+}
+
+/// The pool directory of the package staged at `dir` in the repository
+/// `repo` (created): `repo/pool/<component>/<l>/<package>`.
+fn pool_dir(dir: &Path, repo: &Path, component: &str) -> Result<PathBuf> {
+    if !repo.is_dir() {
+        return Err(Error::file(
+            repo,
+            "--pool: not a directory (the repository's root)",
+        ));
+    }
+    debpipe_core::validate::package_name(component)
+        .map_err(|r| Error::invalid("--pool", format!("'{component}': {r}")))?;
+    let area = control::read(dir)?;
+    let pool = repo.join(debpipe_core::pool::dir(component, &area.package));
+    std::fs::create_dir_all(&pool).map_err(|e| Error::io(&pool, e))?;
+    Ok(pool)
 }
 
 /// The directory `target` goes in.

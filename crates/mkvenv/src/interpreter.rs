@@ -2,9 +2,9 @@
 //! target has at the same path), its version, and the `python3` relations.
 
 use crate::pip::{apply_env, last_error_line};
+use debpipe_core::sysroot::Sysroot;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
-use std::process::Command;
 
 use debpipe_core::{Error, Result};
 
@@ -70,8 +70,12 @@ pub fn python_depends(interpreter: &Path, (major, minor): (u32, u32)) -> Vec<Str
 }
 
 /// `(major, minor)` of the interpreter.
-pub(crate) fn probe_python(python: &Path, env: &[(OsString, OsString)]) -> Result<(u32, u32)> {
-    let mut cmd = Command::new(python);
+pub(crate) fn probe_python(
+    sysroot: &Sysroot,
+    python: &Path,
+    env: &[(OsString, OsString)],
+) -> Result<(u32, u32)> {
+    let mut cmd = sysroot.command(python);
     cmd.args([
         "-I",
         "-c",

@@ -55,7 +55,9 @@ mod pip;
 mod relocate;
 mod shlibs;
 mod staging;
+mod wheels;
 
+use debpipe_core::sysroot::Sysroot;
 pub use elf::*;
 pub use interpreter::*;
 pub use pip::*;
@@ -67,7 +69,6 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use debpipe_core::error::{Status, status};
@@ -125,6 +126,13 @@ pub struct Cli {
     /// Install PKG before the requirements (e.g. setuptools); repeatable
     #[arg(long, value_name = "PKG")]
     pub preinstall: Vec<String>,
+    /// Build for the Debian root DIR (e.g. from `scripts/build-root trixie`):
+    /// python and pip run in it through chroot, and the facts (python
+    /// version, shared-library Depends) come from its ld.so cache and dpkg
+    /// database. The stage, requirements and wheelhouses must be visible at
+    /// the same paths inside it (run under `scripts/in-root DIR`)
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
     /// Staging root: the venv is built at `STAGE/<venv>`
     #[arg(long, value_name = "STAGE")]
     pub root: PathBuf,
@@ -159,35 +167,57 @@ pub struct Stats {
     pub modes_fixed: usize,
 }
 
+/// The sysroot, with the interpreter checked in it (see [`check_interpreter`]).
+fn target_python(cli: &Cli) -> Result<Sysroot> {
+    let sysroot = match &cli.sysroot {
+        Some(dir) => Sysroot::new(dir)?,
+        None => Sysroot::host(),
+    };
+    check_interpreter(&cli.python, None, cli.force_python)
+        .map_err(|r| Error::file(&cli.python, r))?;
+    let resolved = match sysroot.root() {
+        None => fs::canonicalize(&cli.python).map_err(|e| Error::io(&cli.python, e))?,
+        Some(root) => sysroot.canonicalize(&cli.python).ok_or_else(|| {
+            Error::file(
+                &cli.python,
+                format!("No such file in the sysroot {}", root.display()),
+            )
+        })?,
+    };
+    check_interpreter(&cli.python, Some(&resolved), cli.force_python)
+        .map_err(|r| Error::file(&cli.python, r))?;
+    Ok(sysroot)
+}
+
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
     let started = Instant::now();
     let spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
     let install = spec.venv.clone();
 
-    check_interpreter(&cli.python, None, cli.force_python)
-        .map_err(|r| Error::file(&cli.python, r))?;
-    let resolved = fs::canonicalize(&cli.python).map_err(|e| Error::io(&cli.python, e))?;
-    check_interpreter(&cli.python, Some(&resolved), cli.force_python)
-        .map_err(|r| Error::file(&cli.python, r))?;
-    let pip = PipInputs::new(cli)?;
+    let sysroot = target_python(cli)?;
+    let pip = PipInputs::new(cli, &sysroot)?;
     let env = pip_env(std::env::vars_os());
-    let version = probe_python(&cli.python, &env)?;
+    let version = probe_python(&sysroot, &cli.python, &env)?;
+    if cli.no_index {
+        wheels::check_wheelhouses(&pip.local_dirs(), version)?;
+    }
 
     fs::create_dir_all(&cli.root).map_err(|e| Error::io(&cli.root, e))?;
     let stage = fs::canonicalize(&cli.root).map_err(|e| Error::io(&cli.root, e))?;
+    sysroot.check_visible(&stage, "the staging root")?;
     let target = stage.join(install.trim_start_matches('/'));
     let build = make_build_dir(&target)?;
     let build_dir = build.path().to_path_buf();
 
-    let mut venv_cmd = Command::new(&cli.python);
+    let mut venv_cmd = sysroot.command(&cli.python);
     venv_cmd.arg("-m").arg("venv");
     if cli.without_pip {
         venv_cmd.arg("--without-pip");
     }
     venv_cmd.arg(&build_dir);
     run_quiet(venv_cmd, &env, &cli.python, "python -m venv", cli.verbose)?;
-    pip.install(cli, &build_dir.join("bin/python"), &env)?;
+    pip.install(cli, &sysroot, &build_dir.join("bin/python"), &env)?;
 
     let relocation = Relocation {
         from: build_dir.as_os_str().as_bytes().to_vec(),
@@ -201,11 +231,11 @@ pub fn run(cli: &Cli) -> Result<()> {
     fs::set_permissions(&build_dir, fs::Permissions::from_mode(0o755))
         .map_err(|e| Error::io(&build_dir, e))?;
 
-    let shlib_depends = shlib_depends(&build_dir, &elves)?;
+    let shlib_depends = shlib_depends(&sysroot, &build_dir, &elves)?;
     let architecture = if elves.is_empty() {
         "all".to_string()
     } else {
-        dpkg_architecture()?
+        dpkg_architecture(&sysroot)?
     };
     let python_depends = python_depends(&cli.python, version);
     if python_depends.is_empty() {

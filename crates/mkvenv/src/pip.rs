@@ -2,6 +2,7 @@
 //! (hash pins), and its errors reduced to one line.
 
 use crate::Cli;
+use debpipe_core::sysroot::Sysroot;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,16 +33,18 @@ pub(crate) struct PipInputs {
 }
 
 impl PipInputs {
-    pub(crate) fn new(cli: &Cli) -> Result<Self> {
+    pub(crate) fn new(cli: &Cli, sysroot: &Sysroot) -> Result<Self> {
         let text = fs::read(&cli.requirements).map_err(|e| Error::io(&cli.requirements, e))?;
         let requirements =
             fs::canonicalize(&cli.requirements).map_err(|e| Error::io(&cli.requirements, e))?;
+        sysroot.check_visible(&requirements, "the requirements file")?;
         let mut find_links = Vec::new();
         for link in &cli.find_links {
             if link.contains("://") {
                 find_links.push(OsString::from(link));
             } else {
                 let p = fs::canonicalize(link).map_err(|e| Error::io(link, e))?;
+                sysroot.check_visible(&p, "the wheelhouse")?;
                 find_links.push(p.into_os_string());
             }
         }
@@ -52,10 +55,20 @@ impl PipInputs {
         })
     }
 
+    /// The wheelhouses that are directories (not URLs).
+    pub(crate) fn local_dirs(&self) -> Vec<PathBuf> {
+        self.find_links
+            .iter()
+            .filter(|l| !l.to_string_lossy().contains("://"))
+            .map(PathBuf::from)
+            .collect()
+    }
+
     /// pip's runs: pip itself, the preinstalled packages, the requirements.
     pub(crate) fn install(
         &self,
         cli: &Cli,
+        sysroot: &Sysroot,
         python: &Path,
         env: &[(OsString, OsString)],
     ) -> Result<()> {
@@ -71,7 +84,7 @@ impl PipInputs {
             python
         };
         let step = |what: &str, args: &[OsString]| {
-            let mut c = Command::new(program);
+            let mut c = sysroot.command(program);
             c.args(&base).args(args);
             run_quiet(c, env, &cli.requirements, what, cli.verbose)
         };

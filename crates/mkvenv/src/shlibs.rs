@@ -2,6 +2,7 @@
 //! from outside it, mapped to Debian packages and their `shlibs` relations.
 
 use crate::elf::{ElfFile, elf_kind};
+use debpipe_core::sysroot::Sysroot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -97,19 +98,20 @@ pub fn upstream_version(v: &str) -> &str {
     v.rsplit_once('-').map_or(v, |(u, _)| u)
 }
 
-pub(crate) fn command_stdout(program: &str, args: &[&OsStr]) -> Result<(bool, String)> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| Error::io(program, e))?;
+pub(crate) fn command_stdout(mut cmd: Command, args: &[&OsStr]) -> Result<(bool, String)> {
+    let program = PathBuf::from(cmd.get_program());
+    let out = cmd.args(args).output().map_err(|e| Error::io(program, e))?;
     Ok((
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     ))
 }
 
-pub(crate) fn dpkg_architecture() -> Result<String> {
-    let (ok, out) = command_stdout("dpkg", &[OsStr::new("--print-architecture")])?;
+pub(crate) fn dpkg_architecture(sysroot: &Sysroot) -> Result<String> {
+    let (ok, out) = command_stdout(
+        sysroot.command("dpkg"),
+        &[OsStr::new("--print-architecture")],
+    )?;
     let arch = out.trim().to_string();
     if !ok || arch.is_empty() {
         return Err(Error::file("dpkg", "--print-architecture failed"));
@@ -146,16 +148,20 @@ pub(crate) fn usr_toggled(p: &Path) -> PathBuf {
 /// default directories; a library inside the venv needs nothing; one outside
 /// is mapped to its package with `dpkg-query -S`, and that package's
 /// `shlibs` file gives the relation (else `pkg (>= installed upstream version)`).
-pub(crate) fn shlib_depends(venv: &Path, elves: &[ElfFile]) -> Result<Vec<String>> {
+pub(crate) fn shlib_depends(
+    sysroot: &Sysroot,
+    venv: &Path,
+    elves: &[ElfFile],
+) -> Result<Vec<String>> {
     if elves.iter().all(|e| e.needed.is_empty()) {
         return Ok(Vec::new());
     }
-    let external = external_libs(venv, elves)?;
+    let external = external_libs(sysroot, venv, elves)?;
     if external.is_empty() {
         return Ok(Vec::new());
     }
     let candidates = |p: &Path| -> Vec<PathBuf> {
-        let real = fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let real = sysroot.canonicalize(p).unwrap_or_else(|| p.to_path_buf());
         vec![
             p.to_path_buf(),
             real.clone(),
@@ -170,7 +176,7 @@ pub(crate) fn shlib_depends(venv: &Path, elves: &[ElfFile]) -> Result<Vec<String
     }
     query.extend(all.iter().map(|p| p.as_os_str().to_os_string()));
     let args: Vec<&OsStr> = query.iter().map(OsString::as_os_str).collect();
-    let (_, out) = command_stdout("dpkg-query", &args)?;
+    let (_, out) = command_stdout(sysroot.dpkg_query(), &args)?;
     let owners = parse_dpkg_search(&out);
 
     let mut relations = Vec::new();
@@ -185,7 +191,7 @@ pub(crate) fn shlib_depends(venv: &Path, elves: &[ElfFile]) -> Result<Vec<String
                 ),
             ));
         };
-        relations.extend(relations_for(pkg, lib, &mut shlibs_cache)?);
+        relations.extend(relations_for(sysroot, pkg, lib, &mut shlibs_cache)?);
     }
     Ok(merge_relations(relations))
 }
@@ -193,12 +199,13 @@ pub(crate) fn shlib_depends(venv: &Path, elves: &[ElfFile]) -> Result<Vec<String
 /// The libraries the ELF files need from outside the venv:
 /// (soname, resolved path) -> the first ELF file that needs it.
 pub(crate) fn external_libs(
+    sysroot: &Sysroot,
     venv: &Path,
     elves: &[ElfFile],
 ) -> Result<BTreeMap<(String, PathBuf), PathBuf>> {
     let ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig"]
         .iter()
-        .find_map(|p| command_stdout(p, &[OsStr::new("-p")]).ok())
+        .find_map(|p| command_stdout(sysroot.command(p), &[OsStr::new("-p")]).ok())
         .map(|(_, out)| parse_ldconfig(&out))
         .unwrap_or_default();
     let mut default_dirs: Vec<PathBuf> = ["/lib", "/usr/lib", "/lib64", "/usr/lib64"]
@@ -216,7 +223,7 @@ pub(crate) fn external_libs(
     for elf in elves {
         let origin = elf.path.parent().unwrap_or(venv);
         for lib in &elf.needed {
-            let same_kind = |p: &Path| elf_kind(p) == Some(elf.kind);
+            let same_kind = |p: &Path| elf_kind(&sysroot.path(p)) == Some(elf.kind);
             let found = if lib.contains('/') {
                 Some(PathBuf::from(lib)).filter(|p| same_kind(p))
             } else {
@@ -236,7 +243,9 @@ pub(crate) fn external_libs(
                     ),
                 ));
             };
-            let real = fs::canonicalize(&found).unwrap_or_else(|_| normalize(&found));
+            let real = sysroot
+                .canonicalize(&found)
+                .unwrap_or_else(|| normalize(&found));
             if real.starts_with(venv) || normalize(&found).starts_with(venv) {
                 continue;
             }
@@ -251,6 +260,7 @@ pub(crate) fn external_libs(
 /// The relations for `lib` from package `pkg` (maybe `name:arch`): its
 /// `shlibs` entry, else `name (>= installed upstream version)`.
 pub(crate) fn relations_for(
+    sysroot: &Sysroot,
     pkg: &str,
     lib: &str,
     cache: &mut HashMap<String, Option<(PathBuf, String)>>,
@@ -259,7 +269,7 @@ pub(crate) fn relations_for(
         .entry(pkg.to_string())
         .or_insert_with(|| {
             let args = ["--control-path", pkg, "shlibs"].map(OsStr::new);
-            let (ok, p) = command_stdout("dpkg-query", &args).ok()?;
+            let (ok, p) = command_stdout(sysroot.dpkg_query(), &args).ok()?;
             let p = PathBuf::from(p.trim());
             if !ok || p.as_os_str().is_empty() {
                 return None;
@@ -277,7 +287,7 @@ pub(crate) fn relations_for(
         r
     } else {
         let args = ["-W", "-f=${Version}", pkg].map(OsStr::new);
-        let (_, version) = command_stdout("dpkg-query", &args)?;
+        let (_, version) = command_stdout(sysroot.dpkg_query(), &args)?;
         let bare = pkg.split(':').next().unwrap_or(pkg);
         let v = upstream_version(version.trim());
         if v.is_empty() {

@@ -90,6 +90,10 @@ pub struct Cli {
     /// Only files named *_ARCH.TYPE or *_all.TYPE
     #[arg(short, long, value_name = "ARCH")]
     pub arch: Option<String>,
+    /// Only files named *_VERSION_*.TYPE whose VERSION ends with SUFFIX
+    /// (e.g. +deb13: one release's builds, from a pool several share)
+    #[arg(long, value_name = "SUFFIX")]
+    pub version_suffix: Option<String>,
     /// Only these checksums, comma-separated: md5, sha1, sha256
     #[arg(short = 'h', long, value_name = "LIST")]
     pub hash: Option<String>,
@@ -406,6 +410,7 @@ pub fn options(cli: &Cli) -> Result<(ScanOptions, Option<RepoOptions>)> {
     let scan = ScanOptions {
         pkg_type: cli.pkg_type.clone(),
         arch: cli.arch.clone().filter(|a| !a.is_empty()),
+        version_suffix: cli.version_suffix.clone(),
         hashes,
         multiversion: cli.multiversion,
         medium: cli.medium.clone(),

@@ -70,6 +70,9 @@ pub struct ScanOptions {
     pub pkg_type: String,
     /// Only `_all.TYPE` and `_ARCH.TYPE` files.
     pub arch: Option<String>,
+    /// Only files whose version (in `<package>_<version>_<arch>.TYPE`) ends
+    /// with this: one release's builds in a pool several releases share.
+    pub version_suffix: Option<String>,
     /// Checksums to write.
     pub hashes: Hashes,
     /// Keep every version of a package.
@@ -322,6 +325,12 @@ mod tests {
         assert!(matches_filter(b"a_1_all.deb", &o));
         assert!(matches_filter(b"a_1_arm64.deb", &o));
         assert!(!matches_filter(b"a_1_amd64.deb", &o));
+        o.version_suffix = Some("+deb13".into());
+        assert!(matches_filter(b"a_1.0+deb13_arm64.deb", &o));
+        assert!(matches_filter(b"a_1.0-1+deb13_all.deb", &o));
+        assert!(!matches_filter(b"a_1.0+deb12_arm64.deb", &o));
+        assert!(!matches_filter(b"a_1.0_arm64.deb", &o));
+        assert!(!matches_filter(b"a+deb13.deb", &o));
     }
 
     #[test]

@@ -13,10 +13,17 @@ pub(crate) fn matches_filter(name: &[u8], opts: &ScanOptions) -> bool {
     let Some(stem) = name.strip_suffix(suffix.as_slice()) else {
         return false;
     };
-    match &opts.arch {
+    let arch_ok = match &opts.arch {
         None => true,
         Some(arch) => stem.ends_with(b"_all") || stem.ends_with(&[b"_", arch.as_bytes()].concat()),
-    }
+    };
+    arch_ok
+        && opts.version_suffix.as_ref().is_none_or(|suffix| {
+            // <package>_<version>_<arch>: neither name nor version has a `_`
+            stem.split(|&b| b == b'_')
+                .nth(1)
+                .is_some_and(|v| v.ends_with(suffix.as_bytes()))
+        })
 }
 
 /// Walk `top` the way `File::Find` (with symlinks followed) names things:

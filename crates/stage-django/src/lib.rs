@@ -21,10 +21,10 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use debpipe_core::error::{Status, status};
 use debpipe_core::shell::{Var, fill, replace_vars_block};
+use debpipe_core::sysroot::Sysroot;
 use debpipe_core::{AppSpec, Error, Result, io};
 
 /// The overlay, the helper and the collectstatic driver, as files beside
@@ -59,6 +59,11 @@ pub struct Cli {
     /// Python to run collectstatic with (default: the staged venv's)
     #[arg(long, value_name = "PYTHON")]
     pub python: Option<PathBuf>,
+    /// Run collectstatic inside the Debian root DIR (the venv was built for
+    /// it with `mkvenv --sysroot DIR`); the stage must be visible at the same
+    /// path inside it (run under `scripts/in-root DIR`)
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
     /// Do not collect static files (as `"collectstatic": false`)
     #[arg(long)]
     pub no_collectstatic: bool,
@@ -126,7 +131,12 @@ pub fn run(cli: &Cli) -> Result<()> {
             .python
             .clone()
             .unwrap_or_else(|| staged(root, &format!("{}/bin/python3", spec.venv)));
-        collectstatic(&spec, root, &python, &staged(root, &st.dir))?;
+        let sysroot = match &cli.sysroot {
+            Some(dir) => Sysroot::new(dir)?,
+            None => Sysroot::host(),
+        };
+        sysroot.check_visible(root, "the stage")?;
+        collectstatic(&spec, &sysroot, root, &python, &staged(root, &st.dir))?;
     }
     io::write_stdout(format!("{}\n", root.display()).as_bytes())
 }
@@ -200,7 +210,13 @@ pub fn render_manage(spec: &AppSpec) -> String {
 /// Run collectstatic with `python` in the staged app into a fresh
 /// directory beside `dest`, and move it to `dest` when it succeeded: a
 /// failure leaves no half-collected tree.
-fn collectstatic(spec: &AppSpec, root: &Path, python: &Path, dest: &Path) -> Result<()> {
+fn collectstatic(
+    spec: &AppSpec,
+    sysroot: &Sysroot,
+    root: &Path,
+    python: &Path,
+    dest: &Path,
+) -> Result<()> {
     if !python.exists() {
         return Err(Error::file(
             python,
@@ -221,10 +237,9 @@ fn collectstatic(spec: &AppSpec, root: &Path, python: &Path, dest: &Path) -> Res
     }
     let app_dir = staged(root, &spec.app_dir);
     let abs_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
-    let mut cmd = Command::new(python);
+    let mut cmd = sysroot.command_in(&app_dir, python);
     cmd.arg("-c")
         .arg(COLLECTSTATIC)
-        .current_dir(&app_dir)
         .env("PYTHONPATH", &app_dir)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("DEBPIPE_STAGE", &abs_root)

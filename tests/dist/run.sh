@@ -1,0 +1,234 @@
+#!/bin/bash
+# shellcheck disable=SC2016 # dpkg-query ${Field} formats are literal
+# Builds for several Debian releases from this one machine (`make DIST=...`),
+# into one repository, and a dist-upgrade that moves the app to its build for
+# the new release.
+#
+#   tests/dist/run.sh [--keep]
+#
+# Steps (each prints PASS or FAIL with its time):
+#   0. bad input: an unknown DIST (make and scripts/build-root list the
+#      supported ones); a root that cannot be made names the mirror and the
+#      failing step, and an interrupted root build leaves nothing a later
+#      build uses; a wheelhouse built for another python is refused naming
+#      the wheel;
+#   1. the example app built for bullseye, bookworm and trixie into one
+#      signed repository: each dists/DIST lists its own build only
+#      (1.0.0+deb11, +deb12, +deb13, each pinned to its release's python),
+#      the pool holds the three files, and no build dropped another's
+#      entries; zstd asked for bullseye is refused, saying why;
+#   2. dist-upgrade: a fresh bookworm root installs the bookworm build from
+#      the repository and serves it through nginx; its sources are switched
+#      to trixie (Debian's and the repository's), `apt-get dist-upgrade`
+#      installs the trixie build, whose venv runs python 3.13 with no 3.11
+#      left in it, and the app answers with the new build through nginx.
+#
+# Environment: DEBPIPE_CACHE (the build roots, wheelhouses, the e2e root
+# tarballs and apt's .debs are cached there), KEEP=1 (as --keep), MAKE.
+# Needs root, port 80 free, and the Debian mirror (see scripts/debian-mirror).
+set -eEuo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+e2e=$top/tests/e2e
+example=$top/examples/wechat
+keep=${KEEP:-0}
+[ "${1:-}" != --keep ] || keep=1
+cache_top=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}
+export DEBPIPE_CACHE=$cache_top
+cache=$cache_top/e2e
+make=${MAKE:-make}
+py=/usr/bin/python3
+arch=$(dpkg --print-architecture)
+package=wechat-api
+venv=/opt/www/venvs/$package
+host=wechat.example.com
+
+suite=dist
+# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
+. "$e2e/lib.sh"
+
+json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+ping_app() {
+	curl -sS --max-time 10 -H "Host: $host" "http://127.0.0.1:80/api/wechat/ping"
+}
+ping_until() { # ping_until VERSION: until the app answers with VERSION, ~15 s
+	local out
+	for _ in $(seq 1 30); do
+		if out=$(ping_app 2>&1) && [ "$(printf '%s' "$out" | json version 2>/dev/null)" = "$1" ]; then
+			printf '%s' "$out"
+			return 0
+		fi
+		sleep 0.5
+	done
+	printf '%s' "$out"
+	return 1
+}
+# expect_fail NAME PATTERN CMD...: CMD must exit non-zero with PATTERN in its
+# output (one line of it is shown).
+expect_fail() {
+	local name=$1 pattern=$2 out
+	shift 2
+	if out=$("$@" 2>&1 </dev/null 9>&-); then
+		fail "$name: \`$*\` succeeded"
+	fi
+	printf '%s\n' "$out" >"$logs/$name.log"
+	grep -qE "$pattern" <<<"$out" || fail "$name: no /$pattern/ in the error (log: $logs/$name.log)"
+	ok "$name: $(grep -E "$pattern" <<<"$out" | head -n1)"
+}
+
+# --- step 0 ------------------------------------------------------------------
+
+begin 0 "bad input: unknown DIST, a root that cannot be made, an interrupted root build, foreign wheels"
+[ "$(id -u)" = 0 ] || fail "must run as root (chroot, mount)"
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+flock -n 9 || fail "another e2e run holds $cache/lock"
+work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-dist.XXXXXX")
+work=$(realpath "$work")
+logs=$work/logs app=$work/app repo=$work/repo gnupg=$work/gnupg
+mkdir -p "$logs" "$repo"
+note "work directory: $work"
+
+expect_fail make-sid 'DIST=sid is not supported: use one of bullseye bookworm trixie' \
+	"$make" -C "$top" DIST=sid
+expect_fail build-root-sid "unknown DIST 'sid': supported are bullseye, bookworm and trixie" \
+	"$top/scripts/build-root" sid
+
+# An interrupted root build: killed during debootstrap, it leaves its
+# temporary directory, never a root at the final path; the next run removes
+# the leftover first (here that run fails: its mirror does not answer, and
+# the error names the mirror and the step).
+scratch=$work/cache
+(DEBPIPE_CACHE=$scratch setsid "$top/scripts/build-root" bookworm >"$logs/interrupted.log" 2>&1 9>&-) &
+bpid=$!
+for _ in $(seq 1 100); do
+	compgen -G "$scratch/roots/.tmp-bookworm-$arch.*/root/debootstrap" >/dev/null && break
+	sleep 0.1
+done
+compgen -G "$scratch/roots/.tmp-bookworm-$arch.*" >/dev/null || fail "the root build did not start (log: $logs/interrupted.log)"
+kill -KILL -- "-$bpid" 2>/dev/null || kill -KILL "$bpid"
+wait "$bpid" 2>/dev/null || true
+[ ! -e "$scratch/roots/bookworm-$arch" ] || fail "a killed root build left $scratch/roots/bookworm-$arch"
+ok "killed during debootstrap: no root at $scratch/roots/bookworm-$arch, only $(basename "$(compgen -G "$scratch/roots/.tmp-bookworm-$arch.*" | head -n1)")"
+expect_fail build-root-mirror 'debootstrap of bookworm from http://127\.0\.0\.1:9/debian failed' \
+	env DEBPIPE_CACHE="$scratch" DEBPIPE_MIRROR=http://127.0.0.1:9/debian "$top/scripts/build-root" bookworm
+! compgen -G "$scratch/roots/.tmp-bookworm-$arch.*" >/dev/null || fail "the next run left a temporary root: $(compgen -G "$scratch/roots/.tmp-*")"
+[ ! -e "$scratch/roots/bookworm-$arch" ] || fail "a failed root build left a root"
+ok "the next run removed the interrupted build's leftovers, and its own"
+rm -rf "$scratch"
+
+# A wheelhouse for another python: bookworm's (3.11) used for trixie (3.13).
+for d in bookworm trixie; do
+	logged "root-$d" "$top/scripts/build-root" "$d"
+done
+mkdir -p "$app"
+tar -C "$example" --exclude=./wheels --exclude=__pycache__ --exclude=./config/generated.json \
+	-cf - . | tar -C "$app" -xpf -
+ln -s "$cache_top/wheels" "$app/wheels"
+MAKEARGS=(-C "$top" "APP=$app" "REPO=$repo" "REPO_KEY=" "GNUPGHOME=$gnupg")
+logged make-wheels-bookworm "$make" "${MAKEARGS[@]}" BUILD="$work/build/bookworm" DIST=bookworm wheels
+troot=$cache_top/roots/trixie-$arch
+mkdir -p "$work/foreign/stage"
+expect_fail foreign-wheel '/[^ /]+-cp311-[^ /]+\.whl: built for CPython 3\.11, but the venv.s python is 3\.13' \
+	"$top/scripts/in-root" "$troot" "$app" "$work/foreign" "$cache_top/wheels" -- \
+	"$top/target/release/mkvenv" --sysroot "$troot" "$app/app.json" -r "$app/requirements.txt" \
+	--find-links "$app/wheels/bookworm-$arch" --no-index --without-pip --root "$work/foreign/stage"
+[ -z "$(ls -A "$work/foreign/stage")" ] || fail "the refused build left files in its stage: $(ls -A "$work/foreign/stage")"
+pass
+
+# --- step 1 ------------------------------------------------------------------
+
+begin 1 "one signed repository, three releases: each dist lists its own build, the pool has three files"
+mkdir -m 0700 "$gnupg"
+logged gpg-key gpg --batch --homedir "$gnupg" --passphrase '' \
+	--quick-gen-key 'debpipe dist <dist@debpipe.invalid>' ed25519 sign 1d
+fpr=$(gpg --homedir "$gnupg" --with-colons --list-secret-keys 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }')
+gpg --homedir "$gnupg" --export "$fpr" >"$work/debpipe.gpg"
+MAKEARGS=(-C "$top" "APP=$app" "REPO=$repo" "REPO_KEY=$fpr" "GNUPGHOME=$gnupg")
+declare -A number=([bullseye]=11 [bookworm]=12 [trixie]=13) python=([bullseye]=3.9 [bookworm]=3.11 [trixie]=3.13)
+for d in bullseye bookworm trixie; do
+	logged "make-$d" "$make" "${MAKEARGS[@]}" BUILD="$work/build/$d" DIST="$d"
+done
+for d in bullseye bookworm trixie; do
+	packages=$repo/dists/$d/main/binary-$arch/Packages
+	[ "$(grep -c '^Package: ' "$packages")" = 1 ] || fail "dists/$d lists $(grep -c '^Package: ' "$packages") packages, not its one build"
+	grep -qx "Version: 1.0.0+deb${number[$d]}" "$packages" || fail "dists/$d does not list 1.0.0+deb${number[$d]}"
+	depends=$(grep '^Depends: ' "$packages")
+	[[ $depends == *"python3 (>= ${python[$d]})"* ]] || fail "the $d build does not depend on python3 ${python[$d]}: $depends"
+	gpgv --keyring "$work/debpipe.gpg" "$repo/dists/$d/InRelease" 2>>"$logs/gpgv.log" \
+		|| fail "dists/$d/InRelease does not verify"
+	grep -qx "Suite: $d" "$repo/dists/$d/Release" || fail "dists/$d/Release has no Suite: $d"
+	ok "dists/$d: 1.0.0+deb${number[$d]}, python3 ${python[$d]}, signed"
+done
+pool=$(cd "$repo" && find pool -name '*.deb' | sort)
+[ "$(wc -l <<<"$pool")" = 3 ] || fail "the pool does not hold three files: $pool"
+ok "pool: $(tr '\n' ' ' <<<"$pool")"
+[ ! -e "$repo/Packages" ] || fail "a DIST build wrote the flat layout's Packages"
+for v in 11 12 13; do
+	grep -q "+deb$v" <<<"$pool" || fail "no +deb$v build in the pool"
+done
+# dpkg's order of the three builds: by release.
+for pair in "1.0.0+deb11 1.0.0+deb12" "1.0.0+deb12 1.0.0+deb13" "1.0.0+deb13 1.0.1+deb11"; do
+	read -r a b <<<"$pair"
+	dpkg --compare-versions "$a" lt "$b" || fail "$a does not sort before $b"
+done
+ok "1.0.0+deb11 < 1.0.0+deb12 < 1.0.0+deb13 < 1.0.1+deb11 (dpkg --compare-versions)"
+rm -f "$work/build/bullseye/deb-path"
+expect_fail zstd-bullseye 'zst members need dpkg >= 1\.21\.18 to install, and the target.s dpkg is 1\.20' \
+	"$make" "${MAKEARGS[@]}" BUILD="$work/build/bullseye" DIST=bullseye MKDEB_FLAGS=-Zzstd
+pass
+
+# --- step 2 ------------------------------------------------------------------
+
+begin 2 "dist-upgrade bookworm -> trixie moves the app to its trixie build, which answers"
+root=$work/root
+logged mkroot "$e2e/mkroot.sh" "$root" bookworm
+mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
+mount -t sysfs -o ro sysfs "$root/sys" && MOUNTS+=("$root/sys")
+mount --bind /dev/pts "$root/dev/pts" && MOUNTS+=("$root/dev/pts")
+if [ "${E2E_APT_CACHE:-1}" = 1 ]; then
+	mkdir -p "$cache/apt-archives/partial"
+	rm -f "$cache/apt-archives/${package}_"*.deb
+	mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives" \
+		&& MOUNTS+=("$root/var/cache/apt/archives")
+fi
+if busy=$(ss -Hltn 'sport = :80' 2>/dev/null) && [ -n "$busy" ]; then
+	fail "port 80 is taken on this machine (the root's nginx needs it)"
+fi
+port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$repo" && exec "$py" -m http.server --bind 127.0.0.1 "$port" </dev/null >"$logs/http.log" 2>&1 9>&-) &
+http_pid=$!
+for _ in $(seq 1 100); do
+	curl -sf -o /dev/null "http://127.0.0.1:$port/dists/trixie/Release" && break
+	sleep 0.1
+done
+install -d -m 0755 "$root/etc/apt/keyrings"
+install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
+echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] http://127.0.0.1:$port/ bookworm main" \
+	>"$root/etc/apt/sources.list.d/debpipe.list"
+logged apt-update-bookworm inroot apt-get -q --error-on=any update
+logged apt-install inroot "${APT[@]}" install "$package"
+check_apt_log "$logs/apt-install.log"
+out=$(ping_until 1.0.0+deb12) || fail "the bookworm build does not answer through nginx: $out"
+[ "$(inroot "$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = 3.11 ] \
+	|| fail "the bookworm build's venv does not run python 3.11"
+ok "bookworm: $package 1.0.0+deb12 answers through nginx, venv on python 3.11"
+
+sed -i 's/\bbookworm\b/trixie/g' "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d/debpipe.list"
+note "sources: $(cat "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d/debpipe.list" | tr '\n' ';')"
+logged apt-update-trixie inroot apt-get -q --error-on=any update
+logged apt-dist-upgrade inroot "${APT[@]}" -o Dpkg::Options::=--force-confold dist-upgrade
+check_apt_log "$logs/apt-dist-upgrade.log"
+[ "$(inroot dpkg-query -W -f='${Version}' "$package")" = 1.0.0+deb13 ] \
+	|| fail "dist-upgrade did not install the trixie build: $(inroot dpkg-query -W -f='${Version}' "$package")"
+grep -q '^13' "$root/etc/debian_version" || fail "the root is not trixie after dist-upgrade: $(cat "$root/etc/debian_version")"
+[ "$(inroot "$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = 3.13 ] \
+	|| fail "the trixie build's venv does not run python 3.13"
+[ ! -e "$root$venv/lib/python3.11" ] || fail "the old venv's lib/python3.11 is left behind"
+notok=$(inroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' | grep -v '^rc ' || true)
+[ -z "$notok" ] || fail "packages not fully installed after dist-upgrade:"$'\n'"$notok"
+ok "dist-upgrade: $package 1.0.0+deb13 installed, Debian $(cat "$root/etc/debian_version"), venv on python 3.13, no python3.11 tree left"
+out=$(ping_until 1.0.0+deb13) || fail "the trixie build does not answer through nginx after dist-upgrade: $out"
+ok "the app answers through nginx: $out"
+pass

@@ -212,6 +212,7 @@ bench: tools
 	crates/scanpkgs/bench/run.sh
 	bench/flow.sh
 	bench/noop-make.sh
+	bench/dist.sh
 
 # The build directory, and the in-tree repository (dist/) only: a REPO given
 # on the command line may hold other teams' packages.

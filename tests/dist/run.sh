@@ -220,6 +220,7 @@ note "sources: $(cat "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d/
 logged apt-update-trixie inroot apt-get -q --error-on=any update
 logged apt-dist-upgrade inroot "${APT[@]}" -o Dpkg::Options::=--force-confold dist-upgrade
 check_apt_log "$logs/apt-dist-upgrade.log"
+grep "$package: " "$logs/apt-dist-upgrade.log" | sed 's/^/    postinst: /' || true
 [ "$(inroot dpkg-query -W -f='${Version}' "$package")" = 1.0.0+deb13 ] \
 	|| fail "dist-upgrade did not install the trixie build: $(inroot dpkg-query -W -f='${Version}' "$package")"
 grep -q '^13' "$root/etc/debian_version" || fail "the root is not trixie after dist-upgrade: $(cat "$root/etc/debian_version")"

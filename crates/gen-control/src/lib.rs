@@ -85,8 +85,9 @@ pub fn run(cli: &Cli) -> Result<()> {
     let mut spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
     if let Some(suffix) = &cli.version_suffix {
         spec.version.push_str(suffix);
-        validate::debian_version(&spec.version)
-            .map_err(|r| Error::invalid("--version-suffix", format!("{}: {r}", spec.version)))?;
+        validate::debian_version(&spec.version).map_err(|r| {
+            Error::Usage(format!("--version-suffix {suffix}: {}: {r}", spec.version))
+        })?;
     }
     let mut facts = Vec::new();
     for f in &cli.facts {

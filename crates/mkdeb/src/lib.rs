@@ -124,7 +124,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     if let Some(dpkg) = &cli.target_dpkg {
         cli.compression
             .check_target_dpkg(dpkg)
-            .map_err(|r| Error::invalid("--compression", r))?;
+            .map_err(|r| Error::Usage(format!("--target-dpkg {dpkg}: {r}")))?;
     }
     let epoch = debpipe_core::time::source_date_epoch()?;
     let out = match (&cli.pool, &cli.out) {
@@ -221,7 +221,7 @@ fn pool_dir(dir: &Path, repo: &Path, component: &str) -> Result<PathBuf> {
         ));
     }
     debpipe_core::validate::package_name(component)
-        .map_err(|r| Error::invalid("--pool", format!("'{component}': {r}")))?;
+        .map_err(|r| Error::Usage(format!("--pool '{component}': {r}")))?;
     let area = control::read(dir)?;
     let pool = repo.join(debpipe_core::pool::dir(component, &area.package));
     std::fs::create_dir_all(&pool).map_err(|e| Error::io(&pool, e))?;

@@ -544,6 +544,39 @@ fn out_directory_gets_package_version_arch_name_without_epoch() {
     assert_eq!(fs::read_dir(&dist).unwrap().count(), 1);
 }
 
+/// `--pool main` files the package as Debian's archive does; `--target-dpkg`
+/// refuses zstd for a dpkg that cannot read it (exit 2, nothing written).
+#[test]
+fn pool_layout_and_target_dpkg() {
+    let d = tempfile::tempdir().unwrap();
+    let root = tree(d.path());
+    let repo = d.path().join("repo");
+    fs::create_dir(&repo).unwrap();
+    let prefix = &PKG[..1];
+    let want = repo.join(format!("pool/main/{prefix}/{PKG}/{PKG}_1.0-1_all.deb"));
+    mkdeb()
+        .args(["--pool", "main", "--target-dpkg", "1.22.21", "-Zzstd"])
+        .arg(&root)
+        .arg(&repo)
+        .assert()
+        .success()
+        .stdout(format!("{}\n", want.display()));
+    let out = mkdeb()
+        .args(["--target-dpkg", "1.20.13", "-Zzstd"])
+        .arg(&root)
+        .arg(d.path().join("old.deb"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("dpkg >= 1.21.18") && err.contains("1.20.13"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!d.path().join("old.deb").exists());
+}
+
 /// No -Z means xz, and each format's default level is dpkg-deb's: the
 /// bytes equal those of an explicit `-Z FORMAT -z LEVEL` build.
 #[test]

@@ -37,7 +37,7 @@ t() { # t ARGS...: seconds of one build from scratch
 	local s
 	rm -rf "$work/host" "$work/dist"
 	s=$(date +%s.%N)
-	make -s APP="$APP" "$@" >/dev/null
+	make -s APP="$APP" "$@" >/dev/null 2>&1
 	sub "$(date +%s.%N)" "$s"
 }
 host=() dist=()

@@ -43,6 +43,7 @@ arch=$(dpkg --print-architecture)
 package=wechat-api
 venv=/opt/www/venvs/$package
 host=wechat.example.com
+LOAD_PATH=/api/wechat/ping
 
 suite=dist
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
@@ -218,7 +219,34 @@ ok "bookworm: $package 1.0.0+deb12 answers through nginx, venv on python 3.11"
 sed -i 's/\bbookworm\b/trixie/g' "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d/debpipe.list"
 note "sources: $(cat "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d/debpipe.list" | tr '\n' ';')"
 logged apt-update-trixie inroot apt-get -q --error-on=any update
+# Under load through nginx: the upgrade replaces python 3.11 by 3.13 and the
+# venv's uWSGI binary, and nginx itself. No request may fail because of the
+# app: nginx answers no 502, and a failed request is allowed only in the
+# second around nginx's own binary upgrade (its old workers close idle
+# keep-alive connections as they exit: "using inherited sockets" in its
+# error log), which is nginx's doing, not debpipe's.
+nginx_502_before=$(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true)
+export LOAD_FAILURE_TIMES=$logs/dist-upgrade.failure-times
+load_start dist-upgrade
 logged apt-dist-upgrade inroot "${APT[@]}" -o Dpkg::Options::=--force-confold dist-upgrade
+load_stop dist-upgrade
+unset LOAD_FAILURE_TIMES
+read -r sent failed <"$logs/dist-upgrade.load"
+nginx_502=$(( $(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true) - nginx_502_before ))
+note "under load through nginx during the dist-upgrade: $sent requests, $failed failed, $nginx_502 answered 502 in nginx's log"
+[ "$nginx_502" -eq 0 ] || fail "$nginx_502 requests answered 502 during the dist-upgrade: $(head -c 600 "$logs/dist-upgrade.load-errors")"
+if [ "$failed" -gt 0 ]; then
+	swaps=$(sed -n 's|^\([0-9/]* [0-9:]*\) .*using inherited sockets.*|\1|p' "$root/var/log/nginx/error.log" \
+		| while read -r when; do date -u -d "$when" +%s; done)
+	[ -n "$swaps" ] || fail "$failed requests failed and nginx did not upgrade its binary: $(head -c 600 "$logs/dist-upgrade.load-errors")"
+	outside=$(awk -v swaps="$swaps" 'BEGIN { n = split(swaps, s, "\n") }
+		{ near = 0; for (i = 1; i <= n; i++) if ($1 >= s[i] - 1 && $1 < s[i] + 2) near = 1; if (!near) print }' \
+		"$logs/dist-upgrade.failure-times")
+	[ -z "$outside" ] || fail "requests failed away from nginx's binary upgrade (at $(date -u -d "@${swaps%%$'\n'*}" +%T)): $(head -c 600 "$logs/dist-upgrade.load-errors")"
+	ok "the $failed failed requests all fell in the second of nginx's own binary upgrade ($(date -u -d "@${swaps%%$'\n'*}" +%T): idle keep-alive connections closed); none was a 502"
+else
+	ok "no request failed"
+fi
 check_apt_log "$logs/apt-dist-upgrade.log"
 grep "$package: " "$logs/apt-dist-upgrade.log" | sed 's/^/    postinst: /' || true
 [ "$(inroot dpkg-query -W -f='${Version}' "$package")" = 1.0.0+deb13 ] \

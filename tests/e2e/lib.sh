@@ -83,6 +83,26 @@ stamp() {
 	done
 }
 
+# --- load --------------------------------------------------------------------
+
+# Load through nginx while something happens (load.py: 8 keep-alive
+# connections, a 60 s timeout, so a request that waits in the socket's
+# backlog is not a failure but a refused or failed one is), on
+# http://127.0.0.1$LOAD_PATH with Host: $host.
+# load_start NAME; ...; load_stop NAME leaves "SENT FAILED" in $logs/NAME.load.
+lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+load_start() {
+	rm -f "$work/$1.stop"
+	"$py" "$lib_dir/load.py" "http://127.0.0.1$LOAD_PATH" "$host" 8 "$work/$1.stop" \
+		>"$logs/$1.load" 2>"$logs/$1.load-errors" &
+	load_pid=$!
+	sleep 1
+}
+load_stop() {
+	touch "$work/$1.stop"
+	wait "$load_pid" || fail "the load generator failed: $(cat "$logs/$1.load-errors")"
+}
+
 # --- the root ----------------------------------------------------------------
 
 # A command in the root, with a clean environment (nothing of the host's

@@ -6,7 +6,9 @@ Each of CONNECTIONS threads sends GET URL (Host: HOST) over one keep-alive
 connection, again and again, until STOPFILE exists. A request fails when
 connecting, sending or reading fails, when it takes over 60 s, or when the
 answer is not 2xx; the thread then reconnects. At the end it prints
-`SENT FAILED` and, on stderr, the first few failures. (wrk cannot be stopped
+`SENT FAILED` and, on stderr, the first few failures; with LOAD_FAILURE_TIMES
+set to a file, the time of every failure (seconds since the epoch, one per
+line) goes there too. (wrk cannot be stopped
 on a signal with its summary, and a fixed duration may end before the
 upgrade does.)
 """
@@ -22,6 +24,7 @@ parts = urlsplit(url)
 lock = threading.Lock()
 sent = failed = 0
 failures = []
+failure_times = []
 
 
 def worker():
@@ -49,6 +52,7 @@ def worker():
             sent += 1
             if not ok:
                 failed += 1
+                failure_times.append(time.time())
                 if len(failures) < 5:
                     failures.append(f"{time.strftime('%T')} {why}")
 
@@ -59,5 +63,8 @@ for t in threads:
 for t in threads:
     t.join()
 print(sent, failed)
+if os.environ.get("LOAD_FAILURE_TIMES"):
+    with open(os.environ["LOAD_FAILURE_TIMES"], "w") as f:
+        f.writelines(f"{t:.3f}\n" for t in failure_times)
 for f in failures:
     print(f, file=sys.stderr)

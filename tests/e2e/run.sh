@@ -94,6 +94,7 @@ esac
 unit_dir=/lib/systemd/system
 [ "$dist" != trixie ] || unit_dir=/usr/lib/systemd/system
 host=wechat.example.com
+LOAD_PATH=/api/wechat/ping
 
 # Reporting (begin, pass, fail, logged...), commands in the root (inroot,
 # pidfile_pid...), check_apt_log, and the cleanup on exit.
@@ -119,21 +120,6 @@ ping_until_ok() {
 }
 json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-# Load through nginx while something happens (load.py: 8 keep-alive
-# connections, a 60 s timeout, so a request that waits in the socket's
-# backlog is not a failure but a refused or failed one is).
-# load_start NAME; ...; load_stop NAME prints "SENT FAILED".
-load_start() {
-	rm -f "$work/$1.stop"
-	"$py" "$here/load.py" "http://127.0.0.1/api/wechat/ping" "$host" 8 "$work/$1.stop" \
-		>"$logs/$1.load" 2>"$logs/$1.load-errors" &
-	load_pid=$!
-	sleep 1
-}
-load_stop() {
-	touch "$work/$1.stop"
-	wait "$load_pid" || fail "the load generator failed: $(cat "$logs/$1.load-errors")"
-}
 oneline() { tr '\n' ' ' <<<"$1"; }
 # The pids of the uWSGI master's workers, sorted.
 workers_of() {

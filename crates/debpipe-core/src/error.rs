@@ -50,6 +50,22 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An environment variable whose value is not allowed.
+    #[error("{name}: {reason}")]
+    Env {
+        /// The variable, e.g. `SOURCE_DATE_EPOCH`.
+        name: String,
+        /// Why, quoting the value.
+        reason: String,
+    },
+    /// A program debpipe runs (dpkg, python...) that failed.
+    #[error("{command}: {reason}")]
+    Command {
+        /// The command line, short: `dpkg --print-architecture`.
+        command: String,
+        /// What it said or how it ended.
+        reason: String,
+    },
     /// Flags that parse but conflict, or a missing operand: exit code 2.
     #[error("{0}")]
     Usage(String),
@@ -68,6 +84,22 @@ impl Error {
     pub fn file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Self::File {
             path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A bad value of the environment variable `name`.
+    pub fn env(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Env {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A failed run of `command`.
+    pub fn command(command: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Command {
+            command: command.into(),
             reason: reason.into(),
         }
     }

@@ -8,6 +8,7 @@
 //! the error type with its exit-code convention ([`error`]).
 #![deny(missing_docs)]
 
+pub mod ar;
 pub mod cli;
 pub mod date;
 pub mod deb822;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod facts;
 pub mod hex;
 pub mod io;
+pub mod modes;
 pub mod pool;
 pub mod shell;
 pub mod spec;

@@ -8,7 +8,7 @@ pub fn parse_source_date_epoch(value: Option<&str>) -> Result<Option<i64>> {
     match value {
         None => Ok(None),
         Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
-            Error::file(
+            Error::env(
                 "SOURCE_DATE_EPOCH",
                 format!("must be a number of seconds since 1970, got {v:?}"),
             )

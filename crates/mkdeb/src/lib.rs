@@ -13,7 +13,7 @@
 //! `Installed-Size`, and the ar archive ([`ar`]) is written through an
 //! atomic temporary file beside the target.
 
-pub mod ar;
+pub use debpipe_core::ar;
 pub mod compress;
 pub mod control;
 pub mod data;

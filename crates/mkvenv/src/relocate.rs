@@ -62,7 +62,12 @@ pub(crate) fn relocate_tree(
                 stats.bytecode_removed += 1;
                 continue;
             }
-            fix_mode(&path, meta.permissions().mode(), 0o755, stats)?;
+            fix_mode(
+                &path,
+                meta.permissions().mode(),
+                debpipe_core::modes::EXECUTABLE,
+                stats,
+            )?;
             relocate_tree(&path, bin, rel, stats, elves)?;
         } else if ft.is_file() {
             if path.extension().is_some_and(|e| e == "pyc" || e == "pyo") {
@@ -128,18 +133,10 @@ pub(crate) fn relocate_file(
     }
 }
 
-/// The mode of a regular file in the venv, from what it is rather than from
-/// the bits pip gave it (pip keeps a wheel's executable bits, and wheels set
-/// them on shared libraries and data): 0755 for an ELF executable and for a
-/// `#!` script in the venv's `bin/`, 0644 for everything else: shared
-/// libraries, extension modules, Python modules (with a `#!` line or not) and
-/// data.
+/// The mode of a regular file in the venv: debpipe-core's one rule, with
+/// `#!` scripts runnable in the venv's `bin/` only.
 pub fn file_mode(data: &[u8], executable_elf: bool, in_bin: bool) -> u32 {
-    if executable_elf || (in_bin && data.starts_with(b"#!")) {
-        0o755
-    } else {
-        0o644
-    }
+    debpipe_core::modes::file_mode(data, executable_elf, in_bin)
 }
 
 /// Set `want` (0755/0644) unless the file already has exactly that mode.

@@ -114,7 +114,7 @@ pub(crate) fn dpkg_architecture(sysroot: &Sysroot) -> Result<String> {
     )?;
     let arch = out.trim().to_string();
     if !ok || arch.is_empty() {
-        return Err(Error::file("dpkg", "--print-architecture failed"));
+        return Err(Error::command("dpkg --print-architecture", "failed"));
     }
     Ok(arch)
 }

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 
+use debpipe_core::ar::{self, Member};
 use md5::Digest as _;
 
 /// What a .deb yields for its Packages stanza.
@@ -36,14 +37,6 @@ const MAX_CONTROL: u64 = 16 * 1024 * 1024;
 pub struct Buffers {
     head: Vec<u8>,
     chunk: Vec<u8>,
-}
-
-/// One ar member: name and where its data lies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Member {
-    name: String,
-    offset: u64,
-    size: u64,
 }
 
 /// Read `file` (of `expected_len` bytes by its stat) and return its
@@ -104,7 +97,7 @@ pub fn read_deb(file: &mut File, expected_len: u64, bufs: &mut Buffers) -> Resul
         Ok(v)
     };
 
-    let members = ar_members(size, &read_at)?;
+    let members = ar::members(size, &read_at)?;
     let control_member = check_layout(&members, &read_at)?;
     if control_member.size > MAX_CONTROL {
         return Err(format!(
@@ -121,59 +114,6 @@ pub fn read_deb(file: &mut File, expected_len: u64, bufs: &mut Buffers) -> Resul
         sha1: sha1.finalize().into(),
         sha256: sha256.finalize().into(),
     })
-}
-
-/// Walk the ar headers of a file of `len` bytes; every member must lie
-/// wholly inside the file.
-fn ar_members(
-    len: u64,
-    read_at: &dyn Fn(u64, u64) -> Result<Vec<u8>, String>,
-) -> Result<Vec<Member>, String> {
-    if len == 0 {
-        return Err("empty file".into());
-    }
-    let magic = read_at(0, len.min(8))?;
-    if magic != b"!<arch>\n" {
-        if b"!<arch>\n".starts_with(&magic) {
-            return Err(format!("truncated: {len} bytes, inside the ar header"));
-        }
-        return Err("not a Debian package (no ar archive signature)".into());
-    }
-    let mut members = Vec::new();
-    let mut offset = 8u64;
-    while offset < len {
-        if offset + 60 > len {
-            return Err(format!(
-                "truncated: {len} bytes, inside the ar member header at offset {offset}"
-            ));
-        }
-        let h = read_at(offset, 60)?;
-        if &h[58..60] != b"`\n" {
-            return Err(format!("corrupt ar member header at offset {offset}"));
-        }
-        let name = String::from_utf8_lossy(&h[..16])
-            .trim_end_matches(' ')
-            .trim_end_matches('/')
-            .to_string();
-        let size_field = String::from_utf8_lossy(&h[48..58]).trim_end().to_string();
-        let size: u64 = size_field.parse().map_err(|_| {
-            format!("corrupt ar member header at offset {offset}: size {size_field:?}")
-        })?;
-        let data = offset + 60;
-        if data + size > len {
-            return Err(format!(
-                "truncated: member {name} needs {} bytes, the file has {len}",
-                data + size
-            ));
-        }
-        members.push(Member {
-            name,
-            offset: data,
-            size,
-        });
-        offset = data + size + (size & 1);
-    }
-    Ok(members)
 }
 
 /// Check the member sequence of a binary package and return the control

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use debpipe_core::date::rfc2822;
 use debpipe_core::io::gzip9n;
-use debpipe_core::{AppSpec, Error, Result, io};
+use debpipe_core::{AppSpec, Error, Result, io, modes};
 
 /// Copy an app into a staging tree, or print a resolved spec value.
 #[derive(Debug, clap::Parser)]
@@ -197,7 +197,8 @@ fn under(root: &Path, abs: &str) -> PathBuf {
 
 fn copy_tree(from: &Path, to: &Path, skip: bool, stage: &Path) -> Result<()> {
     fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    fs::set_permissions(to, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(to, e))?;
+    fs::set_permissions(to, fs::Permissions::from_mode(modes::EXECUTABLE))
+        .map_err(|e| Error::io(to, e))?;
     let mut entries: Vec<_> = fs::read_dir(from)
         .map_err(|e| Error::io(from, e))?
         .collect::<std::result::Result<_, _>>()
@@ -226,12 +227,12 @@ fn copy_tree(from: &Path, to: &Path, skip: bool, stage: &Path) -> Result<()> {
             let _ = fs::remove_file(&dst);
             std::os::unix::fs::symlink(&target, &dst).map_err(|e| Error::io(&dst, e))?;
         } else if meta.is_file() {
-            let mode = if meta.permissions().mode() & 0o111 != 0 {
-                0o755
-            } else {
-                0o644
-            };
+            // debpipe-core's one rule: a project file with an executable
+            // bit stays executable only if it is a `#!` script or an ELF
+            // file (a stray bit on data goes, as lintian asks).
+            let had_x = meta.permissions().mode() & 0o111 != 0;
             let data = fs::read(&src).map_err(|e| Error::io(&src, e))?;
+            let mode = modes::file_mode(&data, had_x && data.starts_with(b"\x7fELF"), had_x);
             io::write_atomic(&dst, &data, mode)?;
         } else {
             return Err(Error::file(

@@ -62,6 +62,14 @@ fn stages_project_etc_docs_and_overrides() {
         std::fs::Permissions::from_mode(0o700),
     )
     .unwrap();
+    // a stray executable bit on data goes; a script without one stays data
+    write(&app.join("static/logo.svg"), "<svg/>\n");
+    std::fs::set_permissions(
+        app.join("static/logo.svg"),
+        std::fs::Permissions::from_mode(0o775),
+    )
+    .unwrap();
+    write(&app.join("tools/lib.py"), "#!/usr/bin/python3\n");
     write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
     write(&app.join("wheels/x.whl"), "");
     write(
@@ -98,6 +106,8 @@ fn stages_project_etc_docs_and_overrides() {
             "opt/www/demo/LICENSE 644",
             "opt/www/demo/pro_setting/wsgi.py 644",
             "opt/www/demo/scripts/run.sh 755",
+            "opt/www/demo/static/logo.svg 644",
+            "opt/www/demo/tools/lib.py 644",
             "usr/share/doc/demo-api/changelog.Debian.gz 644",
             "usr/share/doc/demo-api/copyright 644",
             "usr/share/lintian/overrides/demo-api 644",

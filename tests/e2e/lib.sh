@@ -139,6 +139,24 @@ pidfile_pid() {
 	echo "$pid"
 }
 
+# The paths listed in FILE (one per line) that still exist in the root, but
+# for directories another package owns (/etc, /opt, ...): what a purge left.
+purge_leftovers() {
+	local p owned existing=()
+	while IFS= read -r p; do
+		if [ -z "$p" ] || [ "$p" = /. ]; then continue; fi
+		if [ -e "$root$p" ] || [ -L "$root$p" ]; then existing+=("$p"); fi
+	done <"$1"
+	[ ${#existing[@]} -gt 0 ] || return 0
+	owned=$(inroot dpkg-query -S "${existing[@]}" 2>/dev/null | sed -n 's|^.*: /|/|p' || true)
+	for p in "${existing[@]}"; do
+		if [ -d "$root$p" ] && grep -qxF "$p" <<<"$owned"; then
+			continue # a directory another package owns
+		fi
+		echo "$p"
+	done
+}
+
 # Problems a maintainer script or apt reports without failing the run.
 check_apt_log() {
 	local bad

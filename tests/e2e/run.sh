@@ -484,22 +484,8 @@ ok "dpkg: $package not installed"
 		"/var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/$package.service"
 	find "$root/etc" -path "$root/etc/rc?.d/*$package" | sed "s|^$root||"
 } | sort -u >"$work/expected-gone.txt"
-existing=()
-while IFS= read -r p; do
-	if [ -z "$p" ] || [ "$p" = /. ]; then continue; fi
-	if [ -e "$root$p" ] || [ -L "$root$p" ]; then existing+=("$p"); fi
-done <"$work/expected-gone.txt"
-leftovers=()
-if [ ${#existing[@]} -gt 0 ]; then
-	owned=$(inroot dpkg-query -S "${existing[@]}" 2>/dev/null | sed -n 's|^.*: /|/|p' || true)
-	for p in "${existing[@]}"; do
-		if [ -d "$root$p" ] && grep -qxF "$p" <<<"$owned"; then
-			continue # a directory another package owns
-		fi
-		leftovers+=("$p")
-	done
-fi
-[ ${#leftovers[@]} -eq 0 ] || fail "left behind after purge:"$'\n'"$(printf '  %s\n' "${leftovers[@]}")"
+left=$(purge_leftovers "$work/expected-gone.txt")
+[ -z "$left" ] || fail "left behind after purge: $(tr '\n' ' ' <<<"$left")"
 ok "none of the $(wc -l <"$work/expected-gone.txt") paths is left (but directories other packages own)"
 inroot nginx -t >"$logs/nginx-t.log" 2>&1 || fail "nginx -t fails after the purge (log: $logs/nginx-t.log)"
 ok "nginx -t still passes"

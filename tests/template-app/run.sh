@@ -451,22 +451,8 @@ st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || tru
 	cat "$work/files.txt"
 	printf '%s\n' "$state" "$app_dir" "$venv" /var/log/uwsgi/mysite.log "/run/$package" "/run/$package.pid"
 } | sort -u >"$work/expected-gone.txt"
-existing=()
-while IFS= read -r p; do
-	if [ -z "$p" ] || [ "$p" = /. ]; then continue; fi
-	if [ -e "$root$p" ] || [ -L "$root$p" ]; then existing+=("$p"); fi
-done <"$work/expected-gone.txt"
-leftovers=()
-if [ ${#existing[@]} -gt 0 ]; then
-	owned=$(inroot dpkg-query -S "${existing[@]}" 2>/dev/null | sed -n 's|^.*: /|/|p' || true)
-	for p in "${existing[@]}"; do
-		if [ -d "$root$p" ] && grep -qxF "$p" <<<"$owned"; then
-			continue # a directory another package owns
-		fi
-		leftovers+=("$p")
-	done
-fi
-[ ${#leftovers[@]} -eq 0 ] || fail "left behind after purge: ${leftovers[*]}"
+left=$(purge_leftovers "$work/expected-gone.txt")
+[ -z "$left" ] || fail "left behind after purge: $(tr '\n' ' ' <<<"$left")"
 ok "none of the $(wc -l <"$work/expected-gone.txt") paths is left ($state, $app_dir, $venv, the log, every file dpkg listed)"
 gone=$(while IFS= read -r d; do [ -d "$root$d" ] || echo "$d"; done <"$work/dirs-before.txt")
 by_us=$(grep -vxF -f "$work/files.txt" <<<"$gone" || true)

@@ -29,8 +29,9 @@ impl Drop for KillOnDrop {
 
 /// A tiny WSGI app in the spec's layout (`pro_setting/wsgi.py`) with a
 /// virtualenv made by the system python, for running real uWSGI.
-/// `/slow` sleeps 2 s before answering; every answer is JSON naming the
-/// path, the settings module and the pid.
+/// `/slow` sleeps 2 s before answering; `/write?to=PATH` appends to PATH
+/// and says whether it could (`written`, and the OS's `error`); every answer
+/// is JSON naming the path, the settings module and the pid.
 #[derive(Debug)]
 pub struct ScratchApp {
     /// Keeps the directory alive.
@@ -42,11 +43,17 @@ pub struct ScratchApp {
 }
 
 impl ScratchApp {
-    /// Create it (readable by www-data).
+    /// Create it (readable by www-data) in the temporary directory.
     pub fn new() -> Self {
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    /// Create it in `parent` (a test of a private /tmp needs the app
+    /// elsewhere, as a package would install it).
+    pub fn new_in(parent: &Path) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("debpipe-app")
-            .tempdir()
+            .tempdir_in(parent)
             .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let app_dir = dir.path().join("scratch");
@@ -54,13 +61,22 @@ impl ScratchApp {
         std::fs::write(app_dir.join("pro_setting/__init__.py"), "").unwrap();
         std::fs::write(
             app_dir.join("pro_setting/wsgi.py"),
-            "import json, os, time\n\
+            "import json, os, time, urllib.parse\n\
              def application(env, start_response):\n\
              \x20   path = env.get('PATH_INFO', '')\n\
              \x20   if path.endswith('/slow'):\n\
              \x20       time.sleep(2)\n\
-             \x20   start_response('200 OK', [('Content-Type', 'application/json')])\n\
              \x20   body = {'path': path, 'settings': os.environ.get('DJANGO_SETTINGS_MODULE'), 'pid': os.getpid()}\n\
+             \x20   if path.endswith('/write'):\n\
+             \x20       to = urllib.parse.parse_qs(env.get('QUERY_STRING', ''))['to'][0]\n\
+             \x20       try:\n\
+             \x20           with open(to, 'a') as f:\n\
+             \x20               f.write('x')\n\
+             \x20           body['written'] = True\n\
+             \x20       except OSError as e:\n\
+             \x20           body['written'] = False\n\
+             \x20           body['error'] = e.strerror\n\
+             \x20   start_response('200 OK', [('Content-Type', 'application/json')])\n\
              \x20   return [json.dumps(body).encode()]\n",
         )
         .unwrap();
@@ -115,11 +131,12 @@ pub fn wait_until(secs: u64, mut check: impl FnMut() -> bool) -> bool {
 /// Send one request over the uwsgi protocol to the unix socket `sock` and
 /// return the raw HTTP response.
 pub fn uwsgi_request(sock: &Path, path: &str) -> std::io::Result<String> {
+    let (path_info, query) = path.split_once('?').unwrap_or((path, ""));
     let vars = [
         ("REQUEST_METHOD", "GET"),
         ("REQUEST_URI", path),
-        ("PATH_INFO", path),
-        ("QUERY_STRING", ""),
+        ("PATH_INFO", path_info),
+        ("QUERY_STRING", query),
         ("SERVER_PROTOCOL", "HTTP/1.1"),
         ("SERVER_NAME", "localhost"),
         ("SERVER_PORT", "80"),

@@ -35,6 +35,12 @@ fn repository_scripts_pass_shellcheck() {
     let mut files = scripts(&top().join("scripts"));
     files.extend(scripts(&top().join("tests")));
     files.extend(scripts(&top().join("bench")));
+    for krate in std::fs::read_dir(top().join("crates")).unwrap() {
+        let tests = krate.unwrap().path().join("tests");
+        if tests.is_dir() {
+            files.extend(scripts(&tests));
+        }
+    }
     let names: Vec<String> = files
         .iter()
         .map(|p| p.strip_prefix(top()).unwrap().display().to_string())

@@ -7,7 +7,10 @@
 #   make                          the example app (examples/wechat) into dist/
 #   make APP=path/to/app REPO=dir same for any app laid out as the README says
 #   make REPO_KEY=<gpg key id>    sign the repository (InRelease, Release.gpg)
-#   make test | e2e | bench | wheels | serve | sign | man | clean
+#   make publish S3=s3://bucket/prefix [DIST=bookworm] [REPO_KEY=...]
+#                                 build the app and publish it into the apt
+#                                 repository on S3 (endpoint, keys: AWS_*)
+#   make test | e2e | bench | wheels | serve | sign | publish | man | clean
 
 APP      ?= examples/wechat
 REPO     ?= dist
@@ -15,6 +18,9 @@ BUILD    ?= build/$(notdir $(abspath $(APP)))
 PYTHON   ?= /usr/bin/python3
 REPO_KEY ?=
 PORT     ?= 8000
+S3       ?=
+DIST     ?=
+PUSHREPO_FLAGS ?=
 DEBPIPE_CACHE ?= $(HOME)/.cache/debpipe
 export DEBPIPE_CACHE
 
@@ -28,7 +34,7 @@ TIMED := $(CURDIR)/scripts/timed
 
 CARGO_FLAGS ?= --release --locked
 T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
-TOOLS := appspec gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app stage-django
+TOOLS := appspec gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs pushrepo stage-app stage-django
 RUST_SOURCES := Cargo.toml Cargo.lock $(shell find crates -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
 
 SPEC   := $(APP)/app.json
@@ -37,7 +43,7 @@ WHEELS := $(APP)/wheels
 APP_FILES := $(shell find $(APP) -path $(WHEELS) -prune -o -name __pycache__ -prune -o -type f -print)
 SIGN   := $(if $(REPO_KEY),--sign-key $(REPO_KEY) $(if $(GNUPGHOME),--gpg-homedir $(GNUPGHOME)))
 
-.PHONY: all deps tools test e2e bench wheels serve sign man clean $(TOOLS)
+.PHONY: all deps tools test e2e bench wheels serve sign publish man clean $(TOOLS)
 .DELETE_ON_ERROR:
 
 all: $(REPO)/Release
@@ -132,6 +138,19 @@ $(REPO)/Release: $(BUILD)/deb-path
 sign:
 	@test -n "$(REPO_KEY)" || { echo "make sign: set REPO_KEY=<gpg key id>" >&2; exit 2; }
 	cd $(REPO) && $(T)/scanpkgs --out-dir . $(SIGN) .
+
+# 6. (make publish) The package into the apt repository on S3-compatible
+# storage: merged with what is there, InRelease last, one publisher at a
+# time. Endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY; DIST defaults to this host's codename.
+ifneq ($(filter publish,$(MAKECMDGOALS)),)
+ifeq ($(strip $(S3)),)
+$(error make publish: set S3=s3://bucket[/prefix])
+endif
+endif
+publish: $(BUILD)/deb-path
+	@echo "==> [publish] pushrepo $(S3)"
+	$(TIMED) pushrepo $(T)/pushrepo $(if $(DIST),--dist $(DIST)) $(if $(REPO_KEY),--sign-key $(REPO_KEY)) $(PUSHREPO_FLAGS) $(S3) "$$(cat $(BUILD)/deb-path)"
 
 serve: all
 	@echo "==> serving $(REPO) on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"

@@ -578,6 +578,87 @@ fn killed_lock_holder_is_taken_over_after_expiry() {
     assert_eq!(repo.listed(), ["second=1"]);
 }
 
+/// apt-get with its own lists, cache and sources, as root without the
+/// `_apt` sandbox; `Debug::Acquire::http` shows the URLs it fetches.
+fn apt(dir: &Path, args: &[&str]) -> Output {
+    let opt = |k: &str, v: &Path| format!("-o{k}={}", v.display());
+    for d in ["lists/partial", "cache/archives/partial", "parts", "prefs"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let status = dir.join("status");
+    if !status.exists() {
+        std::fs::write(&status, "").unwrap();
+    }
+    Command::new("apt-get")
+        .current_dir(dir)
+        .args(["-q", "-y"])
+        .arg(opt("Dir::Etc::SourceList", &dir.join("sources.list")))
+        .arg(opt("Dir::Etc::SourceParts", &dir.join("parts")))
+        .arg(opt("Dir::Etc::PreferencesParts", &dir.join("prefs")))
+        .arg(opt("Dir::State::Lists", &dir.join("lists")))
+        .arg(opt("Dir::Cache", &dir.join("cache")))
+        .arg(opt("Dir::State::status", &status))
+        .args([
+            "-oAPT::Sandbox::User=root",
+            "-oAcquire::Languages=none",
+            "-oAPT::Architecture=amd64",
+            "-oAPT::Architectures::=amd64",
+            "-oDebug::Acquire::http=true",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn apt_reads_the_signed_repository_over_http_by_hash() {
+    let repo = Repo::new("apt").signed();
+    let a = repo.deb("hello", "1.0", "a");
+    let b = repo.deb("world", "1:2.0+b1~rc1", "b");
+    repo.publish_ok(&[], &[&a]);
+    repo.publish_ok(&[], &[&b]);
+    let d = repo.dir.path().join("apt");
+    std::fs::create_dir_all(&d).unwrap();
+    let g = repo.gpg.as_ref().unwrap();
+    let key = Command::new("gpg")
+        .arg("--homedir")
+        .arg(g.dir.path())
+        .args(["--export", GpgHome::UID_EMAIL])
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(d.join("key.gpg"), key).unwrap();
+    std::fs::write(
+        d.join("sources.list"),
+        format!(
+            "deb [signed-by={}] http://127.0.0.1:{}/{BUCKET}/apt stable main\n",
+            d.join("key.gpg").display(),
+            repo.s3_port
+        ),
+    )
+    .unwrap();
+    let out = apt(&d, &["update"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("W:") && !text.contains("E:"), "{text}");
+    assert!(text.contains("/dists/stable/InRelease"), "{text}");
+    assert!(
+        text.contains("/main/binary-amd64/by-hash/SHA256/"),
+        "apt fetched by hash: {text}"
+    );
+    let out = apt(&d, &["download", "hello", "world"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(d.join("hello_1.0_amd64.deb")).unwrap(),
+        std::fs::read(&a).unwrap()
+    );
+    assert_eq!(
+        // apt download names the file with the epoch, %-encoded.
+        std::fs::read(d.join("world_1%3a2.0+b1~rc1_amd64.deb")).unwrap(),
+        std::fs::read(&b).unwrap()
+    );
+}
+
 /// Objects of the stand-in store, by request path.
 type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
 

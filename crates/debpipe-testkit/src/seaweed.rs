@@ -67,6 +67,8 @@ pub struct Weed {
     /// The processes of a cluster, by name (`master`, `volume1`..., `filer`, `s3`);
     /// empty for the shared mini server.
     pub parts: Vec<(String, KillOnDrop)>,
+    /// How each part was started, for [`Weed::restart`].
+    started: Vec<(String, Vec<String>)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -138,6 +140,7 @@ rm -rf "$D""#;
             s3_port,
             dir,
             parts: Vec::new(),
+            started: Vec::new(),
             _tmp: None,
         };
         w.wait_ready();
@@ -147,21 +150,14 @@ rm -rf "$D""#;
     /// A cluster: one master, three volume servers, a filer and an S3
     /// gateway, each its own process (killed on drop).
     pub fn cluster() -> Self {
-        let weed = weed_or_panic();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let cfg = write_s3_config(&dir);
         let mut parts = Vec::new();
-        let spawn = |name: &str, args: Vec<String>| {
-            let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-            let child = Command::new(&weed)
-                .args(&args)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            (name.to_string(), KillOnDrop(child))
+        let mut started = Vec::new();
+        let mut spawn = |name: &str, args: Vec<String>| {
+            started.push((name.to_string(), args.clone()));
+            (name.to_string(), spawn_part(&dir, name, &args))
         };
         let (mport, mgrpc) = (free_port(), free_port());
         let master = format!("127.0.0.1:{mport}.{mgrpc}");
@@ -228,6 +224,7 @@ rm -rf "$D""#;
             s3_port,
             dir,
             parts,
+            started,
             _tmp: Some(tmp),
         };
         // The cluster has no -bucket flag: create it with a signed PUT.
@@ -265,6 +262,18 @@ rm -rf "$D""#;
         http_get_bytes(self.s3_port, path)
     }
 
+    /// Start the cluster part `name` again, as it was started first (same
+    /// ports, same data).
+    pub fn restart(&mut self, name: &str) {
+        let args = self
+            .started
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| panic!("no part {name}"), |(_, a)| a.clone());
+        let p = spawn_part(&self.dir, name, &args);
+        self.parts.push((name.to_string(), p));
+    }
+
     /// Kill the cluster part `name` (SIGKILL).
     pub fn kill(&mut self, name: &str) {
         let i = self
@@ -272,10 +281,30 @@ rm -rf "$D""#;
             .iter()
             .position(|(n, _)| n == name)
             .unwrap_or_else(|| panic!("no part {name}"));
-        let (_, mut p) = self.parts.remove(i);
-        let _ = p.0.kill();
-        let _ = p.0.wait();
+        let (_, p) = self.parts.remove(i);
+        // SIGKILL now; dropping `p` then reaps it.
+        let _ = Command::new("kill")
+            .args(["-9", &p.0.id().to_string()])
+            .status();
+        drop(p);
     }
+}
+
+/// Start `weed ARGS...`, logging to `DIR/NAME.log` (appended).
+fn spawn_part(dir: &Path, name: &str, args: &[String]) -> KillOnDrop {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}.log")))
+        .unwrap();
+    let child = Command::new(weed_or_panic())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    KillOnDrop(child)
 }
 
 /// A signed S3 request (curl's `--aws-sigv4`) as the publisher; the status code.

@@ -126,7 +126,10 @@ fn build_deb(dir: &Path, name: &str, version: &str, payload: &str) -> PathBuf {
         ),
     )
     .unwrap();
-    let out = dir.join(format!("{name}_{version}_{payload}.deb"));
+    let out = dir.join(format!(
+        "{name}_{version}_{}.deb",
+        &sha256(payload.as_bytes())[..8]
+    ));
     let st = Command::new("dpkg-deb")
         .args(["-Zgzip", "--root-owner-group", "--build"])
         .arg(root.path())
@@ -576,6 +579,130 @@ fn killed_lock_holder_is_taken_over_after_expiry() {
     assert!(err.contains("took over the expired lock"), "{err}");
     eprintln!("took over after {:?}", t.elapsed());
     assert_eq!(repo.listed(), ["second=1"]);
+}
+
+/// A .deb of about `kb` KB of incompressible payload (stored, so the upload
+/// takes a while).
+fn big_deb(dir: &Path, name: &str, kb: usize) -> PathBuf {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ name.len() as u64;
+    let noise: String = (0..kb * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'!' + u8::try_from(x % 90).unwrap())
+        })
+        .collect();
+    build_deb(dir, name, "1.0", &noise)
+}
+
+/// Publish `debs` in the background, kill the cluster parts `kill` as soon
+/// as the first of them is in the pool, and return pushrepo's exit status
+/// and stderr.
+fn publish_killing(
+    repo: &Repo,
+    weed: &mut Weed,
+    debs: &[PathBuf],
+    kill: &[&str],
+) -> (bool, String) {
+    let first = debs[0].file_name().unwrap().to_string_lossy().into_owned();
+    let name = first.split('_').next().unwrap().to_string();
+    let publisher = repo
+        .cmd()
+        .args(["--lock-ttl", "5s", "--wait", "60s"])
+        .arg(repo.url())
+        .args(debs)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let key = format!("pool/main/{}/{name}/{name}_1.0_amd64.deb", &name[..1]);
+    assert!(
+        debpipe_testkit::wait_until(60, || repo.exists(&key)),
+        "the publish never started uploading"
+    );
+    for k in kill {
+        weed.kill(k);
+    }
+    let out = publisher.wait_with_output().unwrap();
+    (out.status.success(), stderr(&out))
+}
+
+/// Wait until a reader sees exactly `old` or `new` (the store may take a
+/// moment to serve everything again after a restart); panic on a mix.
+fn assert_old_or_new(repo: &Repo, old: &[String], new: &[String]) -> Vec<String> {
+    let mut seen = Vec::new();
+    let ok = debpipe_testkit::wait_until(60, || {
+        seen = check(repo.s3_port, &repo.prefix, "stable").unwrap_or_else(|e| vec![e]);
+        seen == old || seen == new
+    });
+    assert!(
+        ok,
+        "the repository is neither the old nor the new one: {seen:?}"
+    );
+    seen
+}
+
+#[test]
+fn volume_servers_killed_mid_publish_leave_a_consistent_repository_and_a_rerun_completes() {
+    // Enough data (N packages of 1 MB) that the uploads are still going
+    // when the first pool file can be seen.
+    const N: usize = 30;
+    let mut weed = Weed::cluster();
+    let repo = Repo::on(&weed, "fault");
+    let base = repo.deb("base", "1.0", "b");
+    repo.publish_ok(&[], &[&base]);
+    let names =
+        |prefix: &str| -> Vec<String> { (0..N).map(|i| format!("{prefix}{i:02}=1.0")).collect() };
+    let mut listed = vec!["base=1.0".to_string()];
+
+    // 1. One of three volume servers killed: the store may absorb it
+    //    (retries land on the others) or the publish may fail.
+    let debs1: Vec<PathBuf> = (0..N)
+        .map(|i| big_deb(repo.dir.path(), &format!("one{i:02}"), 1024))
+        .collect();
+    let (ok, err) = publish_killing(&repo, &mut weed, &debs1, &["volume2"]);
+    eprintln!("one volume server killed: success {ok}: {err}");
+    weed.restart("volume2");
+    let new: Vec<String> = listed.iter().cloned().chain(names("one")).collect();
+    listed = assert_old_or_new(&repo, &listed, &new);
+    if !ok {
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+
+    // 2. All volume servers killed: writes cannot succeed; the publish
+    //    fails, says which object and that readers still see the old one.
+    let debs2: Vec<PathBuf> = (0..N)
+        .map(|i| big_deb(repo.dir.path(), &format!("two{i:02}"), 1024))
+        .collect();
+    let (ok, err) = publish_killing(&repo, &mut weed, &debs2, &["volume1", "volume2", "volume3"]);
+    eprintln!("all volume servers killed: success {ok}: {err}");
+    assert!(!ok, "a publish with no volume server cannot succeed: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("pushrepo: error: s3://repo/fault/"),
+        "names the object: {err}"
+    );
+    assert!(
+        err.contains("readers still see the previous publication; run pushrepo again"),
+        "{err}"
+    );
+    for v in ["volume1", "volume2", "volume3"] {
+        weed.restart(v);
+    }
+    let seen = assert_old_or_new(&repo, &listed, &listed);
+    assert_eq!(seen, listed);
+
+    // 3. Reruns complete both publishes (the dead run's lock expires).
+    let t = Instant::now();
+    let all: Vec<&Path> = debs1.iter().chain(&debs2).map(PathBuf::as_path).collect();
+    let err = repo.publish_ok(&["--lock-ttl", "5s", "--wait", "60s"], &all);
+    eprintln!("rerun in {:?}: {err}", t.elapsed());
+    let mut want: Vec<String> = std::iter::once("base=1.0".to_string())
+        .chain(names("one"))
+        .chain(names("two"))
+        .collect();
+    want.sort();
+    assert_eq!(repo.listed(), want);
 }
 
 /// apt-get with its own lists, cache and sources, as root without the

@@ -217,8 +217,9 @@ fn read_listed_index(
             return Err(Error::file(
                 store.url(&dist_key(opts, &path)),
                 format!(
-                    "neither it nor its by-hash copy has the SHA256 {} the Release lists; \
-                     the repository was changed by something other than pushrepo",
+                    "neither it nor its by-hash copy has the SHA256 {} the Release lists \
+                     (changed by something other than pushrepo, or pruned by a publisher \
+                     with --grace 0 meanwhile: run again)",
                     sum.sha256
                 ),
             ));
@@ -443,15 +444,17 @@ fn publish_locked(
     // (gpg, say) writes nothing.
     let date = remote.release.date.map_or(now, |d| d.max(now));
     let release = release::render(&opts.fields, date, &plan.sums);
+    // Only deletions due (nothing new to list): the publication stays as it is.
+    let publishing = !plan.pool.is_empty() || !plan.indexes.is_empty();
     let signed = match &opts.sign_key {
-        Some(key) => {
+        Some(key) if publishing => {
             let target = PathBuf::from(store.url(&dist_key(opts, "InRelease")));
             let none = scanpkgs::repo::RepoOptions::default();
             let gpg =
                 |args: &[&str]| scanpkgs::gpg::gpg(&none, key, args, release.as_bytes(), &target);
             Some((gpg(&["--armor", "--detach-sign"])?, gpg(&["--clearsign"])?))
         }
-        None => None,
+        _ => None,
     };
     let mut writes = 0;
     let mut put = |key: &str, data: &[u8], mode: &Put| -> Result<Written> {
@@ -462,17 +465,19 @@ fn publish_locked(
         }
         Ok(w)
     };
-    write_in_order(
-        store,
-        opts,
-        debs,
-        &remote,
-        &plan,
-        &release,
-        signed.as_ref(),
-        &mut put,
-    )
-    .map_err(|e| explain(e, BEFORE_INRELEASE))?;
+    if publishing {
+        write_in_order(
+            store,
+            opts,
+            debs,
+            &remote,
+            &plan,
+            &release,
+            signed.as_ref(),
+            &mut put,
+        )
+        .map_err(|e| explain(e, BEFORE_INRELEASE))?;
+    }
 
     // After the grace period: delete what no index names any more.
     let mut pending = plan.pending.clone();
@@ -778,6 +783,36 @@ mod tests {
         for sum in rel.sums {
             assert!(s.data(&format!("dists/stable/{}", sum.by_hash())).is_some());
         }
+    }
+
+    #[test]
+    fn deletions_alone_leave_the_release_as_it_is() {
+        let s = MemStore::default();
+        let mut o = opts();
+        o.keep = Some(1);
+        go(&s, &o, &[deb("a", "1", "A1")]).unwrap();
+        go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
+        let release = s.data("dists/stable/Release").unwrap();
+        o.grace = Duration::ZERO;
+        let out = go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
+        assert!(
+            matches!(
+                out,
+                Outcome::Published {
+                    writes: 1,
+                    deleted: 3,
+                    added: 0,
+                    ..
+                }
+            ),
+            "pending list rewritten; the pool file and two by-hash copies deleted: {out:?}"
+        );
+        assert_eq!(s.data("dists/stable/Release").unwrap(), release);
+        assert!(s.data("pool/main/a/a/a_1_amd64.deb").is_none());
+        let before = s.write_count();
+        let out = go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
+        assert_eq!(out, Outcome::Unchanged { listed: 1 });
+        assert_eq!(s.write_count(), before);
     }
 
     #[test]

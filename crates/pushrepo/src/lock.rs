@@ -301,8 +301,7 @@ impl<'s> Lock<'s> {
     fn lost_error(&self) -> Error {
         Error::file(
             self.store.url(LOCK_KEY),
-            "lock lost (expired or taken over by another publisher) mid-publish; \
-             the repository is the previous or the new one; run again",
+            "lock lost mid-publish (it expired, or another publisher took it over)",
         )
     }
 

@@ -379,6 +379,33 @@ fn explain(e: Error, more: &str) -> Error {
 const BEFORE_INRELEASE: &str = "publish stopped before the new InRelease: readers still see the \
      previous publication; run pushrepo again to complete it";
 
+const AFTER_INRELEASE: &str = "the new publication is complete; removing files past their grace \
+     period stopped, the next publish goes on with it";
+
+/// Delete the due files no index names; returns how many, and the pending
+/// list without them.
+fn delete_due(
+    store: &dyn Store,
+    opts: &Options,
+    plan: &Plan,
+    held: &Lock<'_>,
+) -> Result<(usize, Pending)> {
+    let mut pending = plan.pending.clone();
+    let mut deleted = 0;
+    if !plan.due.is_empty() {
+        let still = referenced_elsewhere(store, opts, plan)?;
+        for key in &plan.due {
+            if !still.contains(key) {
+                held.ensure_held()?;
+                store.delete(key)?;
+                deleted += 1;
+            }
+            pending.0.remove(key);
+        }
+    }
+    Ok((deleted, pending))
+}
+
 /// Publish `debs`. `notify` gets the status lines.
 pub fn publish(
     store: &dyn Store,
@@ -480,19 +507,8 @@ fn publish_locked(
     }
 
     // After the grace period: delete what no index names any more.
-    let mut pending = plan.pending.clone();
-    let mut deleted = 0;
-    if !plan.due.is_empty() {
-        let still = referenced_elsewhere(store, opts, &plan)?;
-        for key in &plan.due {
-            if !still.contains(key) {
-                held.ensure_held()?;
-                store.delete(key)?;
-                deleted += 1;
-            }
-            pending.0.remove(key);
-        }
-    }
+    let (deleted, pending) =
+        delete_due(store, opts, &plan, held).map_err(|e| explain(e, AFTER_INRELEASE))?;
     if pending != remote.pending {
         let key = pending_key(opts);
         let text = pending.render();
@@ -500,9 +516,11 @@ fn publish_locked(
             &key,
             text.as_bytes(),
             &Put::expecting(remote.pending_etag.as_deref()),
-        )? == Written::Conflict
+        )
+        .map_err(|e| explain(e, AFTER_INRELEASE))?
+            == Written::Conflict
         {
-            return Err(raced(store, &key));
+            return Err(explain(raced(store, &key), AFTER_INRELEASE));
         }
     }
     Ok(Outcome::Published {
@@ -813,6 +831,93 @@ mod tests {
         let out = go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
         assert_eq!(out, Outcome::Unchanged { listed: 1 });
         assert_eq!(s.write_count(), before);
+    }
+
+    /// A store that runs `hook` once, just before the first write of `key`.
+    struct Before<'a> {
+        inner: &'a MemStore,
+        key: &'a str,
+        hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send + 'a>>>,
+    }
+
+    impl Store for Before<'_> {
+        fn url(&self, key: &str) -> String {
+            self.inner.url(key)
+        }
+        fn get(&self, key: &str) -> Result<Option<crate::store::Object>> {
+            self.inner.get(key)
+        }
+        fn head(&self, key: &str) -> Result<Option<String>> {
+            self.inner.head(key)
+        }
+        fn put(&self, key: &str, data: &[u8], mode: &Put) -> Result<Written> {
+            if key == self.key
+                && let Some(hook) = self.hook.lock().unwrap().take()
+            {
+                hook();
+            }
+            self.inner.put(key, data, mode)
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<String>> {
+            self.inner.list(prefix)
+        }
+    }
+
+    #[test]
+    fn a_stalled_holder_cannot_overwrite_a_newer_publication() {
+        // A stalls just before its final write; meanwhile its lock expires,
+        // B takes it over and publishes. A's final write must fail.
+        let s = MemStore::default();
+        go(&s, &opts(), &[deb("base", "1", "B")]).unwrap();
+        let stalled = Before {
+            inner: &s,
+            key: "dists/stable/Release",
+            hook: std::sync::Mutex::new(Some(Box::new(|| {
+                let etag = s.head(lock::LOCK_KEY).unwrap().unwrap();
+                let expired = lock::LockBody {
+                    holder: "test".into(),
+                    expires: 1,
+                };
+                s.put(
+                    lock::LOCK_KEY,
+                    expired.render().as_bytes(),
+                    &Put::Update(etag),
+                )
+                .unwrap();
+                let mut b = opts();
+                b.lock.holder = "b".into();
+                let out = go(&s, &b, &[deb("b", "1", "Bb")]).unwrap();
+                assert!(
+                    matches!(
+                        out,
+                        Outcome::Published {
+                            took_over: Some(_),
+                            ..
+                        }
+                    ),
+                    "{out:?}"
+                );
+            }))),
+        };
+        let e = publish(&stalled, &opts(), &[deb("a", "1", "A")], &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("dists/stable/Release: changed by another writer"),
+            "{e}"
+        );
+        assert!(
+            e.contains("readers still see the previous publication"),
+            "{e}"
+        );
+        assert_eq!(listed(&s), ["b=1", "base=1"]);
+        let canonical = s.data("dists/stable/main/binary-amd64/Packages").unwrap();
+        let rel =
+            release::parse(&String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap());
+        assert!(rel.sums.iter().any(|x| x.sha256 == sha256_hex(&canonical)));
     }
 
     #[test]

@@ -789,6 +789,92 @@ fn apt_reads_the_signed_repository_over_http_by_hash() {
 /// Objects of the stand-in store, by request path.
 type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
 
+#[test]
+fn a_stalled_holder_whose_lock_was_taken_over_cannot_publish() {
+    let repo = Repo::new("stalled").signed();
+    let base = repo.deb("base", "1", "x");
+    repo.publish_ok(&[], &[&base]);
+    // A gpg that takes 3 s: the first publisher holds the lock meanwhile.
+    let bin = repo.dir.path().join("slow-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mark = repo.dir.path().join("signing");
+    let gpg = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v gpg"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        bin.join("gpg"),
+        format!(
+            "#!/bin/sh\ntouch {}\nsleep 3\nexec {} \"$@\"\n",
+            mark.display(),
+            gpg.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("gpg"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let a = repo.deb("stalled", "1", "a");
+    let stalled = repo
+        .cmd()
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .args(["--lock-ttl", "2s"])
+        .arg(repo.url())
+        .arg(&a)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        debpipe_testkit::wait_until(20, || mark.exists()),
+        "never signed"
+    );
+    // Stall it (no renewal either) past its lock's expiry; B takes over.
+    let pid = stalled.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let b = repo.deb("newer", "1", "b");
+    let err = repo.publish_ok(&["--wait", "30s"], &[&b]);
+    assert!(err.contains("took over the expired lock"), "{err}");
+    let newer = repo.get("dists/stable/InRelease");
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = stalled.wait_with_output().unwrap();
+    let err = stderr(&out);
+    eprintln!("stalled publisher: {err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("lock lost") || err.contains("changed by another writer"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        repo.get("dists/stable/InRelease"),
+        newer,
+        "the newer publication stays"
+    );
+    assert_eq!(repo.listed(), ["base=1", "newer=1"]);
+}
+
 /// An S3 look-alike that ignores If-None-Match and If-Match: it accepts
 /// every PUT. Objects in memory; no authentication.
 fn ignoring_store() -> (u16, Objects) {

@@ -609,31 +609,52 @@ fn write_in_order(
 }
 
 /// The due pool keys that an index of any dist (other than the ones just
-/// written) still names: those stay.
+/// written) still names: those stay. Each other index is read both as its
+/// Release names it (the by-hash copy: what readers see) and as the
+/// canonical file (what a publish that stopped midway may have written).
 fn referenced_elsewhere(store: &dyn Store, opts: &Options, plan: &Plan) -> Result<Vec<String>> {
     let due_pool: Vec<&String> = plan.due.iter().filter(|k| k.starts_with("pool/")).collect();
     if due_pool.is_empty() {
         return Ok(Vec::new());
     }
-    let mut found = Vec::new();
     let mine: Vec<String> = plan
         .indexes
         .iter()
         .map(|ix| dist_key(opts, &index_path(opts, &ix.arch, "Packages")))
         .collect();
-    for ix in &plan.indexes {
-        for e in index::parse(&ix.packages).unwrap_or_default() {
-            found.push(e.filename);
-        }
-    }
+    let mut indexes: Vec<(String, Vec<u8>)> = plan
+        .indexes
+        .iter()
+        .map(|ix| (String::new(), ix.packages.clone()))
+        .collect();
     for key in store.list("dists/")? {
-        if !key.ends_with("/Packages") || key.contains("/by-hash/") || mine.contains(&key) {
+        if key.contains("/by-hash/") {
             continue;
         }
-        if let Some(o) = store.get(&key)? {
-            let entries = index::parse(&o.data).map_err(|e| Error::file(store.url(&key), e))?;
-            found.extend(entries.into_iter().map(|e| e.filename));
+        if key.ends_with("/Packages") && !mine.contains(&key) {
+            if let Some(o) = store.get(&key)? {
+                indexes.push((key, o.data));
+            }
+        } else if let Some(dir) = key
+            .strip_suffix("/InRelease")
+            .or_else(|| key.strip_suffix("/Release"))
+        {
+            let Some(o) = store.get(&key)? else { continue };
+            for sum in release::parse(&String::from_utf8_lossy(&o.data)).sums {
+                let canonical = format!("{dir}/{}", sum.path);
+                if sum.path.ends_with("/Packages") && !mine.contains(&canonical) {
+                    let by_hash = format!("{dir}/{}", sum.by_hash());
+                    if let Some(o) = store.get(&by_hash)? {
+                        indexes.push((by_hash, o.data));
+                    }
+                }
+            }
         }
+    }
+    let mut found = Vec::new();
+    for (key, data) in indexes {
+        let entries = index::parse(&data).map_err(|e| Error::file(store.url(&key), e))?;
+        found.extend(entries.into_iter().map(|e| e.filename));
     }
     Ok(due_pool
         .into_iter()
@@ -918,6 +939,27 @@ mod tests {
         let rel =
             release::parse(&String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap());
         assert!(rel.sums.iter().any(|x| x.sha256 == sha256_hex(&canonical)));
+    }
+
+    #[test]
+    fn a_pool_file_another_dist_lists_is_not_deleted() {
+        let s = MemStore::default();
+        let mut other = opts();
+        other.dist = "other".into();
+        other.fields.dist = "other".into();
+        go(&s, &other, &[deb("a", "1", "A1")]).unwrap();
+        let mut o = opts();
+        o.keep = Some(1);
+        o.grace = Duration::ZERO;
+        go(&s, &o, &[deb("a", "1", "A1")]).unwrap();
+        go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
+        // stable pruned a=1 and its grace is over: the next publish would
+        // delete it, but dists/other still lists it.
+        go(&s, &o, &[deb("b", "1", "B1")]).unwrap();
+        assert_eq!(listed(&s), ["a=2", "b=1"]);
+        assert_eq!(s.data("pool/main/a/a/a_1_amd64.deb").unwrap(), b"A1");
+        let pending = Pending::parse(&s.data("dists/stable/pushrepo-pending").unwrap_or_default());
+        assert!(!pending.0.contains_key("pool/main/a/a/a_1_amd64.deb"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path;
 use object_store::{
     BackoffConfig, ClientOptions, ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions,
@@ -96,15 +96,21 @@ impl Config {
 #[derive(Debug)]
 pub struct S3Store {
     url: RepoUrl,
+    /// No access key given: `object_store` falls back to the instance's
+    /// credentials (web identity, container, instance metadata).
+    no_keys: bool,
     client: AmazonS3,
     rt: tokio::runtime::Runtime,
 }
 
 impl S3Store {
-    /// Connect (lazily: nothing is sent until the first request).
+    /// Connect (lazily: nothing is sent until the first request). The rest
+    /// of the `AWS_*` variables `object_store` knows (web identity, container
+    /// credentials...) are read too; `cfg` wins over them.
     pub fn new(url: RepoUrl, cfg: &Config) -> Result<Self> {
-        let mut b = AmazonS3Builder::new()
+        let mut b = AmazonS3Builder::from_env()
             .with_bucket_name(&url.bucket)
+            .with_conditional_put(S3ConditionalPut::ETagMatch)
             .with_region(&cfg.region)
             .with_client_options(
                 ClientOptions::new()
@@ -148,7 +154,12 @@ impl S3Store {
             .enable_all()
             .build()
             .map_err(|e| Error::io("<tokio runtime>", e))?;
-        Ok(Self { url, client, rt })
+        Ok(Self {
+            url,
+            no_keys: cfg.access_key.is_none(),
+            client,
+            rt,
+        })
     }
 
     fn path(&self, key: &str) -> Result<Path> {
@@ -157,7 +168,16 @@ impl S3Store {
     }
 
     fn fail(&self, key: &str, what: &str, e: &object_store::Error) -> Error {
-        Error::file(self.url(key), format!("{what} failed: {}", one_line(e)))
+        let hint = if self.no_keys {
+            " (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, so the machine's own \
+             credentials were tried)"
+        } else {
+            ""
+        };
+        Error::file(
+            self.url(key),
+            format!("{what} failed: {}{hint}", one_line(e)),
+        )
     }
 }
 

@@ -10,6 +10,11 @@
 //! with `If-Match`), so a lock lost to a takeover is never released by its
 //! old holder.
 //!
+//! Expiry is wall-clock time (Unix seconds in the lock): publishers' clocks
+//! must agree to well within the lock's lifetime (`--lock-ttl`, 60 s), as
+//! NTP keeps them. A holder also stops writing on its own once its last
+//! renewal is about to run out, and its final write is conditional anyway.
+//!
 //! Before taking the lock, [`probe`] checks that the store honours
 //! conditional writes at all: without that, the lock proves nothing.
 
@@ -32,14 +37,28 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Who we are, for the lock and for messages: `user@host pid N`.
+/// Who we are, for the lock and for messages: `user@host pid N`, and the
+/// CI job when there is one (GitLab `CI_JOB_URL`, GitHub Actions
+/// `GITHUB_RUN_ID`, Jenkins `BUILD_URL`).
 pub fn holder_name() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map_or_else(|_| "localhost".into(), |h| h.trim().to_string());
-    format!("{user}@{host} pid {}", std::process::id())
+    let job = ["CI_JOB_URL", "BUILD_URL"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .or_else(|| {
+            std::env::var("GITHUB_RUN_ID").ok().map(|id| {
+                let repo = std::env::var("GITHUB_REPOSITORY").unwrap_or_default();
+                format!("github {repo} run {id}")
+            })
+        });
+    match job {
+        Some(j) => format!("{user}@{host} pid {} ({j})", std::process::id()),
+        None => format!("{user}@{host} pid {}", std::process::id()),
+    }
 }
 
 /// What a lock object says.

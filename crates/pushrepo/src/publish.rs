@@ -963,6 +963,32 @@ mod tests {
     }
 
     #[test]
+    fn arch_all_goes_to_binary_all_and_other_indexes_stay_listed() {
+        let s = MemStore::default();
+        go(&s, &opts(), &[deb("a", "1", "A1")]).unwrap();
+        let mut all = deb("doc", "1", "D1");
+        all.entry.arch = "all".into();
+        go(&s, &opts(), &[all]).unwrap();
+        let text = String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap();
+        assert!(text.contains("Architectures: all amd64\n"), "{text}");
+        let paths: Vec<String> = release::parse(&text)
+            .sums
+            .into_iter()
+            .map(|x| x.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "main/binary-all/Packages",
+                "main/binary-all/Packages.gz",
+                "main/binary-amd64/Packages",
+                "main/binary-amd64/Packages.gz"
+            ]
+        );
+        assert_eq!(listed(&s), ["a=1"], "amd64 index untouched");
+    }
+
+    #[test]
     fn an_older_version_than_kept_is_not_uploaded() {
         let s = MemStore::default();
         let mut o = opts();

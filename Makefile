@@ -10,7 +10,10 @@
 #   make DIST=trixie              build for another Debian release (bullseye,
 #                                 bookworm, trixie) in its build root, into the
 #                                 pool/ + dists/ layout of REPO
-#   make test | e2e | bench | wheels | roots | roots-refresh | serve | sign | man | clean
+#   make publish S3=s3://bucket/prefix [DIST=bookworm] [REPO_KEY=...]
+#                                 build the app and publish it into the apt
+#                                 repository on S3 (endpoint, keys: AWS_*)
+#   make test | e2e | bench | wheels | roots | roots-refresh | serve | sign | publish | man | clean
 
 APP      ?= examples/wechat
 REPO     ?= dist
@@ -19,6 +22,8 @@ BUILD    ?= build/$(if $(DIST),$(DIST)/)$(notdir $(abspath $(APP)))
 PYTHON   ?= /usr/bin/python3
 REPO_KEY ?=
 PORT     ?= 8000
+S3       ?=
+PUSHREPO_FLAGS ?=
 DEBPIPE_CACHE ?= $(HOME)/.cache/debpipe
 export DEBPIPE_CACHE
 
@@ -32,7 +37,7 @@ TIMED := $(CURDIR)/scripts/timed
 
 CARGO_FLAGS ?= --release --locked
 T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
-TOOLS := appspec gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs stage-app stage-django
+TOOLS := appspec gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs pushrepo stage-app stage-django
 RUST_SOURCES := Cargo.toml Cargo.lock $(shell find crates -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
 
 SPEC   := $(APP)/app.json
@@ -81,7 +86,7 @@ INDEX   := $(REPO)/Release
 SCAN    := .
 endif
 
-.PHONY: all deps tools test e2e bench wheels roots roots-refresh root serve sign man clean $(TOOLS)
+.PHONY: all deps tools test e2e bench wheels roots roots-refresh root serve sign publish man clean $(TOOLS)
 .DELETE_ON_ERROR:
 
 all: $(INDEX)
@@ -188,6 +193,19 @@ $(INDEX): $(BUILD)/deb-path
 sign:
 	@test -n "$(REPO_KEY)" || { echo "make sign: set REPO_KEY=<gpg key id>" >&2; exit 2; }
 	cd $(REPO) && $(T)/scanpkgs --out-dir . $(SIGN) $(SCAN)
+
+# 6. (make publish) The package into the apt repository on S3-compatible
+# storage: merged with what is there, InRelease last, one publisher at a
+# time. Endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY; DIST defaults to this host's codename.
+ifneq ($(filter publish,$(MAKECMDGOALS)),)
+ifeq ($(strip $(S3)),)
+$(error make publish: set S3=s3://bucket[/prefix])
+endif
+endif
+publish: $(BUILD)/deb-path
+	@echo "==> [publish] pushrepo $(S3)"
+	$(TIMED) pushrepo $(T)/pushrepo $(if $(DIST),--dist $(DIST)) $(if $(REPO_KEY),--sign-key $(REPO_KEY)) $(PUSHREPO_FLAGS) $(S3) "$$(cat $(BUILD)/deb-path)"
 
 serve: all
 	@echo "==> serving $(REPO) on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"

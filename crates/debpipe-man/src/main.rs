@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         ("mkvenv", mkvenv::Cli::command()),
         ("mkdeb", mkdeb::Cli::command()),
         ("scanpkgs", scanpkgs::Cli::command()),
+        ("pushrepo", pushrepo::Cli::command()),
         ("stage-app", stage_app::Cli::command()),
         ("stage-django", stage_django::Cli::command()),
     ];

@@ -8,6 +8,7 @@
 //! - [`services`]: real uWSGI, nginx and HTTP for tests, and processes that
 //!   die with the test;
 //! - [`generator`]: the generators' command-line contract;
+//! - [`seaweed`]: a real SeaweedFS (S3) for the publisher's tests;
 //! - [`cache`]: the one place that resolves the cache directory for slow
 //!   inputs (wheelhouses, roots).
 #![allow(clippy::missing_panics_doc)]
@@ -15,6 +16,7 @@
 pub mod cache;
 pub mod generator;
 pub mod golden;
+pub mod seaweed;
 pub mod services;
 pub mod specs;
 

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 /// Run gpg on `input`, returning what it writes. `target` names the file
 /// in errors.
-pub(crate) fn gpg(
+pub fn gpg(
     opts: &RepoOptions,
     key: &str,
     args: &[&str],

@@ -1,0 +1,7 @@
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // clap prints --help/--version (exit 0) or a usage error (exit 2) itself.
+    debpipe_core::error::report("pushrepo", pushrepo::run(&pushrepo::Cli::parse()))
+}

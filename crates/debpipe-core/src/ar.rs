@@ -128,15 +128,12 @@ mod tests {
             f.extend_from_slice(data);
             f.extend_from_slice(padding(len));
         }
-        let read_at = |o: u64, n: u64| Ok(f[o as usize..(o + n) as usize].to_vec());
+        let at = |o: u64| usize::try_from(o).unwrap();
+        let read_at = |o: u64, n: u64| Ok(f[at(o)..at(o + n)].to_vec());
         let m = members(f.len() as u64, &read_at).unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!((m[1].name.as_str(), m[1].size), ("data.tar", 3));
-        let short = |n: usize| {
-            members(n as u64, &|o: u64, l: u64| {
-                Ok(f[o as usize..(o + l) as usize].to_vec())
-            })
-        };
+        let short = |n: usize| members(n as u64, &read_at);
         assert!(short(f.len() - 2).unwrap_err().contains("truncated"));
         assert!(short(4).unwrap_err().contains("inside the ar header"));
     }

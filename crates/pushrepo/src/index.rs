@@ -206,16 +206,11 @@ pub fn retain_newest(entries: &mut Vec<Entry>, keep: usize) -> Vec<Entry> {
 /// `<l>` is the first letter, or `libX` for `lib*`, and the version loses
 /// its epoch, as in Debian's pool.
 pub fn pool_key(component: &str, package: &str, version: &str, arch: &str) -> String {
-    let letter = if package.starts_with("lib") && package.len() > 3 {
-        &package[..4]
-    } else {
-        &package[..package
-            .char_indices()
-            .nth(1)
-            .map_or(package.len(), |(i, _)| i)]
-    };
     let ver = version.split_once(':').map_or(version, |(_, v)| v);
-    format!("pool/{component}/{letter}/{package}/{package}_{ver}_{arch}.deb")
+    format!(
+        "{}/{package}_{ver}_{arch}.deb",
+        debpipe_core::pool::dir(component, package)
+    )
 }
 
 /// Is `a` newer than `b` (Debian version order)?

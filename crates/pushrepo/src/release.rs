@@ -4,7 +4,8 @@
 //! The checksum sections are `MD5Sum` and `SHA256`, as Debian's archive writes
 //! them: apt fetches `by-hash/` with the strongest hash listed, so listing
 //! SHA256 as the strongest means `by-hash/SHA256/<hex>` is what it asks for.
-//! (scanpkgs' Release also lists SHA1 and SHA512 and has no by-hash.)
+//! (scanpkgs' Release also lists SHA1 and SHA512, so its by-hash copies,
+//! in the dists layout, are under `by-hash/SHA512/`.)
 
 use std::fmt::Write as _;
 

@@ -25,6 +25,7 @@
 //! changed" decision), [`release`] (Release rendering and reading back),
 //! [`dists`] (the index directories a Release covers) and [`gpg`] (signing).
 
+pub mod byhash;
 pub mod cache;
 pub mod control;
 pub mod deb;
@@ -452,6 +453,7 @@ pub fn options(cli: &Cli) -> Result<(ScanOptions, Option<RepoOptions>)> {
                     architectures: cli.architectures.clone(),
                     components: cli.components.clone(),
                     description: cli.description.clone(),
+                    acquire_by_hash: false, // set by the dists layout
                 },
                 sign_key: cli.sign_key.clone(),
                 gpg_homedir: cli.gpg_homedir.clone(),

@@ -24,6 +24,9 @@ pub struct ReleaseFields {
     pub components: Option<String>,
     /// `Description`
     pub description: Option<String>,
+    /// `Acquire-By-Hash: yes` (the dists layout, whose indexes have by-hash
+    /// copies)
+    pub acquire_by_hash: bool,
 }
 
 /// One index file as the Release lists it.
@@ -82,6 +85,9 @@ pub fn render_release(fields: &ReleaseFields, date: &str, files: &[IndexSum]) ->
         }
     }
     let _ = writeln!(s, "Date: {date}");
+    if fields.acquire_by_hash {
+        s.push_str("Acquire-By-Hash: yes\n");
+    }
     for (name, v) in [
         ("Architectures", &fields.architectures),
         ("Components", &fields.components),

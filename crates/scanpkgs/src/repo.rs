@@ -19,6 +19,7 @@ use debpipe_core::date;
 
 use crate::{Error, Result};
 
+use crate::byhash;
 use crate::dists::{dists_sums, our_indices};
 use crate::gpg::gpg;
 use crate::release::{IndexSum, ReleaseFields, parse_release_sums, render_release, split_date};
@@ -154,6 +155,7 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
         if fields.components.is_none() {
             fields.components = Some(comps.join(" "));
         }
+        fields.acquire_by_hash = true;
     }
 
     let (old_body, old_date) = old_release.as_deref().map_or((None, None), |r| {
@@ -174,6 +176,7 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
         && ours.iter().all(|(_, _, write)| !write)
         && !stale_xz
         && signatures_ok
+        && !(fields.acquire_by_hash && byhash::missing(&index_dir, &rel_index, &ours, &sums))
     {
         return Ok(Published::Unchanged);
     }
@@ -200,8 +203,14 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
         None => None,
     };
 
+    // by-hash copies first: a Release names nothing that is not there yet.
+    let mut by_hash = if fields.acquire_by_hash {
+        byhash::write(&index_dir, &rel_index, &ours, &sums)?
+    } else {
+        Vec::new()
+    };
     ours.rotate_left(1);
-    let wrote = write_in_order(
+    let mut wrote = write_in_order(
         &index_dir,
         &release_dir,
         &ours,
@@ -209,7 +218,11 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
         signatures,
         stale_xz,
     )?;
-    Ok(Published::Wrote(wrote))
+    if fields.acquire_by_hash {
+        byhash::prune(&index_dir, &rel_index, &sums, &old_sums)?;
+    }
+    by_hash.append(&mut wrote);
+    Ok(Published::Wrote(by_hash))
 }
 
 /// Rename everything into place: `ours` (compressed indices first, then
@@ -306,6 +319,88 @@ mod tests {
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
             .unwrap();
         assert_eq!(text, "Package: b\n\n");
+    }
+
+    /// The dists layout says `Acquire-By-Hash: yes` and stores each index
+    /// under by-hash/SHA512 too, with the bytes the Release's SHA-512 names;
+    /// the previous generation stays, the one before goes; the flat layout
+    /// has no by-hash.
+    #[test]
+    fn dists_layout_keeps_by_hash_copies_one_generation_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = RepoOptions {
+            out: dir.path().to_path_buf(),
+            dist: Some("trixie".into()),
+            component: "main".into(),
+            arch: Some("amd64".into()),
+            now: 1,
+            ..RepoOptions::default()
+        };
+        let by_hash = dir
+            .path()
+            .join("dists/trixie/main/binary-amd64/by-hash/SHA512");
+        let copies = || {
+            let mut v: Vec<String> = fs::read_dir(&by_hash)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let mut generations = Vec::new();
+        for (i, pkgs) in ["Package: a\n\n", "Package: b\n\n", "Package: c\n\n"]
+            .iter()
+            .enumerate()
+        {
+            opts.now = 10 + i as i64;
+            publish(&opts, pkgs.as_bytes()).unwrap();
+            let rel = fs::read_to_string(dir.path().join("dists/trixie/Release")).unwrap();
+            assert!(rel.contains("\nAcquire-By-Hash: yes\n"), "{rel}");
+            let sums = parse_release_sums(&rel);
+            let this: Vec<String> = sums
+                .iter()
+                .filter(|s| s.path.starts_with("main/binary-amd64/"))
+                .map(|s| {
+                    let copy = fs::read(by_hash.join(&s.sums[3])).unwrap();
+                    let canonical =
+                        fs::read(dir.path().join("dists/trixie").join(&s.path)).unwrap();
+                    assert_eq!(copy, canonical, "{}", s.path);
+                    s.sums[3].clone()
+                })
+                .collect();
+            assert_eq!(this.len(), 2, "Packages and Packages.gz");
+            generations.push(this);
+        }
+        let mut want: Vec<String> = generations[1]
+            .iter()
+            .chain(&generations[2])
+            .cloned()
+            .collect();
+        want.sort();
+        assert_eq!(
+            copies(),
+            want,
+            "the current and the previous generation only"
+        );
+        // unchanged: nothing written
+        assert!(matches!(
+            publish(&opts, b"Package: c\n\n").unwrap(),
+            Published::Unchanged
+        ));
+
+        let flat = tempfile::tempdir().unwrap();
+        let opts = RepoOptions {
+            out: flat.path().to_path_buf(),
+            now: 1,
+            ..RepoOptions::default()
+        };
+        publish(&opts, b"Package: a\n\n").unwrap();
+        assert!(
+            !fs::read_to_string(flat.path().join("Release"))
+                .unwrap()
+                .contains("By-Hash")
+        );
+        assert!(!flat.path().join("by-hash").exists());
     }
 
     #[test]

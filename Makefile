@@ -223,6 +223,7 @@ else
 	tests/foreign-app/run.sh
 	tests/template-app/run.sh
 	tests/dist/run.sh
+	tests/s3-app/run.sh
 endif
 
 bench: tools

@@ -36,9 +36,11 @@ fn repository_scripts_pass_shellcheck() {
     files.extend(scripts(&top().join("tests")));
     files.extend(scripts(&top().join("bench")));
     for krate in std::fs::read_dir(top().join("crates")).unwrap() {
-        let tests = krate.unwrap().path().join("tests");
-        if tests.is_dir() {
-            files.extend(scripts(&tests));
+        let krate = krate.unwrap().path();
+        for sub in ["tests", "bench"] {
+            if krate.join(sub).is_dir() {
+                files.extend(scripts(&krate.join(sub)));
+            }
         }
     }
     let names: Vec<String> = files

@@ -56,6 +56,9 @@
 #   7. an upload in the media directory (as the service user) is served;
 #      `make` builds 1.0.1 (only "version" changed); apt-get upgrade keeps the
 #      database (the login works again), the upload and the secret key;
+#  7b. a 1.0.2 with a system check error that only `check --deploy` runs is
+#      refused by postinst, naming the check, while the same uWSGI master
+#      keeps serving 1.0.1; the fixed 1.0.3 completes the upgrade;
 #   8. apt-get purge leaves none of the package's files, its state
 #      directory, app directory, venv or log.
 # Every process the test started is stopped by pid, and every mount undone,
@@ -437,6 +440,49 @@ ok "the upload is kept and served"
 cmp -s "$work/secret_key.1.0.0" "$root$state/secret_key" || fail "the secret key changed with the upgrade"
 [ "$(secret_mode)" = "$mode $owner" ] || fail "the secret key's mode or owner changed: $(secret_mode)"
 ok "the secret key is byte-identical, mode 0$mode"
+pass
+
+# --- step 7b: a version whose deploy checks fail -------------------------------
+
+begin 7b "a 1.0.2 whose manage.py check --deploy fails is refused by postinst; 1.0.1 keeps serving; 1.0.3 completes"
+# A system check error that only --deploy runs, in a module Django imports
+# at start-up: the code imports fine, so only the checks can catch it.
+cp "$app/home/models.py" "$work/models.py.good"
+cat >>"$app/home/models.py" <<'PY'
+
+
+from django.core import checks
+
+
+@checks.register(deploy=True)
+def debpipe_broken_on_purpose(app_configs, **kwargs):
+    return [checks.Error("broken on purpose", id="debpipe.E001")]
+PY
+sed -i 's/"version": *"1\.0\.1"/"version": "1.0.2"/' "$app/app.json"
+logged make-1.0.2 "$make" "${MAKEARGS[@]}"
+logged apt-update-3 inroot apt-get -q --error-on=any update
+if inroot "${APT[@]}" upgrade >"$logs/apt-broken.log" 2>&1; then
+	fail "the upgrade to 1.0.2, whose deploy checks fail, succeeded (log: $logs/apt-broken.log)"
+fi
+grep -q "$package: manage.py check --deploy failed: .*broken on purpose" "$logs/apt-broken.log" \
+	|| fail "postinst did not name the failed check (log: $logs/apt-broken.log)"
+note "$(grep -m1 "$package: manage.py check --deploy failed" "$logs/apt-broken.log" | sed 's/^\[[^]]*\] //')"
+[ "$(pidfile_pid "/run/$package.pid")" = "$master2" ] || fail "the uWSGI master changed with the refused upgrade"
+code=$(get_until_ok / "$work/home.html")
+[ "$code" = 200 ] || fail "GET / answered HTTP $code after the refused upgrade"
+check_login 1.0.1
+ok "refused: the same uWSGI master ($master2) still serves / and the admin login"
+cp "$work/models.py.good" "$app/home/models.py"
+sed -i 's/"version": *"1\.0\.2"/"version": "1.0.3"/' "$app/app.json"
+logged make-1.0.3 "$make" "${MAKEARGS[@]}"
+logged apt-update-4 inroot apt-get -q --error-on=any update
+logged apt-fixed inroot "${APT[@]}" upgrade
+check_apt_log "$logs/apt-fixed.log"
+[ "$(inroot dpkg-query -W -f='${Version} ${db:Status-Abbrev}' "$package")" = "1.0.3 ii " ] \
+	|| fail "$package 1.0.3 is not fully installed: $(inroot dpkg-query -W -f='${Version} ${db:Status-Abbrev}' "$package")"
+code=$(get_until_ok / "$work/home.html")
+[ "$code" = 200 ] || fail "GET / answered HTTP $code after the fixed upgrade"
+ok "the fixed 1.0.3 completes the upgrade and serves /"
 pass
 
 # --- step 8: purge ------------------------------------------------------------

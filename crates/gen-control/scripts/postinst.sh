@@ -122,7 +122,9 @@ preflight() {
         return 1
     fi
     if ! out=$("$MANAGE" check --deploy 2>&1); then
-        echo "$PACKAGE: manage.py check --deploy failed: $(printf '%s\n' "$out" | grep -m1 -E 'ERROR|Error' || printf '%s\n' "$out" | tail -n 1)" >&2
+        # The first check that failed (`?: (app.E001) message`), else the
+        # first error line, else the last line.
+        echo "$PACKAGE: manage.py check --deploy failed: $(printf '%s\n' "$out" | grep -m1 -E '\([A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.E[0-9]+\)' || printf '%s\n' "$out" | grep -m1 -E 'ERROR|Error' || printf '%s\n' "$out" | tail -n 1)" >&2
         echo "$PACKAGE: the running service keeps the old version; fix the package and install it again" >&2
         return 1
     fi

@@ -144,19 +144,7 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
     };
     sums.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let mut fields = opts.fields.clone();
-    if let Some(dist) = &opts.dist {
-        if fields.suite.is_none() && fields.codename.is_none() {
-            fields.suite = Some(dist.clone());
-        }
-        if fields.architectures.is_none() {
-            fields.architectures = Some(archs.join(" "));
-        }
-        if fields.components.is_none() {
-            fields.components = Some(comps.join(" "));
-        }
-        fields.acquire_by_hash = true;
-    }
+    let fields = release_fields(opts, &archs, &comps);
 
     let (old_body, old_date) = old_release.as_deref().map_or((None, None), |r| {
         let (body, d) = split_date(r);
@@ -223,6 +211,25 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
     }
     by_hash.append(&mut wrote);
     Ok(Published::Wrote(by_hash))
+}
+
+/// The Release fields: the user's, with the dists layout's defaults
+/// (Suite, Architectures, Components found) and `Acquire-By-Hash`.
+fn release_fields(opts: &RepoOptions, archs: &[String], comps: &[String]) -> ReleaseFields {
+    let mut fields = opts.fields.clone();
+    if let Some(dist) = &opts.dist {
+        if fields.suite.is_none() && fields.codename.is_none() {
+            fields.suite = Some(dist.clone());
+        }
+        if fields.architectures.is_none() {
+            fields.architectures = Some(archs.join(" "));
+        }
+        if fields.components.is_none() {
+            fields.components = Some(comps.join(" "));
+        }
+        fields.acquire_by_hash = true;
+    }
+    fields
 }
 
 /// Rename everything into place: `ours` (compressed indices first, then
@@ -348,11 +355,12 @@ mod tests {
             v
         };
         let mut generations = Vec::new();
-        for (i, pkgs) in ["Package: a\n\n", "Package: b\n\n", "Package: c\n\n"]
-            .iter()
-            .enumerate()
-        {
-            opts.now = 10 + i as i64;
+        for (now, pkgs) in [
+            (10, "Package: a\n\n"),
+            (11, "Package: b\n\n"),
+            (12, "Package: c\n\n"),
+        ] {
+            opts.now = now;
             publish(&opts, pkgs.as_bytes()).unwrap();
             let rel = fs::read_to_string(dir.path().join("dists/trixie/Release")).unwrap();
             assert!(rel.contains("\nAcquire-By-Hash: yes\n"), "{rel}");

@@ -49,22 +49,6 @@ suite=dist
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$e2e/lib.sh"
 
-json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-ping_app() {
-	curl -sS --max-time 10 -H "Host: $host" "http://127.0.0.1:80/api/wechat/ping"
-}
-ping_until() { # ping_until VERSION: until the app answers with VERSION, ~15 s
-	local out
-	for _ in $(seq 1 30); do
-		if out=$(ping_app 2>&1) && [ "$(printf '%s' "$out" | json version 2>/dev/null)" = "$1" ]; then
-			printf '%s' "$out"
-			return 0
-		fi
-		sleep 0.5
-	done
-	printf '%s' "$out"
-	return 1
-}
 # expect_fail NAME PATTERN CMD...: CMD must exit non-zero with PATTERN in its
 # output (one line of it is shown).
 expect_fail() {
@@ -185,19 +169,9 @@ pass
 begin 2 "dist-upgrade bookworm -> trixie moves the app to its trixie build, which answers"
 root=$work/root
 logged mkroot "$e2e/mkroot.sh" "$root" bookworm
-mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
-mount -t sysfs -o ro sysfs "$root/sys" && MOUNTS+=("$root/sys")
-mount --bind /dev/pts "$root/dev/pts" && MOUNTS+=("$root/dev/pts")
-if [ "${E2E_APT_CACHE:-1}" = 1 ]; then
-	mkdir -p "$cache/apt-archives/partial"
-	rm -f "$cache/apt-archives/${package}_"*.deb
-	mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives" \
-		&& MOUNTS+=("$root/var/cache/apt/archives")
-fi
-if busy=$(ss -Hltn 'sport = :80' 2>/dev/null) && [ -n "$busy" ]; then
-	fail "port 80 is taken on this machine (the root's nginx needs it)"
-fi
-port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mount_root "$cache"
+need_port_80
+port=$(free_port)
 (cd "$repo" && exec "$py" -m http.server --bind 127.0.0.1 "$port" </dev/null >"$logs/http.log" 2>&1 9>&-) &
 http_pid=$!
 for _ in $(seq 1 100); do

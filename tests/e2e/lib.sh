@@ -105,6 +105,48 @@ load_stop() {
 
 # --- the root ----------------------------------------------------------------
 
+# /proc, /sys and /dev/pts in the root, and (unless E2E_APT_CACHE=0) the
+# .debs apt downloads kept in DIR/apt-archives across runs, minus the
+# package under test's own; every mount goes to MOUNTS for the cleanup.
+mount_root() {
+	local cache_dir=$1
+	mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
+	mount -t sysfs -o ro sysfs "$root/sys" && MOUNTS+=("$root/sys")
+	mount --bind /dev/pts "$root/dev/pts" && MOUNTS+=("$root/dev/pts")
+	if [ "${E2E_APT_CACHE:-1}" = 1 ]; then
+		mkdir -p "$cache_dir/apt-archives/partial"
+		rm -f "$cache_dir/apt-archives/${package}_"*.deb
+		mount --bind "$cache_dir/apt-archives" "$root/var/cache/apt/archives" \
+			&& MOUNTS+=("$root/var/cache/apt/archives")
+		note "apt's .deb cache: $cache_dir/apt-archives (E2E_APT_CACHE=0 turns it off)"
+	fi
+}
+# Fail unless port 80 is free (the root shares the host's network).
+need_port_80() {
+	local busy
+	if busy=$(ss -Hltn 'sport = :80' 2>/dev/null) && [ -n "$busy" ]; then
+		fail "port 80 is taken on this machine (the root's nginx needs it):"$'\n'"$busy"
+	fi
+}
+# A free TCP port on 127.0.0.1; a field of the JSON on stdin.
+free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The app's answer to GET $LOAD_PATH through nginx (Host: $host), once it
+# reports VERSION (the service may still be loading), within ~15 s.
+ping_until() {
+	local out
+	for _ in $(seq 1 30); do
+		if out=$(curl -sS --max-time 10 -H "Host: $host" "http://127.0.0.1:80$LOAD_PATH" 2>&1) \
+			&& [ "$(printf '%s' "$out" | json version 2>/dev/null)" = "$1" ]; then
+			printf '%s' "$out"
+			return 0
+		fi
+		sleep 0.5
+	done
+	printf '%s' "$out"
+	return 1
+}
+json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
 # A command in the root, with a clean environment (nothing of the host's
 # Python, Rust or pyenv set-up leaks in).
 inroot() {

@@ -118,7 +118,6 @@ ping_until_ok() {
 	printf '%s' "$out"
 	return 1
 }
-json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 oneline() { tr '\n' ' ' <<<"$1"; }
 # The pids of the uWSGI master's workers, sorted.
@@ -138,9 +137,7 @@ exec 9>"$cache/lock"
 flock -n 9 || fail "another e2e run holds $cache/lock"
 # (fd 9 is closed for every command the test starts: a daemon must not keep
 # the lock after the run.)
-if busy=$(ss -Hltn 'sport = :80' 2>/dev/null) && [ -n "$busy" ]; then
-	fail "port 80 is taken on this machine (the root's nginx needs it):"$'\n'"$busy"
-fi
+need_port_80
 ok "port 80 is free"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-e2e.XXXXXX")
@@ -209,7 +206,7 @@ lintian --fail-on error "$deb" >"$logs/lintian.log" 2>&1 \
 	|| fail "lintian reports errors on $deb: $(grep '^E:' "$logs/lintian.log" | head -3 | tr '\n' ' ')"
 ok "lintian: no error on $(basename "$deb") ($(grep -c '^W:' "$logs/lintian.log" || true) warnings, log: $logs/lintian.log)"
 
-port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 # `make serve` (python3 -m http.server in the repository; cleanup stops it
 # and make).
 "$make" "${MAKEARGS[@]}" PORT="$port" serve </dev/null >"$logs/http.log" 2>&1 9>&- &
@@ -229,16 +226,7 @@ pass
 begin 1 "apt-get install $package in the fresh root: signed repo, dependencies from the mirror"
 # The fresh root's directories, to check that the purge takes none of them.
 (cd "$root" && find . -xdev -type d ! -path './run/*' ! -path './tmp/*' | sed 's|^\.||' | sort) >"$work/dirs-before.txt"
-mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
-mount -t sysfs -o ro sysfs "$root/sys" && MOUNTS+=("$root/sys")
-mount --bind /dev/pts "$root/dev/pts" && MOUNTS+=("$root/dev/pts")
-if [ "${E2E_APT_CACHE:-1}" = 1 ]; then
-	mkdir -p "$cache/apt-archives/partial"
-	rm -f "$cache/apt-archives/${package}_"*.deb
-	mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives" \
-		&& MOUNTS+=("$root/var/cache/apt/archives")
-	note "apt's .deb cache: $cache/apt-archives (E2E_APT_CACHE=0 turns it off)"
-fi
+mount_root "$cache"
 [ ! -d "$root/run/systemd/system" ] || fail "systemd runs in the root"
 for tool in cargo rustc pip pip3 gcc make; do
 	! inroot sh -c "command -v $tool" >/dev/null || fail "the root has $tool: it must be a target machine"

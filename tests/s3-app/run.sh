@@ -27,6 +27,7 @@ py=/usr/bin/python3
 package=wechat-api
 venv=/opt/www/venvs/$package
 host=wechat.example.com
+LOAD_PATH=/api/wechat/ping
 bucket=debpipe-e2e
 weed_pid=""
 
@@ -36,21 +37,6 @@ suite=s3-app
 # (weed, a child of this script, is stopped by lib.sh's cleanup with the
 # other processes the test started.)
 
-json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-ping_until() { # ping_until VERSION: until the app answers with VERSION, ~15 s
-	local out
-	for _ in $(seq 1 30); do
-		if out=$(curl -sS --max-time 10 -H "Host: $host" http://127.0.0.1:80/api/wechat/ping 2>&1) \
-			&& [ "$(printf '%s' "$out" | json version 2>/dev/null)" = "$1" ]; then
-			printf '%s' "$out"
-			return 0
-		fi
-		sleep 0.5
-	done
-	printf '%s' "$out"
-	return 1
-}
 
 # --- step 0 ------------------------------------------------------------------
 
@@ -122,18 +108,8 @@ pass
 
 begin 1 "a fresh Debian root's apt installs it from the bucket over HTTP; it answers through nginx"
 logged mkroot "$e2e/mkroot.sh" "$root" bookworm
-mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
-mount -t sysfs -o ro sysfs "$root/sys" && MOUNTS+=("$root/sys")
-mount --bind /dev/pts "$root/dev/pts" && MOUNTS+=("$root/dev/pts")
-if [ "${E2E_APT_CACHE:-1}" = 1 ]; then
-	mkdir -p "$cache/apt-archives/partial"
-	rm -f "$cache/apt-archives/${package}_"*.deb
-	mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives" \
-		&& MOUNTS+=("$root/var/cache/apt/archives")
-fi
-if busy=$(ss -Hltn 'sport = :80' 2>/dev/null) && [ -n "$busy" ]; then
-	fail "port 80 is taken on this machine (the root's nginx needs it)"
-fi
+mount_root "$cache"
+need_port_80
 install -d -m 0755 "$root/etc/apt/keyrings"
 install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
 echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] $AWS_ENDPOINT_URL/$bucket/apt bookworm main" \

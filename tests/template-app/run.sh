@@ -214,9 +214,7 @@ mkdir -p "$cache" "$e2e_cache"
 # The e2e's lock: both tests need port 80 and share apt's .deb cache.
 exec 9>"$e2e_cache/lock"
 flock -n 9 || fail "another e2e run holds $e2e_cache/lock"
-if busy=$(ss -Hltn 'sport = :80' 2>/dev/null) && [ -n "$busy" ]; then
-	fail "port 80 is taken on this machine (the root's nginx needs it):"$'\n'"$busy"
-fi
+need_port_80
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-template.XXXXXX")
 work=$(realpath "$work")
@@ -287,7 +285,7 @@ pass
 # --- step 2: install ----------------------------------------------------------
 
 begin 2 "apt-get install $package in a fresh Debian 12 root: signed repo, service and nginx started"
-port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 # (python's http.server, as `make serve` runs it; tests/e2e/run.sh tests
 # that target.)
 (cd "$repo" && exec "$py" -m http.server --bind 127.0.0.1 "$port") </dev/null >"$logs/http.log" 2>&1 9>&- &
@@ -302,15 +300,7 @@ done
 curl -sf -o /dev/null "http://127.0.0.1:$port/Release" || fail "the HTTP server does not answer on port $port"
 ok "the repository is served on http://127.0.0.1:$port/"
 (cd "$root" && find . -xdev -type d ! -path './run/*' ! -path './tmp/*' | sed 's|^\.||' | sort) >"$work/dirs-before.txt"
-mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
-mount -t sysfs -o ro sysfs "$root/sys" && MOUNTS+=("$root/sys")
-mount --bind /dev/pts "$root/dev/pts" && MOUNTS+=("$root/dev/pts")
-if [ "${E2E_APT_CACHE:-1}" = 1 ]; then
-	mkdir -p "$e2e_cache/apt-archives/partial"
-	rm -f "$e2e_cache/apt-archives/${package}_"*.deb
-	mount --bind "$e2e_cache/apt-archives" "$root/var/cache/apt/archives" \
-		&& MOUNTS+=("$root/var/cache/apt/archives")
-fi
+mount_root "$e2e_cache"
 install -d -m 0755 "$root/etc/apt/keyrings"
 install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
 echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] http://127.0.0.1:$port/ ./" \

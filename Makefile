@@ -33,6 +33,10 @@ export DEBPIPE_CACHE
 # for a ~60% larger package. MKDEB_FLAGS=-Zxz gives dpkg-deb's default.
 MKVENV_FLAGS ?= --without-pip
 MKDEB_FLAGS  ?= -Zgzip
+# mkdeb keeps its compressed gzip members here and reuses them: a rebuild
+# after a version bump compresses only what changed (MKDEB_CACHE= turns it
+# off; the package is the same bytes either way).
+MKDEB_CACHE  ?= $(DEBPIPE_CACHE)/mkdeb
 TIMED := $(CURDIR)/scripts/timed
 
 CARGO_FLAGS ?= --release --locked
@@ -183,7 +187,7 @@ $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 $(BUILD)/deb-path: $(BUILD)/stage.stamp
 	@echo "==> [package] mkdeb"
 	@mkdir -p $(REPO)
-	$(TIMED) mkdeb $(T)/mkdeb $(MKDEB_FLAGS) $(POOL) $(STAGE) $(REPO) > $@
+	$(TIMED) mkdeb $(T)/mkdeb $(MKDEB_FLAGS) $(if $(MKDEB_CACHE),--cache $(MKDEB_CACHE)) $(POOL) $(STAGE) $(REPO) > $@
 
 # 5. The repository index (run from its root: Filename paths are relative).
 $(INDEX): $(BUILD)/deb-path

@@ -105,6 +105,8 @@ host=mysite.example.com
 suite=template-app
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$top/tests/e2e/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=project.sh
+. "$here/project.sh"
 
 # --- helpers ------------------------------------------------------------------
 
@@ -139,15 +141,9 @@ fill_wheels() {
 	mv "$tmp" "$cache/wheels"
 }
 
-# `wagtail start mysite` in APP, from the cached wheels, in a throwaway venv
-# (no bytecode: the venv lives for one command).
-generate() {
-	"$py" -m venv --without-pip "$work/tools"
-	pip_ --python "$work/tools/bin/python" install -q --no-compile --no-index --no-deps \
-		--find-links "$wheels" "wagtail==$wagtail_version" Django asgiref sqlparse
-	mkdir "$app"
-	(cd "$app" && "$work/tools/bin/wagtail" start mysite .)
-}
+# The project: `wagtail start mysite`, app.json and the wheelhouse
+# (tests/template-app/project.sh).
+generate() { make_project "$app" "$wheels" "$py" "$work/tools"; }
 
 # GET PATH through the root's nginx: the body in FILE, the status on stdout.
 http_get() {
@@ -239,21 +235,9 @@ done
 grep -q ManifestStaticFilesStorage "$app"/mysite/settings/*.py \
 	|| fail "the template's settings do not use ManifestStaticFilesStorage"
 ls "$wheels"/[Pp]illow-*.whl >/dev/null 2>&1 || fail "no Pillow wheel in $wheels"
-[ -z "$(tail -c1 "$app/requirements.txt")" ] || echo >>"$app/requirements.txt"
-if ! diff <(cat "$app/requirements.txt"; echo "uWSGI==$uwsgi_version") "$wheels/requirements.txt" >"$logs/requirements.diff"; then
-	fail "the template's requirements.txt is not the one the wheelhouse was made from (delete $wheels; diff: $logs/requirements.diff)"
+if ! diff "$app/requirements.txt" "$wheels/requirements.txt" >"$logs/requirements.diff"; then
+	fail "the template's requirements.txt (with uWSGI) is not the one the wheelhouse was made from (delete $wheels; diff: $logs/requirements.diff)"
 fi
-echo "uWSGI==$uwsgi_version" >>"$app/requirements.txt"
-cat >"$app/app.json" <<'JSON'
-{"module": "mysite", "version": "1.0.0", "maintainer": "Mysite Team <mysite@example.com>",
- "wsgi": "mysite.wsgi:application", "settings": "mysite.settings.production",
- "location": "/", "migrate": true,
- "static": {"url": "/static/"}, "media": {"url": "/media/"},
- "server": {"listen": "80", "server_name": ["mysite.example.com"]}}
-JSON
-mkdir "$app/wheels"
-cp "$wheels"/*.whl "$app/wheels/"
-touch "$app/wheels/.filled"
 ok "wagtail $wagtail_version project in $app: requirements.txt $(paste -sd' ' "$app/requirements.txt"), app.json"
 
 mkdir -m 0700 "$gnupg"

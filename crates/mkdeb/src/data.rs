@@ -1,27 +1,31 @@
 //! The data member: the tar stream of the tree, compressed.
 //!
 //! Three stages run at once. The reader thread walks the tree, writes tar
-//! headers and reads every file once, straight into [`CHUNK`]-sized
-//! buffers (reused through a pool); each full buffer goes, shared, to the
-//! compressor (the calling thread, which feeds the multi-threaded
-//! encoders) and to the hasher thread, which computes each regular file's
-//! MD5 from the same buffers ([`md5x`], several files at once), given
-//! where each file starts in the stream.
+//! headers and reads every file once, straight into buffers reused through
+//! a pool: for gzip and zstd one member's worth, cut where
+//! [`cut`](crate::cut) says;
+//! else [`CHUNK`] bytes. Each full buffer goes, shared, to the compressor
+//! (the calling thread, which feeds the multi-threaded encoders) and to the
+//! hasher thread, which computes each regular file's MD5 from the same
+//! buffers ([`md5x`], several files at once), given where each file starts
+//! in the stream.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use debpipe_core::{Error, Result};
-use tempfile::SpooledTempFile;
 
-use crate::compress::{CHUNK, Chunk, Encoder, Params, Pool};
+use crate::cache::Cache;
+use crate::compress::{CHUNK, Chunk, Encoder, Params, Pool, Reuse};
+use crate::cut::Limits;
 use crate::md5x::{self, Hasher};
+use crate::spool::Spool;
 use crate::tar;
 use crate::tree::{self, Entry};
 
@@ -82,10 +86,10 @@ impl Planner {
 /// What the data member holds, besides its bytes.
 #[derive(Debug)]
 pub struct Written {
-    /// The compressed member, rewound.
-    pub file: SpooledTempFile,
-    /// Its length.
-    pub len: u64,
+    /// The compressed member.
+    pub spool: Spool,
+    /// Its members, and how many came from the cache.
+    pub reuse: Reuse,
     /// The tree's entries, in archive order.
     pub entries: Vec<Entry>,
     /// Each regular file's MD5.
@@ -106,21 +110,24 @@ pub fn tar_len(root: &Path) -> Result<u64> {
 }
 
 /// Walk the tree at `root`, write its tar (mtimes clamped with `clamp`)
-/// compressed with `params` to `tmp`; `input_len` is the tar's length if
-/// known. Errors on `tmp` carry an empty path.
+/// compressed with `params` to `spool`; `input_len` is the tar's length if
+/// known; `cache` holds members of earlier builds. Errors on `spool` carry
+/// an empty path.
 pub fn write(
     root: &Path,
     params: Params,
     input_len: Option<u64>,
     clamp: impl Fn(i64) -> u64 + Send + Copy,
-    tmp: SpooledTempFile,
+    cache: Option<&Arc<Cache>>,
+    spool: Spool,
 ) -> Result<Written> {
     let (to_enc, enc_rx) = sync_channel::<Arc<Chunk>>(4);
     let (to_hash, hash_rx) = sync_channel::<Batch>(64);
+    let limits = Limits::of(params.format);
     std::thread::scope(|s| {
-        let reader = s.spawn(move || produce(root, clamp, &to_enc, &to_hash));
+        let reader = s.spawn(move || produce(root, clamp, limits, &to_enc, &to_hash));
         let hasher = s.spawn(move || hash(hash_rx));
-        let compressed = compress(enc_rx, params, input_len, tmp);
+        let compressed = compress(enc_rx, params, input_len, cache, spool);
         let read = reader.join();
         let digests = hasher.join();
         let panicked = || Error::file(root, "a worker thread panicked");
@@ -129,7 +136,7 @@ pub fn write(
             // The hasher is the only other receiver: if it panicked, say so.
             (Ok(_), Err(Stop::Hangup)) if digests.is_err() => Err(panicked()),
             (Ok(_), Err(Stop::Hangup)) => Err(Error::file(root, "compressor stopped early")),
-            (Ok((file, len)), Ok((entries, files))) => {
+            (Ok((spool, reuse)), Ok((entries, files))) => {
                 let digests = digests
                     .map_err(|_| panicked())?
                     .ok_or_else(|| Error::file(root, "a file ran past the end of the stream"))?;
@@ -139,8 +146,8 @@ pub fn write(
                     .map(|(rel, i)| by_index(i).map(|d| (rel, d)))
                     .collect::<Result<Sums>>()?;
                 Ok(Written {
-                    file,
-                    len,
+                    spool,
+                    reuse,
                     entries,
                     sums,
                 })
@@ -174,6 +181,10 @@ struct Batch {
 struct Chunker<'a> {
     buf: Vec<u8>,
     pool: Pool,
+    /// Size of the buffers: a chunk never holds more.
+    cap: usize,
+    /// Where members end (gzip, zstd); `None`: chunks of `cap` bytes.
+    limits: Option<Limits>,
     len: usize,
     /// Stream offset of `buf[0]`.
     offset: u64,
@@ -188,13 +199,22 @@ impl Chunker<'_> {
         self.offset + self.len as u64
     }
 
+    /// An entry of `len` bytes named `name` comes next: end the member
+    /// here if the cut rule says so.
+    fn entry(&mut self, len: u64, name: &[u8]) -> std::result::Result<(), Stop> {
+        match self.limits {
+            Some(l) if l.cut_before(self.len, len, name) => self.flush(),
+            _ => Ok(()),
+        }
+    }
+
     fn push(&mut self, mut data: &[u8]) -> std::result::Result<(), Stop> {
         while !data.is_empty() {
-            let n = (CHUNK - self.len).min(data.len());
+            let n = (self.cap - self.len).min(data.len());
             self.buf[self.len..self.len + n].copy_from_slice(&data[..n]);
             self.len += n;
             data = &data[n..];
-            if self.len == CHUNK {
+            if self.len == self.cap {
                 self.flush()?;
             }
         }
@@ -220,8 +240,8 @@ impl Chunker<'_> {
         self.files.push((self.pos(), size));
         let mut left = size;
         while left > 0 {
-            let room = CHUNK - self.len;
-            // `want` <= CHUNK.
+            let room = self.cap - self.len;
+            // `want` <= cap.
             #[allow(clippy::cast_possible_truncation)]
             let want = left.min(room as u64) as usize;
             let n = match f.read(&mut self.buf[self.len..self.len + want]) {
@@ -232,7 +252,7 @@ impl Chunker<'_> {
             };
             self.len += n;
             left -= n as u64;
-            if self.len == CHUNK {
+            if self.len == self.cap {
                 self.flush()?;
             }
         }
@@ -247,7 +267,7 @@ impl Chunker<'_> {
         if self.len == 0 {
             return Ok(());
         }
-        let next = Chunk::buffer(&self.pool);
+        let next = Chunk::buffer(&self.pool, self.cap);
         let full = std::mem::replace(&mut self.buf, next);
         let full = Chunk::new(full, self.len, Some(Arc::clone(&self.pool)));
         self.offset += self.len as u64;
@@ -269,12 +289,16 @@ impl Chunker<'_> {
 fn produce(
     root: &Path,
     clamp: impl Fn(i64) -> u64,
+    limits: Option<Limits>,
     to_enc: &SyncSender<Arc<Chunk>>,
     to_hash: &SyncSender<Batch>,
 ) -> std::result::Result<(Vec<Entry>, Vec<(Vec<u8>, usize)>), Stop> {
+    let cap = limits.map_or(CHUNK, |l| l.max);
     let mut out = Chunker {
-        buf: vec![0; CHUNK],
+        buf: vec![0; cap],
         pool: Pool::default(),
+        cap,
+        limits,
         len: 0,
         offset: 0,
         files: Vec::new(),
@@ -291,6 +315,7 @@ fn produce(
         let m = planner.member(&e, &clamp);
         head.clear();
         tar::push_header(&mut head, &m.name, &m.kind, m.mode, m.mtime);
+        out.entry(tar::entry_len(m.name.len(), &m.kind), &m.name)?;
         out.push(&head)?;
         match &m.kind {
             tar::Kind::File { size } => {
@@ -345,22 +370,15 @@ fn compress(
     rx: Receiver<Arc<Chunk>>,
     params: Params,
     input_len: Option<u64>,
-    tmp: SpooledTempFile,
-) -> Result<(SpooledTempFile, u64)> {
+    cache: Option<&Arc<Cache>>,
+    spool: Spool,
+) -> Result<(Spool, Reuse)> {
     let io = |e| Error::io("", e);
-    let out = BufWriter::with_capacity(CHUNK, tmp);
-    let mut enc = Encoder::new(params, input_len, out).map_err(io)?;
+    let mut enc = Encoder::new(params, input_len, cache, spool).map_err(io)?;
     for chunk in rx {
         enc.put(chunk).map_err(io)?;
     }
-    let mut file = enc
-        .finish()
-        .map_err(io)?
-        .into_inner()
-        .map_err(|e| io(e.into_error()))?;
-    let len = file.stream_position().map_err(io)?;
-    file.rewind().map_err(io)?;
-    Ok((file, len))
+    enc.finish().map_err(io)
 }
 
 #[cfg(test)]
@@ -430,7 +448,7 @@ mod tests {
         let root = d.path().to_path_buf();
         let (tx, rx) = sync_channel(64);
         let (htx, hrx) = sync_channel(64);
-        let reader = std::thread::spawn(move || produce(&root, |_| 0, &tx, &htx).is_ok());
+        let reader = std::thread::spawn(move || produce(&root, |_| 0, None, &tx, &htx).is_ok());
         let _hashes = std::thread::spawn(move || hash(hrx));
         let written: usize = rx.iter().map(|c: Arc<Chunk>| c.len()).sum();
         assert!(reader.join().unwrap());

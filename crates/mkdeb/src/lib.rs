@@ -7,33 +7,38 @@
 //! GNU tar headers and file contents ([`tar`]) in 1 MiB chunks, shared by a
 //! hasher thread (each file's MD5, read once, eight files at a time:
 //! [`md5x`] schedules files onto the lanes of [`md5lanes`]) and the compressor
-//! ([`compress`]: parallel gzip members, multi-threaded xz or zstd), whose
-//! output is kept in memory (or an unnamed file beside the target when
-//! large); then `control.tar.*` gets the generated `md5sums` and
-//! `Installed-Size`, and the ar archive ([`ar`]) is written through an
-//! atomic temporary file beside the target.
+//! ([`compress`]: parallel gzip members cut where [`cut`] says and reused
+//! from the [`cache`] when it has them, or multi-threaded xz or zstd), whose output is kept in memory ([`spool`], or an unnamed file beside
+//! the target when large); then `control.tar.*` gets the generated
+//! `md5sums` and `Installed-Size`, and the ar archive ([`ar`]) is written
+//! through an atomic temporary file beside the target.
 
 pub use debpipe_core::ar;
+pub mod cache;
 pub mod compress;
 pub mod control;
+pub mod cut;
 pub mod data;
 pub mod md5lanes;
 pub mod md5x;
+pub mod spool;
 pub mod tar;
 pub mod tree;
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use debpipe_core::io::{AtomicFile, write_stdout};
 use debpipe_core::{Error, Result};
 use sha2::{Digest, Sha256};
-use tempfile::{SpooledData, SpooledTempFile};
 
-use crate::compress::{CHUNK, Format, Params};
+use crate::cache::Cache;
+use crate::compress::{CHUNK, Format, Params, Reuse};
 use crate::control::ControlArea;
 use crate::data::Sums;
+use crate::spool::Spool;
 
 /// How much compressed data is kept in memory before it goes to a file.
 const SPOOL: usize = 512 << 20;
@@ -82,6 +87,17 @@ pub struct Cli {
     /// pool, as Debian's archive does: `OUT/pool/COMPONENT/<l>/<package>/`
     #[arg(long, value_name = "COMPONENT", requires = "out")]
     pub pool: Option<String>,
+    /// Keep compressed gzip members in DIR, keyed by the SHA-256 of their
+    /// bytes, and reuse them: a rebuild after a small change compresses
+    /// only the members around it. The package is the same bytes as
+    /// without a cache. Ignored for xz and zstd, which are one stream (dpkg
+    /// reads only the first frame of a zstd member).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Size limit of --cache DIR, in MiB: the least recently used members
+    /// go first
+    #[arg(long, value_name = "MIB", default_value_t = 2048, requires = "cache")]
+    pub cache_max: u64,
     /// Print a JSON object instead of the path
     #[arg(long)]
     pub json: bool,
@@ -112,6 +128,9 @@ pub struct Built {
     /// SHA-256 of the .deb, lowercase hex (computed for `--json` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// With a cache: the data member's members, and how many were reused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Reuse>,
 }
 
 /// Run the tool.
@@ -131,9 +150,33 @@ pub fn run(cli: &Cli) -> Result<()> {
         (Some(component), Some(repo)) => Some(pool_dir(&cli.dir, repo, component)?),
         _ => cli.out.clone(),
     };
-    let mut built = build(&cli.dir, out.as_deref(), params, epoch, |w| {
+    let warn = |w: &str| {
         let _ = writeln!(std::io::stderr().lock(), "mkdeb: warning: {w}");
-    })?;
+    };
+    let cache = match &cli.cache {
+        Some(dir) if params.format == Format::Gzip => Some(
+            Cache::open(dir, params.level, cli.cache_max.saturating_mul(1 << 20))
+                .map(Arc::new)
+                .map_err(|e| Error::io(dir, e))?,
+        ),
+        _ => None,
+    };
+    let mut built = build(
+        &cli.dir,
+        out.as_deref(),
+        params,
+        epoch,
+        cache.as_ref(),
+        warn,
+    )?;
+    if let Some(c) = cache
+        && let Err(e) = c.prune()
+    {
+        warn(&format!(
+            "{}: pruning the cache: {e}",
+            cli.cache.as_deref().unwrap_or(Path::new("")).display()
+        ));
+    }
     let line = if cli.json {
         built.sha256 = Some(sha256_hex(&built.path)?);
         serde_json::to_string(&built).map_err(|e| Error::file("<stdout>", e.to_string()))?
@@ -144,12 +187,14 @@ pub fn run(cli: &Cli) -> Result<()> {
 }
 
 /// Build the package for the tree at `dir` into `out` (see [`Cli`]),
-/// passing warnings to `warn`. Nothing is left at the target on error.
+/// reusing members from `cache`, passing warnings to `warn`. Nothing is
+/// left at the target on error.
 pub fn build(
     dir: &Path,
     out: Option<&Path>,
     params: Params,
     epoch: Option<i64>,
+    cache: Option<&Arc<Cache>>,
     mut warn: impl FnMut(&str),
 ) -> Result<Built> {
     let area = control::read(dir)?;
@@ -164,15 +209,16 @@ pub fn build(
     let mut atomic = AtomicFile::new(&target)?;
     // The compressed data stays in memory up to SPOOL bytes, then goes to
     // an unnamed file beside the target.
-    let tmp = tempfile::spooled_tempfile_in(SPOOL, parent_dir(&target));
+    let spool = Spool::new(SPOOL, parent_dir(&target).to_path_buf());
+    let cached = cache.is_some();
     // xz blocks are sized from the tar's length: one more walk, without
     // reading files (cheap next to xz), tells it.
     let input_len = match params.format {
         Format::Xz => Some(data::tar_len(dir)?),
         _ => None,
     };
-    let data =
-        data::write(dir, params, input_len, clamp, tmp).map_err(|e| with_path(e, &target))?;
+    let data = data::write(dir, params, input_len, clamp, cache, spool)
+        .map_err(|e| with_path(e, &target))?;
 
     // Without SOURCE_DATE_EPOCH, the ar members and generated files get the
     // tree's newest mtime, so an unchanged tree gives the same bytes.
@@ -193,7 +239,7 @@ pub fn build(
         stamp,
         params.format,
         &control_member,
-        (data.file, data.len),
+        data.spool,
     )
     .map_err(|e| with_path(e, &target))?;
     atomic.commit(0o644)?;
@@ -208,6 +254,7 @@ pub fn build(
         architecture: area.architecture,
         size,
         sha256: None,
+        cache: cached.then_some(data.reuse),
     })
 }
 
@@ -352,15 +399,9 @@ fn control_tar(
 }
 
 /// Write the ar archive to `out`.
-fn write_ar(
-    out: &mut File,
-    mtime: u64,
-    format: Format,
-    control: &[u8],
-    data: (SpooledTempFile, u64),
-) -> Result<()> {
+fn write_ar(out: &mut File, mtime: u64, format: Format, control: &[u8], data: Spool) -> Result<()> {
     let io = |e| Error::io("", e);
-    let (data, data_len) = data;
+    let data_len = data.len();
     let too_big = || {
         Error::file(
             "",
@@ -381,14 +422,7 @@ fn write_ar(
     out.write_all(ar::padding(clen)).map_err(io)?;
     let dh = ar::member_header(&format!("data.tar{ext}"), mtime, data_len).ok_or_else(too_big)?;
     out.write_all(&dh).map_err(io)?;
-    let copied = match data.into_inner() {
-        SpooledData::InMemory(cursor) => {
-            out.write_all(cursor.get_ref()).map_err(io)?;
-            cursor.get_ref().len() as u64
-        }
-        // copy_file_range on Linux.
-        SpooledData::OnDisk(mut file) => std::io::copy(&mut file, out).map_err(io)?,
-    };
+    let copied = data.copy_to(out).map_err(io)?;
     if copied != data_len {
         return Err(io(std::io::Error::other("short copy of the data member")));
     }

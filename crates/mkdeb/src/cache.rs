@@ -1,0 +1,214 @@
+//! The member cache (`--cache DIR`, gzip only): compressed members kept under the
+//! SHA-256 of their tar bytes, so that a rebuild compresses only the
+//! members whose bytes changed ([`cut`](crate::cut) puts the cuts back in
+//! the same places).
+//!
+//! - **Same bytes as a cold build.** Members are cached per level and
+//!   codec: the namespace holds the SHA-256 of a fixed sample compressed by
+//!   this build of mkdeb, so another zlib-rs (whose output may differ)
+//!   starts a new namespace instead of mixing its members in.
+//! - **Nothing half-written is used.** An entry is written to a temporary
+//!   file and renamed into place, and ends with the SHA-256 of its member,
+//!   checked on every read: a torn or corrupt entry is a miss (and is
+//!   removed), never a bad package.
+//! - **The cache is only a cache.** A failure to read or write it (full
+//!   disk, no permission) costs speed, never the build.
+//! - **Bounded.** After a build, the least recently used entries (by mtime,
+//!   set on every hit) go until the cache holds at most its limit.
+//!
+//! Layout: `DIR/gzip-<level>-<codec>/<2 hex>/<64 hex>`.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::compress::gzip_member;
+
+/// A member's key: the SHA-256 of its tar bytes.
+pub type Key = [u8; 32];
+
+/// An open cache for gzip members of one level.
+#[derive(Debug)]
+pub struct Cache {
+    root: PathBuf,
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+impl Cache {
+    /// The cache in `root` for gzip members of `level`, created if
+    /// missing, holding at most `max_bytes` after [`prune`](Self::prune).
+    pub fn open(root: &Path, level: u32, max_bytes: u64) -> io::Result<Self> {
+        let name = format!("gzip-{level}-{}", codec_fingerprint(level)?);
+        let dir = root.join(name);
+        fs::create_dir_all(&dir)?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            dir,
+            max_bytes,
+        })
+    }
+
+    /// The key of a member's tar bytes.
+    pub fn key(data: &[u8]) -> Key {
+        Sha256::digest(data).into()
+    }
+
+    fn path(&self, key: &Key) -> PathBuf {
+        let hex = debpipe_core::hex::encode(key);
+        self.dir.join(&hex[..2]).join(hex)
+    }
+
+    /// The member cached under `key`, if any and intact; a hit marks the
+    /// entry used.
+    pub fn get(&self, key: &Key) -> Option<Vec<u8>> {
+        let path = self.path(key);
+        let mut f = File::open(&path).ok()?;
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).ok()?;
+        let Some(split) = data.len().checked_sub(32) else {
+            let _ = fs::remove_file(&path);
+            return None;
+        };
+        if Sha256::digest(&data[..split])[..] != data[split..] {
+            let _ = fs::remove_file(&path);
+            return None;
+        }
+        data.truncate(split);
+        let _ = f.set_modified(SystemTime::now());
+        Some(data)
+    }
+
+    /// Keep `member` under `key`; errors are the caller's to ignore.
+    pub fn put(&self, key: &Key, member: &[u8]) -> io::Result<()> {
+        let path = self.path(key);
+        let dir = path.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+        tmp.write_all(member)?;
+        tmp.write_all(&Sha256::digest(member))?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Remove the least recently used entries (of every namespace) until
+    /// the cache holds at most its limit, and temporary files an
+    /// interrupted build left over an hour ago.
+    pub fn prune(&self) -> io::Result<()> {
+        let mut entries = Vec::new();
+        let mut total = 0;
+        let hour_ago = SystemTime::now() - std::time::Duration::from_hours(1);
+        for ns in fs::read_dir(&self.root)? {
+            let ns = ns?.path();
+            let Ok(fans) = fs::read_dir(&ns) else {
+                continue;
+            };
+            for fan in fans {
+                let Ok(files) = fs::read_dir(fan?.path()) else {
+                    continue;
+                };
+                for f in files {
+                    let f = f?;
+                    let meta = f.metadata()?;
+                    let used = meta.modified()?;
+                    if f.file_name().as_encoded_bytes().starts_with(b".tmp-") {
+                        if used < hour_ago {
+                            let _ = fs::remove_file(f.path());
+                        }
+                        continue;
+                    }
+                    total += meta.len();
+                    entries.push((used, meta.len(), f.path()));
+                }
+            }
+        }
+        if total <= self.max_bytes {
+            return Ok(());
+        }
+        entries.sort_unstable();
+        for (_, len, path) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            if fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A short hash of a fixed sample compressed at `level` by this build: it
+/// changes when the codec's output does.
+fn codec_fingerprint(level: u32) -> io::Result<String> {
+    let mut sample = Vec::with_capacity(256 << 10);
+    let mut x: u32 = 12_345;
+    while sample.len() < 256 << 10 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let word = ["def ", "self", ".py\n", "\0\0\0\0", "import ", "os"][(x >> 16) as usize % 6];
+        sample.extend_from_slice(word.as_bytes());
+        sample.extend_from_slice(&x.to_le_bytes()[..(x as usize >> 8) % 3]);
+    }
+    let member = gzip_member(&sample, level)?;
+    Ok(debpipe_core::hex::encode(&Sha256::digest(&member)[..8]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_comes_back_and_a_torn_entry_is_a_miss() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Cache::open(d.path(), 9, 1 << 30).unwrap();
+        let k = Cache::key(b"tar bytes");
+        assert_eq!(c.get(&k), None);
+        c.put(&k, b"compressed").unwrap();
+        assert_eq!(c.get(&k).as_deref(), Some(&b"compressed"[..]));
+        // A flipped byte, then a truncated file: both misses, both removed.
+        let p = c.path(&k);
+        let mut raw = fs::read(&p).unwrap();
+        raw[0] ^= 1;
+        fs::write(&p, &raw).unwrap();
+        assert_eq!(c.get(&k), None);
+        assert!(!p.exists());
+        c.put(&k, b"compressed").unwrap();
+        fs::write(&p, &fs::read(&p).unwrap()[..20]).unwrap();
+        assert_eq!(c.get(&k), None);
+    }
+
+    #[test]
+    fn levels_do_not_share_entries() {
+        let d = tempfile::tempdir().unwrap();
+        let k = Cache::key(b"x");
+        let gz = Cache::open(d.path(), 9, 1 << 30).unwrap();
+        gz.put(&k, b"gz").unwrap();
+        let gz1 = Cache::open(d.path(), 1, 1 << 30).unwrap();
+        assert_eq!(gz1.get(&k), None);
+        assert_eq!(gz.get(&k).as_deref(), Some(&b"gz"[..]));
+        assert_ne!(gz.dir, gz1.dir);
+    }
+
+    #[test]
+    fn prune_drops_the_least_recently_used_first() {
+        let d = tempfile::tempdir().unwrap();
+        // Each entry: 1000 bytes + the 32-byte check.
+        let c = Cache::open(d.path(), 9, 2100).unwrap();
+        let keys: Vec<Key> = (0u8..3).map(|i| Cache::key(&[i])).collect();
+        let old = SystemTime::now() - std::time::Duration::from_secs(100);
+        for (i, k) in keys.iter().enumerate() {
+            c.put(k, &[0; 1000]).unwrap();
+            let f = File::options().write(true).open(c.path(k)).unwrap();
+            f.set_modified(old + std::time::Duration::from_secs(i as u64))
+                .unwrap();
+        }
+        // Using the oldest makes it the newest.
+        assert!(c.get(&keys[0]).is_some());
+        c.prune().unwrap();
+        let left: Vec<bool> = keys.iter().map(|k| c.path(k).exists()).collect();
+        assert_eq!(left, [true, false, true]);
+    }
+}

@@ -37,6 +37,10 @@ MKDEB_FLAGS  ?= -Zgzip
 # after a version bump compresses only what changed (MKDEB_CACHE= turns it
 # off; the package is the same bytes either way).
 MKDEB_CACHE  ?= $(DEBPIPE_CACHE)/mkdeb
+# stage-django keeps collected static trees here, keyed by the staged app
+# and venv: a version bump links the last one in instead of running Django's
+# collectstatic again (STATIC_CACHE= turns it off).
+STATIC_CACHE ?= $(DEBPIPE_CACHE)/collectstatic
 TIMED := $(CURDIR)/scripts/timed
 
 CARGO_FLAGS ?= --release --locked
@@ -174,7 +178,7 @@ $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	rm -rf $(STAGE)
 	$(TIMED) stage-app $(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
 	$(TIMED) "cp -al venv" cp -al $(BUILD)/venv/. $(STAGE)/
-	$(TIMED) stage-django $(IN_ROOT) $(T)/stage-django $(SYSROOT) $(SPEC) --root $(STAGE) >/dev/null
+	$(TIMED) stage-django $(IN_ROOT) $(T)/stage-django $(SYSROOT) $(if $(STATIC_CACHE),--cache $(STATIC_CACHE)) $(SPEC) --root $(STAGE) >/dev/null
 	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind systemd $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
@@ -236,6 +240,7 @@ bench: tools
 	bench/flow.sh
 	bench/noop-make.sh
 	bench/dist.sh
+	bench/rebuild.sh
 
 # The build directory, and the in-tree repository (dist/) only: a REPO given
 # on the command line may hold other teams' packages.

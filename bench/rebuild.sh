@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The rebuild after a version bump (issue 15): `make` of a real project,
 # then "version" changed in app.json and `make` again, with mkdeb's member
-# cache (the Makefile's default) and without it (MKDEB_CACHE=), alternating.
+# cache and stage-django's collected-static cache (the Makefile's defaults)
+# and without them (MKDEB_CACHE= STATIC_CACHE=), alternating.
 # Prints the whole make and each stage's time (scripts/timed), best of RUNS.
 #
 #   bench/rebuild.sh                 the Wagtail project of tests/template-app
@@ -40,20 +41,20 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 min() { if [ -z "$1" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(b < a) }'; then echo "$2"; else echo "$1"; fi; }
 
 export SOURCE_DATE_EPOCH=1700000000
-mcache=$work/mkdeb-cache
+mcache=$work/mkdeb-cache scache=$work/static-cache
 margs=(-s APP="$app" REPO="$work/repo" BUILD="$work/build")
-make "${margs[@]}" MKDEB_CACHE="$mcache" >"$work/cold.log" 2>&1 || { cat "$work/cold.log"; exit 1; }
+make "${margs[@]}" MKDEB_CACHE="$mcache" STATIC_CACHE="$scache" >"$work/cold.log" 2>&1 || { cat "$work/cold.log"; exit 1; }
 venv_mb=$(du -sm --apparent-size "$work/build/venv" | cut -f1)
 stage_files=$(find "$work/build/stage" | wc -l)
 echo "app $(basename "${APP:-$(grep -o '"module": *"[^"]*"' "$app/app.json")}"): venv $venv_mb MB, stage $stage_files entries; best of $RUNS"
 
-# bump N CACHE: set version 1.0.N, make with MKDEB_CACHE=CACHE; prints the
-# make time and the stages' times (label=seconds).
+# bump N MKDEB_CACHE STATIC_CACHE: set version 1.0.N, make with the caches
+# given; prints the make time and the stages' times (label=seconds).
 bump() {
     sed -i "s/\"version\": *\"[^\"]*\"/\"version\": \"1.0.$1\"/" "$app/app.json"
     local t0 t
     t0=$(now)
-    make "${margs[@]}" MKDEB_CACHE="$2" >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
+    make "${margs[@]}" MKDEB_CACHE="$2" STATIC_CACHE="$3" >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
     t=$(since "$t0")
     printf 'make=%s ' "$t"
     sed -n 's/^    \(.*\): \([0-9.]*\) s$/\1=\2/p' "$work/make.log" | tr ' \n' '_ '
@@ -65,7 +66,7 @@ n=1
 for _ in $(seq "$RUNS"); do
     for mode in with without; do
         n=$((n + 1))
-        if [ $mode = with ]; then line=$(bump $n "$mcache"); else line=$(bump $n ""); fi
+        if [ $mode = with ]; then line=$(bump $n "$mcache" "$scache"); else line=$(bump $n "" ""); fi
         deb=$(cat "$work/build/deb-path")
         cp "$deb" "$work/$mode.deb"
         for kv in $line; do
@@ -73,10 +74,10 @@ for _ in $(seq "$RUNS"); do
             if [ $mode = with ]; then best_with[$k]=$(min "${best_with[$k]:-}" "$v"); else best_without[$k]=$(min "${best_without[$k]:-}" "$v"); fi
         done
     done
-    # The same version again with the cache: byte for byte the uncached build.
-    sed -i "s/\"version\": *\"[^\"]*\"/\"version\": \"1.0.$n\"/" "$app/app.json"
+    # The same version again with mkdeb's cache: byte for byte the uncached
+    # build (collectstatic's files are new in both, their mtimes clamped).
     touch "$app/app.json"
-    make "${margs[@]}" MKDEB_CACHE="$mcache" >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
+    make "${margs[@]}" MKDEB_CACHE="$mcache" STATIC_CACHE= >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
     cmp -s "$(cat "$work/build/deb-path")" "$work/without.deb" \
         || { echo "bench/rebuild.sh: the cached build of 1.0.$n differs from the uncached one" >&2; exit 1; }
 done

@@ -16,7 +16,11 @@
 //!   project's static files collected into `<static.dir>` with the staged
 //!   venv's python (`scripts/collectstatic.py`), when the project uses
 //!   `django.contrib.staticfiles`. They are collected into a fresh directory
-//!   and moved in place only when collectstatic succeeded.
+//!   and moved in place only when collectstatic succeeded; with `--cache`,
+//!   a tree collected from the same inputs is linked in instead
+//!   ([`cache`]).
+
+pub mod cache;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -67,6 +71,12 @@ pub struct Cli {
     /// Do not collect static files (as `"collectstatic": false`)
     #[arg(long)]
     pub no_collectstatic: bool,
+    /// Keep collected static trees in DIR, keyed by the staged app's files,
+    /// the staged venv's files (path, size, mtime), the settings overlay and
+    /// the python; a build with the same key (a version bump) links the
+    /// kept tree in instead of running collectstatic
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
     /// Print one generated file instead of staging
     #[arg(long, value_name = "FILE", value_enum, conflicts_with = "root")]
     pub render: Option<Rendered>,
@@ -136,7 +146,15 @@ pub fn run(cli: &Cli) -> Result<()> {
             None => Sysroot::host(),
         };
         sysroot.check_visible(root, "the stage")?;
-        collectstatic(&spec, &sysroot, root, &python, &staged(root, &st.dir))?;
+        let cache = cli.cache.as_deref().map(cache::Cache::new);
+        collectstatic(
+            &spec,
+            &sysroot,
+            root,
+            &python,
+            &staged(root, &st.dir),
+            cache.as_ref(),
+        )?;
     }
     io::write_stdout(format!("{}\n", root.display()).as_bytes())
 }
@@ -207,21 +225,69 @@ pub fn render_manage(spec: &AppSpec) -> String {
     )
 }
 
+/// The key of a collectstatic run into `dest` (see [`cache`]), from the
+/// stage as stage-app and mkvenv left it (the overlay and helper are in
+/// the key as rendered); `None` if the stage cannot be read (then
+/// collectstatic runs and reports what is wrong).
+fn static_key(
+    spec: &AppSpec,
+    sysroot: &Sysroot,
+    root: &Path,
+    python: &Path,
+    dest: &Path,
+) -> Option<String> {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        env!("CARGO_PKG_VERSION"),
+        COLLECTSTATIC,
+        &render_settings(spec),
+        &format!("{:?}", spec.service_env()),
+        &format!("{sysroot:?}"),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update(python.as_os_str().as_encoded_bytes());
+    let skip = |p: String| staged(root, &p);
+    cache::hash_tree(&mut h, &staged(root, &spec.app_dir), true, dest).ok()?;
+    cache::hash_tree(
+        &mut h,
+        &staged(root, &spec.venv),
+        false,
+        &skip(spec.manage_helper_path()),
+    )
+    .ok()?;
+    Some(debpipe_core::hex::encode(&h.finalize()))
+}
+
 /// Run collectstatic with `python` in the staged app into a fresh
 /// directory beside `dest`, and move it to `dest` when it succeeded: a
-/// failure leaves no half-collected tree.
+/// failure leaves no half-collected tree. With a cache, a tree collected
+/// from the same inputs is linked in instead, and a new one is kept.
 fn collectstatic(
     spec: &AppSpec,
     sysroot: &Sysroot,
     root: &Path,
     python: &Path,
     dest: &Path,
+    cache: Option<&cache::Cache>,
 ) -> Result<()> {
     if !python.exists() {
         return Err(Error::file(
             python,
             "no python to collect static files with: stage the venv first (mkvenv), or pass --python",
         ));
+    }
+    let key = cache.and_then(|_| static_key(spec, sysroot, root, python, dest));
+    if let (Some(c), Some(k)) = (cache, &key) {
+        if dest.exists() {
+            fs::remove_dir_all(dest).map_err(|e| Error::io(dest, e))?;
+        }
+        if let Some(said) = c.restore(k, dest) {
+            report_collected(spec, &format!("{} (cached)", said.trim()));
+            return Ok(());
+        }
     }
     let parent = dest
         .parent()
@@ -274,17 +340,30 @@ fn collectstatic(
     }
     fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
     normalise_modes(dest)?;
+    if let (Some(c), Some(k)) = (cache, &key)
+        && let Err(e) = c.store(k, dest, said.trim())
+    {
+        status(
+            &mut std::io::stderr(),
+            "stage-django",
+            Status::Warning,
+            format_args!("could not keep the collected files in the cache: {e}"),
+        );
+    }
+    report_collected(spec, said.trim());
+    Ok(())
+}
+
+fn report_collected(spec: &AppSpec, said: &str) {
     status(
         &mut std::io::stderr(),
         "stage-django",
         Status::Info,
         format_args!(
-            "{} into {}",
-            said.trim(),
+            "{said} into {}",
             spec.static_files.as_ref().map_or("", |s| s.dir.as_str())
         ),
     );
-    Ok(())
 }
 
 /// Collected files get 0644 and directories 0755, whatever the umask.

@@ -365,3 +365,54 @@ fn collectstatic_false_collects_nothing() {
         "collected despite collectstatic: false"
     );
 }
+
+/// `--cache`: the same stage links the tree collected before (the same
+/// files, hard links of the cache's); a changed static file in the app
+/// collects again.
+#[test]
+fn cache_links_the_tree_collected_from_the_same_inputs() {
+    use std::os::unix::fs::MetadataExt;
+    let p = Project::new("");
+    let cache = p.top.join("cache");
+    let stage = || {
+        let out = cmd()
+            .arg(&p.spec)
+            .args(["--root", "/", "--python", "/usr/bin/python3", "--cache"])
+            .arg(&cache)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    let static_root = p.top.join("proj/staticfiles");
+    let hashed = || {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(static_root.join("staticfiles.json")).unwrap())
+                .unwrap();
+        m["paths"]["site/app.css"].as_str().unwrap().to_string()
+    };
+    let first = stage();
+    assert!(
+        first.contains("collected") && !first.contains("(cached)"),
+        "{first}"
+    );
+    let name = hashed();
+    let again = stage();
+    assert!(again.contains("(cached)"), "{again}");
+    assert_eq!(hashed(), name);
+    let ino = std::fs::metadata(static_root.join(&name)).unwrap().ino();
+    assert!(std::fs::metadata(static_root.join(&name)).unwrap().nlink() >= 2);
+    // Same length, other colour: collected again, under another name.
+    write(
+        &p.top.join("proj/site_app/static/site/app.css"),
+        "body { color: tan }\n",
+    );
+    let changed = stage();
+    assert!(!changed.contains("(cached)"), "{changed}");
+    assert_ne!(hashed(), name);
+    assert_ne!(
+        std::fs::metadata(static_root.join(hashed())).unwrap().ino(),
+        ino
+    );
+}

@@ -1,0 +1,274 @@
+//! The collected-static cache (`--cache DIR`): collectstatic runs Django
+//! (1.5 s on a Wagtail project), yet a version bump changes none of its
+//! inputs. So the collected tree is kept under a key of what it is made
+//! from, and a later build with the same key hard-links it into the stage
+//! instead of running python.
+//!
+//! The key is the SHA-256 of:
+//! - this tool's version and its collectstatic driver;
+//! - the settings overlay, the service environment, the python and root;
+//! - every file of the staged app: path, mode and content;
+//! - every entry of the staged venv: path, mode, size and mtime (it is
+//!   hard-linked from mkvenv's build, so a new venv has new mtimes).
+//!
+//! Static files found outside the app and the venv (an absolute
+//! `STATICFILES_DIRS` entry elsewhere) are not in the key.
+//!
+//! An entry is made in a temporary directory and renamed into place, so a
+//! killed build leaves no half entry; only the newest [`KEEP`] entries are
+//! kept. A cache that cannot be read or written costs time, never the build.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Entries kept: the newest, by when they were made or last used.
+pub const KEEP: usize = 8;
+
+/// Feed the tree at `dir` to `h`, in a stable order: each entry's path
+/// relative to `dir` and mode, and for regular files their content
+/// (`content`) or size and mtime. `skip`, and its dot-named siblings
+/// (`.NAME.*`), are left out.
+pub fn hash_tree(h: &mut Sha256, dir: &Path, content: bool, skip: &Path) -> io::Result<()> {
+    let skip_name = skip.file_name().map(|n| {
+        let mut dotted = b".".to_vec();
+        dotted.extend_from_slice(n.as_encoded_bytes());
+        dotted.push(b'.');
+        dotted
+    });
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let mut names: Vec<_> = fs::read_dir(dir.join(&rel))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        names.sort();
+        // Depth first, in name order: subdirectories are pushed in reverse.
+        let mut subdirs = Vec::new();
+        for name in names {
+            let rel = rel.join(&name);
+            let path = dir.join(&rel);
+            if path == skip
+                || (path.parent() == skip.parent()
+                    && skip_name
+                        .as_ref()
+                        .is_some_and(|d| name.as_encoded_bytes().starts_with(d)))
+            {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path)?;
+            h.update(rel.as_os_str().as_encoded_bytes());
+            h.update([0]);
+            h.update(meta.mode().to_le_bytes());
+            if meta.is_dir() {
+                subdirs.push(rel);
+            } else if meta.file_type().is_symlink() {
+                h.update(fs::read_link(&path)?.as_os_str().as_encoded_bytes());
+            } else if content {
+                io::copy(&mut fs::File::open(&path)?, h)?;
+            } else {
+                h.update(meta.size().to_le_bytes());
+                h.update(meta.mtime().to_le_bytes());
+                h.update(meta.mtime_nsec().to_le_bytes());
+            }
+            h.update([0xff]);
+        }
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(())
+}
+
+/// Make `to` (absent) a copy of the tree at `from` whose files are hard
+/// links, through `to`'s temporary sibling.
+pub fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
+    let tmp = sibling(to, "linking");
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp)?;
+    }
+    let r = link_into(from, &tmp).and_then(|()| fs::rename(&tmp, to));
+    if r.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    r
+}
+
+fn link_into(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir(to)?;
+    fs::set_permissions(to, fs::metadata(from)?.permissions())?;
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            link_into(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
+        } else {
+            fs::hard_link(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+fn sibling(path: &Path, what: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "dir".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.{what}"))
+}
+
+/// The cache directory `root`, holding collected trees by key.
+#[derive(Debug)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// The cache at `root` (created when something is stored).
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn entry(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    /// The tree and message stored under `key`, linked into `dest`
+    /// (absent); `None` when there is none (or it could not be linked).
+    pub fn restore(&self, key: &str, dest: &Path) -> Option<String> {
+        let entry = self.entry(key);
+        let said = fs::read_to_string(entry.join("said")).ok()?;
+        link_tree(&entry.join("tree"), dest).ok()?;
+        // Mark it used, for pruning.
+        let _ = fs::File::open(&entry).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        Some(said)
+    }
+
+    /// Store the tree at `tree` (hard links) and `said` under `key`, then
+    /// keep only the newest [`KEEP`] entries.
+    pub fn store(&self, key: &str, tree: &Path, said: &str) -> io::Result<()> {
+        fs::create_dir_all(&self.root)?;
+        let entry = self.entry(key);
+        let tmp = sibling(&entry, &format!("{}.new", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        let made = fs::create_dir(&tmp)
+            .and_then(|()| link_into(tree, &tmp.join("tree")))
+            .and_then(|()| fs::write(tmp.join("said"), said))
+            .and_then(|()| fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)));
+        match made.and_then(|()| fs::rename(&tmp, &entry)) {
+            Ok(()) => {}
+            // Another build stored the same key first: theirs is as good.
+            Err(_) if entry.join("said").exists() => {
+                let _ = fs::remove_dir_all(&tmp);
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+        }
+        self.prune()
+    }
+
+    fn prune(&self) -> io::Result<()> {
+        let mut entries = Vec::new();
+        for e in fs::read_dir(&self.root)? {
+            let e = e?;
+            let name = e.file_name();
+            if name.as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            entries.push((e.metadata()?.modified()?, e.path()));
+        }
+        entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+        for (_, path) in entries.into_iter().skip(KEEP) {
+            let _ = fs::remove_dir_all(path);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(dir: &Path, content: bool) -> String {
+        let mut h = Sha256::new();
+        hash_tree(&mut h, dir, content, &dir.join("skipped")).unwrap();
+        debpipe_core::hex::encode(&h.finalize())
+    }
+
+    #[test]
+    fn the_key_sees_content_or_stat_changes() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("a/b")).unwrap();
+        fs::write(d.path().join("a/b/f"), "one").unwrap();
+        fs::write(d.path().join("a/g"), "x").unwrap();
+        let (c0, s0) = (key_of(d.path(), true), key_of(d.path(), false));
+        assert_eq!(c0, key_of(d.path(), true));
+        // Same size, other bytes: content sees it; size and mtime may not.
+        let f = d.path().join("a/b/f");
+        let mtime = fs::metadata(&f).unwrap().modified().unwrap();
+        fs::write(&f, "two").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_ne!(c0, key_of(d.path(), true));
+        assert_eq!(s0, key_of(d.path(), false));
+        // A touched file: stat sees it.
+        fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(mtime + std::time::Duration::from_secs(1))
+            .unwrap();
+        let touched = key_of(d.path(), false);
+        assert_ne!(s0, touched);
+        // The skipped tree and its siblings are not seen.
+        fs::create_dir_all(d.path().join("skipped/x")).unwrap();
+        fs::write(d.path().join(".skipped.tmp"), "t").unwrap();
+        assert_eq!(touched, key_of(d.path(), false));
+        // A renamed file: both see it.
+        let c1 = key_of(d.path(), true);
+        fs::rename(d.path().join("a/g"), d.path().join("a/h")).unwrap();
+        assert_ne!(c1, key_of(d.path(), true));
+    }
+
+    #[test]
+    fn stored_trees_come_back_as_links_and_old_ones_go() {
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("collected");
+        fs::create_dir_all(tree.join("css")).unwrap();
+        fs::write(tree.join("css/site.css"), "body{}").unwrap();
+        let c = Cache::new(&d.path().join("cache"));
+        assert_eq!(c.restore("k0", &d.path().join("out0")), None);
+        for i in 0..=KEEP {
+            c.store(&format!("k{i}"), &tree, &format!("collected {i}"))
+                .unwrap();
+            let e = c.entry(&format!("k{i}"));
+            let t = std::time::SystemTime::now() - std::time::Duration::from_secs(100 - i as u64);
+            fs::File::open(&e).unwrap().set_modified(t).unwrap();
+        }
+        // k0 is the oldest and went with the last store.
+        assert_eq!(c.restore("k0", &d.path().join("out0")), None);
+        let out = d.path().join("out");
+        assert_eq!(c.restore("k1", &out).as_deref(), Some("collected 1"));
+        assert_eq!(
+            fs::read_to_string(out.join("css/site.css")).unwrap(),
+            "body{}"
+        );
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        assert_eq!(
+            ino(&out.join("css/site.css")),
+            ino(&tree.join("css/site.css"))
+        );
+    }
+}

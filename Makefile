@@ -170,14 +170,16 @@ $(BUILD)/facts.json: $(BUILD)/venv.key $(APP)/requirements.txt $(WHEELS)/.filled
 	$(TIMED) mkvenv $(IN_ROOT) $(T)/mkvenv $(SYSROOT) $(SPEC) -r $(APP)/requirements.txt --find-links $(WHEELS) --no-index \
 	  --python $(PYTHON) $(MKVENV_FLAGS) --root $(BUILD)/venv > $@
 
-# 3. The staging tree: app files, the venv (hard links), Django's settings
-#    overlay, admin helper and collected static files, generated configs at
-#    their install paths, and the control area.
+# 3. The staging tree: app files, the venv (hard links, kept from the last
+#    stage when it is still this venv's: scripts/stage-venv), Django's
+#    settings overlay, admin helper and collected static files, generated
+#    configs at their install paths, and the control area.
 $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	@echo "==> [stage] stage-app stage-django gen-uwsgi gen-nginx gen-init gen-control"
+	scripts/stage-venv keep $(STAGE) $(BUILD)/venv $$(cat $(BUILD)/venv.key)
 	rm -rf $(STAGE)
 	$(TIMED) stage-app $(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
-	$(TIMED) "cp -al venv" cp -al $(BUILD)/venv/. $(STAGE)/
+	$(TIMED) "stage venv" scripts/stage-venv put $(STAGE) $(BUILD)/venv $$(cat $(BUILD)/venv.key)
 	$(TIMED) stage-django $(IN_ROOT) $(T)/stage-django $(SYSROOT) $(if $(STATIC_CACHE),--cache $(STATIC_CACHE)) $(SPEC) --root $(STAGE) >/dev/null
 	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null

@@ -83,7 +83,7 @@ for _ in $(seq "$RUNS"); do
 done
 
 printf '%-22s %10s %10s\n' stage "cache/s" "no cache/s"
-for k in make mkdeb "cp_-al_venv" stage-app stage-django gen-control scanpkgs; do
+for k in make mkdeb stage_venv stage-app stage-django gen-control scanpkgs; do
     [ -n "${best_with[$k]:-}" ] || continue
     printf '%-22s %10s %10s\n' "${k//_/ }" "${best_with[$k]}" "${best_without[$k]}"
 done

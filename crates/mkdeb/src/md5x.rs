@@ -12,8 +12,9 @@
 //! The stream arrives in chunks, with each file's place in it announced
 //! before the chunk holding its start. Lanes take files in stream order; a
 //! batch runs once every lane has a block to hash (a batch costs the same
-//! with one busy lane as with eight), and a lane whose file ends hashes the
-//! last one or two padded blocks alone. Chunks are dropped once every lane
+//! with two busy lanes as with eight; one busy lane runs scalar rounds),
+//! and a lane whose file ends hashes the last one or two padded blocks
+//! alone. Chunks are dropped once every lane
 //! and queued file has moved past them.
 
 use std::collections::VecDeque;

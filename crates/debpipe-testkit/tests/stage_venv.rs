@@ -88,6 +88,18 @@ fn the_venv_is_kept_only_while_it_is_mkvenvs_and_stages_as_cp_al_does() {
     );
     assert!(!kept_dir.exists());
 
+    // Something already at the venv's path when it goes back: linked anew
+    // and merged, as cp -al does, not moved inside it.
+    fs::write(stage.join("opt/www/venvs/app/bin/manage"), "m").unwrap();
+    stage_venv("keep", &stage, &venvroot);
+    fs::remove_dir_all(&stage).unwrap();
+    fs::create_dir_all(stage.join("opt/www/venvs/app/extra")).unwrap();
+    stage_venv("put", &stage, &venvroot);
+    assert!(!kept_dir.exists());
+    assert!(!stage.join("opt/www/venvs/app/stage.venv").exists());
+    assert!(stage.join("opt/www/venvs/app/extra").is_dir());
+    assert_eq!(ino(&stage), ino(&venvroot));
+
     // A new venv (mkvenv ran again): the stage's is not kept.
     fs::remove_dir_all(&venvroot).unwrap();
     make_venvroot(&venvroot, "two");

@@ -153,12 +153,17 @@ pub fn run(cli: &Cli) -> Result<()> {
     let warn = |w: &str| {
         let _ = writeln!(std::io::stderr().lock(), "mkdeb: warning: {w}");
     };
+    // A cache that cannot be made costs time, never the build.
     let cache = match &cli.cache {
-        Some(dir) if params.format == Format::Gzip => Some(
-            Cache::open(dir, params.level, cli.cache_max.saturating_mul(1 << 20))
-                .map(Arc::new)
-                .map_err(|e| Error::io(dir, e))?,
-        ),
+        Some(dir) if params.format == Format::Gzip => {
+            match Cache::open(dir, params.level, cli.cache_max.saturating_mul(1 << 20)) {
+                Ok(c) => Some(Arc::new(c)),
+                Err(e) => {
+                    warn(&format!("{}: no cache: {e}", dir.display()));
+                    None
+                }
+            }
+        }
         _ => None,
     };
     let mut built = build(

@@ -957,3 +957,29 @@ fn cache_reuses_unchanged_members_and_changes_no_byte() {
     );
     assert!(bytes(deb("healed.deb")) == bytes(deb("cold2.deb")));
 }
+
+/// A cache directory that cannot be made (its parent is a file): a warning
+/// naming it, and the package all the same.
+#[test]
+fn unusable_cache_warns_and_builds() {
+    let d = tempfile::tempdir().unwrap();
+    let root = tree(d.path());
+    fs::write(d.path().join("file"), "x").unwrap();
+    let cache = d.path().join("file/cache");
+    let o = mkdeb()
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["-Zgzip", "--cache"])
+        .arg(&cache)
+        .arg(&root)
+        .arg(d.path().join("p.deb"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("mkdeb: warning:") && err.contains("file/cache"),
+        "{err}"
+    );
+    let cold = build_with_mkdeb(&root, &d.path().join("cold.deb"), "gzip");
+    assert!(fs::read(d.path().join("p.deb")).unwrap() == fs::read(cold).unwrap());
+}

@@ -88,6 +88,17 @@ fn the_venv_is_kept_only_while_it_is_mkvenvs_and_stages_as_cp_al_does() {
     );
     assert!(!kept_dir.exists());
 
+    // A file left in the staged venv (a killed tool's temporary file, a
+    // manual pip install): not kept, linked anew without it.
+    fs::write(stage.join("opt/www/venvs/app/bin/.tmp123"), "junk").unwrap();
+    stage_venv("keep", &stage, &venvroot);
+    assert!(!kept_dir.exists());
+    fs::remove_dir_all(&stage).unwrap();
+    fs::create_dir_all(stage.join("opt/www/app")).unwrap();
+    stage_venv("put", &stage, &venvroot);
+    assert!(!stage.join("opt/www/venvs/app/bin/.tmp123").exists());
+    assert_eq!(view(&stage), linked);
+
     // Something already at the venv's path when it goes back: linked anew
     // and merged, as cp -al does, not moved inside it.
     fs::write(stage.join("opt/www/venvs/app/bin/manage"), "m").unwrap();

@@ -8,13 +8,15 @@
 //!   this build of mkdeb, so another zlib-rs (whose output may differ)
 //!   starts a new namespace instead of mixing its members in.
 //! - **Nothing half-written is used.** An entry is written to a temporary
-//!   file and renamed into place, and ends with the SHA-256 of its member,
-//!   checked on every read: a torn or corrupt entry is a miss (and is
-//!   removed), never a bad package.
+//!   file and renamed into place, and ends with the SHA-256 of its key and
+//!   member, checked on every read: a torn, corrupt or misnamed entry is a
+//!   miss (and is removed), never a bad package.
 //! - **The cache is only a cache.** A failure to read or write it (full
 //!   disk, no permission) costs speed, never the build.
 //! - **Bounded.** After a build, the least recently used entries (by mtime,
-//!   set on every hit) go until the cache holds at most its limit.
+//!   set on every hit) go until the cache holds at most its limit. Only
+//!   files named as this cache names them are counted or removed, so DIR may
+//!   be shared (with stage-django's cache, or `$DEBPIPE_CACHE` itself).
 //!
 //! Layout: `DIR/gzip-<level>-<codec>/<2 hex>/<64 hex>`.
 
@@ -73,7 +75,7 @@ impl Cache {
             let _ = fs::remove_file(&path);
             return None;
         };
-        if Sha256::digest(&data[..split])[..] != data[split..] {
+        if check(key, &data[..split])[..] != data[split..] {
             let _ = fs::remove_file(&path);
             return None;
         }
@@ -89,7 +91,7 @@ impl Cache {
         fs::create_dir_all(dir)?;
         let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
         tmp.write_all(member)?;
-        tmp.write_all(&Sha256::digest(member))?;
+        tmp.write_all(&check(key, member))?;
         tmp.persist(&path).map_err(|e| e.error)?;
         Ok(())
     }
@@ -101,27 +103,33 @@ impl Cache {
         let mut entries = Vec::new();
         let mut total = 0;
         let hour_ago = SystemTime::now() - std::time::Duration::from_hours(1);
-        for ns in fs::read_dir(&self.root)? {
-            let ns = ns?.path();
-            let Ok(fans) = fs::read_dir(&ns) else {
+        // Only what this cache made: `gzip-<level>-<16 hex>/<2 hex>/<64
+        // hex>` and `.tmp-*` beside them; anything else in DIR is left
+        // alone. Files another build removes meanwhile are skipped.
+        for (ns, ns_name) in children(&self.root) {
+            if !is_namespace(&ns_name) {
                 continue;
-            };
-            for fan in fans {
-                let Ok(files) = fs::read_dir(fan?.path()) else {
+            }
+            for (fan, fan_name) in children(&ns) {
+                if !(fan_name.len() == 2 && is_hex(&fan_name)) {
                     continue;
-                };
-                for f in files {
-                    let f = f?;
-                    let meta = f.metadata()?;
-                    let used = meta.modified()?;
-                    if f.file_name().as_encoded_bytes().starts_with(b".tmp-") {
-                        if used < hour_ago {
-                            let _ = fs::remove_file(f.path());
-                        }
+                }
+                for (f, name) in children(&fan) {
+                    let Ok(meta) = fs::symlink_metadata(&f) else {
+                        continue;
+                    };
+                    let Ok(used) = meta.modified() else { continue };
+                    if !meta.is_file() {
                         continue;
                     }
-                    total += meta.len();
-                    entries.push((used, meta.len(), f.path()));
+                    if name.starts_with(".tmp-") {
+                        if used < hour_ago {
+                            let _ = fs::remove_file(&f);
+                        }
+                    } else if name.len() == 64 && is_hex(&name) {
+                        total += meta.len();
+                        entries.push((used, meta.len(), f));
+                    }
                 }
             }
         }
@@ -139,6 +147,44 @@ impl Cache {
         }
         Ok(())
     }
+}
+
+/// The entries of `dir` with their names (as text; others are skipped):
+/// none when it cannot be read.
+fn children(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| {
+        let e = e.ok()?;
+        let name = e.file_name().into_string().ok()?;
+        Some((e.path(), name))
+    })
+    .collect()
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `gzip-<level>-<16 hex>`, as [`Cache::open`] names them.
+fn is_namespace(name: &str) -> bool {
+    let mut parts = name.split('-');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("gzip"), Some(level), Some(fp), None)
+            if !level.is_empty() && level.bytes().all(|b| b.is_ascii_digit()) && fp.len() == 16 && is_hex(fp)
+    )
+}
+
+/// The check an entry ends with: the SHA-256 of its key and member, so
+/// that a member under another key's name is not used either.
+fn check(key: &Key, member: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(key);
+    h.update(member);
+    h.finalize().into()
 }
 
 /// A short hash of a fixed sample compressed at `level` by this build: it
@@ -205,10 +251,28 @@ mod tests {
             f.set_modified(old + std::time::Duration::from_secs(i as u64))
                 .unwrap();
         }
+        // Files that are not entries, old as they are, stay: DIR may be
+        // shared ($DEBPIPE_CACHE's roots, another tool's cache).
+        let foreign = [
+            d.path().join("roots/bookworm/usr/bin/python3"),
+            d.path().join("ab/cdef"),
+            c.dir.join("zz/notes.txt"),
+        ];
+        for f in &foreign {
+            fs::create_dir_all(f.parent().unwrap()).unwrap();
+            fs::write(f, [0; 5000]).unwrap();
+            File::options()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
         // Using the oldest makes it the newest.
         assert!(c.get(&keys[0]).is_some());
         c.prune().unwrap();
         let left: Vec<bool> = keys.iter().map(|k| c.path(k).exists()).collect();
         assert_eq!(left, [true, false, true]);
+        assert!(foreign.iter().all(|f| f.exists()));
     }
 }

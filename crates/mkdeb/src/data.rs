@@ -2,7 +2,7 @@
 //!
 //! Three stages run at once. The reader thread walks the tree, writes tar
 //! headers and reads every file once, straight into buffers reused through
-//! a pool: for gzip and zstd one member's worth, cut where
+//! a pool: for gzip one member's worth, cut where
 //! [`cut`](crate::cut) says;
 //! else [`CHUNK`] bytes. Each full buffer goes, shared, to the compressor
 //! (the calling thread, which feeds the multi-threaded encoders) and to the
@@ -183,7 +183,7 @@ struct Chunker<'a> {
     pool: Pool,
     /// Size of the buffers: a chunk never holds more.
     cap: usize,
-    /// Where members end (gzip, zstd); `None`: chunks of `cap` bytes.
+    /// Where members end (gzip); `None`: chunks of `cap` bytes.
     limits: Option<Limits>,
     len: usize,
     /// Stream offset of `buf[0]`.

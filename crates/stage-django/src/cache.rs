@@ -14,9 +14,19 @@
 //! Static files found outside the app and the venv (an absolute
 //! `STATICFILES_DIRS` entry elsewhere) are not in the key.
 //!
-//! An entry is made in a temporary directory and renamed into place, so a
-//! killed build leaves no half entry; only the newest [`KEEP`] entries are
-//! kept. A cache that cannot be read or written costs time, never the build.
+//! The environment python inherits and the targets of symlinks in the app
+//! are not in the key either: settings that read the environment, or static
+//! files reached through a symlink, can change without a new key.
+//!
+//! An entry is made in a temporary directory and renamed into place, with a
+//! manifest of its files that a restored tree must match (else the entry is
+//! removed and collectstatic runs), so neither a killed build nor a prune
+//! running beside a restore gives a partial tree. Only the newest [`KEEP`]
+//! entries (named by their 64-hex key; nothing else in DIR is touched) are
+//! kept. Entries are hard links of the stage's files (copies when DIR is on
+//! another file system); nothing in the flow writes into a staged static
+//! file after stage-django. A cache that cannot be read or written costs
+//! time, never the build.
 
 use std::fs;
 use std::io;
@@ -106,10 +116,46 @@ fn link_into(from: &Path, to: &Path) -> io::Result<()> {
         } else if ft.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
         } else {
-            fs::hard_link(&src, &dst)?;
+            match fs::hard_link(&src, &dst) {
+                // The cache on another file system: a copy instead.
+                Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+                    fs::copy(&src, &dst)?;
+                }
+                r => r?,
+            }
         }
     }
     Ok(())
+}
+
+/// Every file under `dir` with its size, sorted: what an entry holds, to
+/// check a restored tree against.
+fn manifest(dir: &Path) -> io::Result<String> {
+    let mut lines = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in fs::read_dir(dir.join(&rel))? {
+            let e = e?;
+            let rel = rel.join(e.file_name());
+            let meta = fs::symlink_metadata(dir.join(&rel))?;
+            if meta.is_dir() {
+                stack.push(rel);
+            } else {
+                lines.push(format!("{} {}", meta.size(), rel.display()));
+            }
+        }
+    }
+    lines.sort_unstable();
+    Ok(lines.join("\n"))
+}
+
+/// Remove a cache entry: renamed out of the way first, so that no build
+/// links from a half-removed tree.
+fn discard(entry: &Path) {
+    let dead = sibling(entry, &format!("dead.{}", std::process::id()));
+    if fs::rename(entry, &dead).is_ok() {
+        let _ = fs::remove_dir_all(dead);
+    }
 }
 
 fn sibling(path: &Path, what: &str) -> PathBuf {
@@ -138,14 +184,25 @@ impl Cache {
     }
 
     /// The tree and message stored under `key`, linked into `dest`
-    /// (absent); `None` when there is none (or it could not be linked).
+    /// (absent); `None` when there is none, or it could not be linked, or
+    /// the linked tree is not the one stored (its files and sizes, as the
+    /// entry's manifest lists them: a file gone, from outside or by a
+    /// prune running beside us). A bad entry is removed.
     pub fn restore(&self, key: &str, dest: &Path) -> Option<String> {
         let entry = self.entry(key);
         let said = fs::read_to_string(entry.join("said")).ok()?;
-        link_tree(&entry.join("tree"), dest).ok()?;
-        // Mark it used, for pruning.
+        let listed = fs::read_to_string(entry.join("manifest")).ok()?;
+        // Mark it used first, so that a prune beside us spares it.
         let _ = fs::File::open(&entry).and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        Some(said)
+        let linked = link_tree(&entry.join("tree"), dest).is_ok();
+        if linked && manifest(dest).is_ok_and(|m| m == listed) {
+            return Some(said);
+        }
+        if linked {
+            let _ = fs::remove_dir_all(dest);
+        }
+        discard(&entry);
+        None
     }
 
     /// Store the tree at `tree` (hard links) and `said` under `key`, then
@@ -159,6 +216,7 @@ impl Cache {
         }
         let made = fs::create_dir(&tmp)
             .and_then(|()| link_into(tree, &tmp.join("tree")))
+            .and_then(|()| fs::write(tmp.join("manifest"), manifest(tree)?))
             .and_then(|()| fs::write(tmp.join("said"), said))
             .and_then(|()| fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)));
         match made.and_then(|()| fs::rename(&tmp, &entry)) {
@@ -175,19 +233,24 @@ impl Cache {
         self.prune()
     }
 
+    /// Keep the newest [`KEEP`] entries. Only names this cache makes (64
+    /// hex digits) are counted or removed, so DIR may be shared.
     fn prune(&self) -> io::Result<()> {
         let mut entries = Vec::new();
-        for e in fs::read_dir(&self.root)? {
-            let e = e?;
+        for e in fs::read_dir(&self.root)?.flatten() {
             let name = e.file_name();
-            if name.as_encoded_bytes().starts_with(b".") {
-                continue;
+            let name = name.as_encoded_bytes();
+            let ours = name.len() == 64
+                && name
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+            if let (true, Ok(used)) = (ours, e.metadata().and_then(|m| m.modified())) {
+                entries.push((used, e.path()));
             }
-            entries.push((e.metadata()?.modified()?, e.path()));
         }
         entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
         for (_, path) in entries.into_iter().skip(KEEP) {
-            let _ = fs::remove_dir_all(path);
+            discard(&path);
         }
         Ok(())
     }
@@ -248,19 +311,30 @@ mod tests {
         let tree = d.path().join("collected");
         fs::create_dir_all(tree.join("css")).unwrap();
         fs::write(tree.join("css/site.css"), "body{}").unwrap();
-        let c = Cache::new(&d.path().join("cache"));
-        assert_eq!(c.restore("k0", &d.path().join("out0")), None);
+        let root = d.path().join("cache");
+        let c = Cache::new(&root);
+        let key = |i: usize| format!("{i:064x}");
+        assert_eq!(c.restore(&key(0), &d.path().join("out0")), None);
+        // Something else in DIR, older than every entry: left alone.
+        fs::create_dir_all(root.join("roots/bookworm")).unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(1000);
+        fs::File::open(root.join("roots"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         for i in 0..=KEEP {
-            c.store(&format!("k{i}"), &tree, &format!("collected {i}"))
-                .unwrap();
-            let e = c.entry(&format!("k{i}"));
+            c.store(&key(i), &tree, &format!("collected {i}")).unwrap();
             let t = std::time::SystemTime::now() - std::time::Duration::from_secs(100 - i as u64);
-            fs::File::open(&e).unwrap().set_modified(t).unwrap();
+            fs::File::open(c.entry(&key(i)))
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
         }
-        // k0 is the oldest and went with the last store.
-        assert_eq!(c.restore("k0", &d.path().join("out0")), None);
+        // key 0 is the oldest entry and went with the last store.
+        assert_eq!(c.restore(&key(0), &d.path().join("out0")), None);
+        assert!(root.join("roots/bookworm").is_dir());
         let out = d.path().join("out");
-        assert_eq!(c.restore("k1", &out).as_deref(), Some("collected 1"));
+        assert_eq!(c.restore(&key(1), &out).as_deref(), Some("collected 1"));
         assert_eq!(
             fs::read_to_string(out.join("css/site.css")).unwrap(),
             "body{}"
@@ -270,5 +344,22 @@ mod tests {
             ino(&out.join("css/site.css")),
             ino(&tree.join("css/site.css"))
         );
+    }
+
+    #[test]
+    fn an_entry_missing_a_file_is_not_used_and_goes() {
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("collected");
+        fs::create_dir_all(tree.join("css")).unwrap();
+        fs::write(tree.join("css/a.css"), "a").unwrap();
+        fs::write(tree.join("css/b.css"), "b").unwrap();
+        let c = Cache::new(&d.path().join("cache"));
+        let key = "e".repeat(64);
+        c.store(&key, &tree, "collected 2").unwrap();
+        fs::remove_file(c.entry(&key).join("tree/css/b.css")).unwrap();
+        let out = d.path().join("out");
+        assert_eq!(c.restore(&key, &out), None);
+        assert!(!out.exists());
+        assert!(!c.entry(&key).exists());
     }
 }

@@ -73,8 +73,9 @@ pub struct Cli {
     pub no_collectstatic: bool,
     /// Keep collected static trees in DIR, keyed by the staged app's files,
     /// the staged venv's files (path, size, mtime), the settings overlay and
-    /// the python; a build with the same key (a version bump) links the
-    /// kept tree in instead of running collectstatic
+    /// the python (not the environment, nor what symlinks in the app point
+    /// to); a build with the same key (a version bump) links the kept tree
+    /// in instead of running collectstatic
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// Print one generated file instead of staging

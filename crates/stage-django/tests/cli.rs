@@ -403,6 +403,11 @@ fn cache_links_the_tree_collected_from_the_same_inputs() {
     assert_eq!(hashed(), name);
     let ino = std::fs::metadata(static_root.join(&name)).unwrap().ino();
     assert!(std::fs::metadata(static_root.join(&name)).unwrap().nlink() >= 2);
+    // A new file in the venv (another package): collected again.
+    write(&p.top.join("proj-venv/lib/extra.py"), "x = 1\n");
+    let new_venv = stage();
+    assert!(!new_venv.contains("(cached)"), "{new_venv}");
+    assert!(stage().contains("(cached)"));
     // Same length, other colour: collected again, under another name.
     write(
         &p.top.join("proj/site_app/static/site/app.css"),

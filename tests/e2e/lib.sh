@@ -130,13 +130,14 @@ need_port_80() {
 }
 # A free TCP port on 127.0.0.1; a field of the JSON on stdin.
 free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# The app's answer to GET $LOAD_PATH through nginx (Host: $host), once it
-# reports VERSION (the service may still be loading), within ~15 s.
-ping_until() {
+# GET $LOAD_PATH through nginx (Host: $host).
+ping_app() { curl -sS --max-time 10 -H "Host: $host" "http://127.0.0.1:80$LOAD_PATH"; }
+# ping_field_until FIELD VALUE: the app's answer once its JSON FIELD is VALUE
+# (the service may still be loading), within ~15 s.
+ping_field_until() {
 	local out
 	for _ in $(seq 1 30); do
-		if out=$(curl -sS --max-time 10 -H "Host: $host" "http://127.0.0.1:80$LOAD_PATH" 2>&1) \
-			&& [ "$(printf '%s' "$out" | json version 2>/dev/null)" = "$1" ]; then
+		if out=$(ping_app 2>&1) && [ "$(printf '%s' "$out" | json "$1" 2>/dev/null)" = "$2" ]; then
 			printf '%s' "$out"
 			return 0
 		fi
@@ -145,6 +146,8 @@ ping_until() {
 	printf '%s' "$out"
 	return 1
 }
+# The app's answer once it reports version VERSION.
+ping_until() { ping_field_until version "$1"; }
 json() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 # A command in the root, with a clean environment (nothing of the host's

@@ -102,22 +102,8 @@ suite=e2e${dist:+-$dist}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-ping_app() {
-	curl -sS --max-time 10 -H "Host: $host" "http://127.0.0.1:80/api/wechat/ping"
-}
-# ping until it answers 200 (the service may still be loading), at most ~15 s.
-ping_until_ok() {
-	local out
-	for _ in $(seq 1 30); do
-		if out=$(ping_app 2>&1) && [ "$(printf '%s' "$out" | json status 2>/dev/null)" = ok ]; then
-			printf '%s' "$out"
-			return 0
-		fi
-		sleep 0.5
-	done
-	printf '%s' "$out"
-	return 1
-}
+# ping until it answers {"status": "ok"} (lib.sh), at most ~15 s.
+ping_until_ok() { ping_field_until status ok; }
 
 oneline() { tr '\n' ' ' <<<"$1"; }
 # The pids of the uWSGI master's workers, sorted.

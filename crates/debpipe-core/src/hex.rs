@@ -19,6 +19,12 @@ pub fn encode(bytes: &[u8]) -> String {
     s
 }
 
+/// Whether `s` is made of lower-case hex digits only (as [`encode`]
+/// writes them), e.g. a cache entry's name.
+pub fn is_lower(s: &[u8]) -> bool {
+    s.iter().all(|b| DIGITS.contains(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +36,14 @@ mod tests {
         let mut s = String::from("x");
         push(&mut s, &[0xde, 0xad]);
         assert_eq!(s, "xdead");
+    }
+
+    #[test]
+    fn lower_hex_is_only_lower_case_digits() {
+        assert!(is_lower(encode(&[0x01, 0xab, 0xff]).as_bytes()));
+        assert!(is_lower(b""));
+        assert!(!is_lower(b"00AB"));
+        assert!(!is_lower(b"0g"));
+        assert!(!is_lower(b".tmp-1"));
     }
 }

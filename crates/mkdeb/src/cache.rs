@@ -1,6 +1,6 @@
-//! The member cache (`--cache DIR`, gzip only): compressed members kept under the
-//! SHA-256 of their tar bytes, so that a rebuild compresses only the
-//! members whose bytes changed ([`cut`](crate::cut) puts the cuts back in
+//! The member cache (`--cache DIR`, gzip only): compressed members kept
+//! under the SHA-256 of their tar bytes, so that a rebuild compresses only
+//! the members whose bytes changed ([`cut`](crate::cut) puts the cuts back in
 //! the same places).
 //!
 //! - **Same bytes as a cold build.** Members are cached per level and
@@ -25,6 +25,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use debpipe_core::hex;
 use sha2::{Digest, Sha256};
 
 use crate::compress::gzip_member;
@@ -60,8 +61,8 @@ impl Cache {
     }
 
     fn path(&self, key: &Key) -> PathBuf {
-        let hex = debpipe_core::hex::encode(key);
-        self.dir.join(&hex[..2]).join(hex)
+        let name = hex::encode(key);
+        self.dir.join(&name[..2]).join(name)
     }
 
     /// The member cached under `key`, if any and intact; a hit marks the
@@ -71,14 +72,11 @@ impl Cache {
         let mut f = File::open(&path).ok()?;
         let mut data = Vec::new();
         f.read_to_end(&mut data).ok()?;
-        let Some(split) = data.len().checked_sub(32) else {
+        let split = data.len().checked_sub(32);
+        let Some(split) = split.filter(|&n| check(key, &data[..n])[..] == data[n..]) else {
             let _ = fs::remove_file(&path);
             return None;
         };
-        if check(key, &data[..split])[..] != data[split..] {
-            let _ = fs::remove_file(&path);
-            return None;
-        }
         data.truncate(split);
         let _ = f.set_modified(SystemTime::now());
         Some(data)
@@ -111,7 +109,7 @@ impl Cache {
                 continue;
             }
             for (fan, fan_name) in children(&ns) {
-                if !(fan_name.len() == 2 && is_hex(&fan_name)) {
+                if !(fan_name.len() == 2 && hex::is_lower(fan_name.as_bytes())) {
                     continue;
                 }
                 for (f, name) in children(&fan) {
@@ -126,7 +124,7 @@ impl Cache {
                         if used < hour_ago {
                             let _ = fs::remove_file(&f);
                         }
-                    } else if name.len() == 64 && is_hex(&name) {
+                    } else if name.len() == 64 && hex::is_lower(name.as_bytes()) {
                         total += meta.len();
                         entries.push((used, meta.len(), f));
                     }
@@ -163,18 +161,13 @@ fn children(dir: &Path) -> Vec<(PathBuf, String)> {
     .collect()
 }
 
-fn is_hex(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 /// `gzip-<level>-<16 hex>`, as [`Cache::open`] names them.
 fn is_namespace(name: &str) -> bool {
     let mut parts = name.split('-');
     matches!(
         (parts.next(), parts.next(), parts.next(), parts.next()),
         (Some("gzip"), Some(level), Some(fp), None)
-            if !level.is_empty() && level.bytes().all(|b| b.is_ascii_digit()) && fp.len() == 16 && is_hex(fp)
+            if !level.is_empty() && level.bytes().all(|b| b.is_ascii_digit()) && fp.len() == 16 && hex::is_lower(fp.as_bytes())
     )
 }
 
@@ -199,7 +192,7 @@ fn codec_fingerprint(level: u32) -> io::Result<String> {
         sample.extend_from_slice(&x.to_le_bytes()[..(x as usize >> 8) % 3]);
     }
     let member = gzip_member(&sample, level)?;
-    Ok(debpipe_core::hex::encode(&Sha256::digest(&member)[..8]))
+    Ok(hex::encode(&Sha256::digest(&member)[..8]))
 }
 
 #[cfg(test)]

@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use crate::cache::Cache;
-use crate::cut::Limits;
 
 /// Size of the chunks the tar stream is cut into for xz and no compression.
 pub const CHUNK: usize = 1 << 20;
@@ -260,7 +259,7 @@ pub enum Encoder<W: Sink> {
     None(W),
     /// Independent gzip members, one per chunk, compressed on a pool of
     /// threads.
-    Members(ParMembers<W>),
+    Gzip(ParGz<W>),
     /// Multi-threaded xz.
     Xz(xz2::write::XzEncoder<W>),
     /// Multi-threaded zstd.
@@ -280,7 +279,7 @@ impl<W: Sink> Encoder<W> {
         let threads = u32::try_from(params.threads).unwrap_or(u32::MAX);
         Ok(match params.format {
             Format::None => Self::None(out),
-            Format::Gzip => Self::Members(ParMembers::new(out, params, cache)),
+            Format::Gzip => Self::Gzip(ParGz::new(out, params.level, params.threads, cache)),
             Format::Xz => {
                 let stream = xz2::stream::MtStreamBuilder::new()
                     .threads(threads)
@@ -308,7 +307,7 @@ impl<W: Sink> Encoder<W> {
     pub fn put(&mut self, chunk: Arc<Chunk>) -> io::Result<()> {
         match self {
             Self::None(w) => w.write_all(&chunk),
-            Self::Members(m) => m.put(chunk),
+            Self::Gzip(g) => g.put(chunk),
             Self::Xz(x) => x.write_all(&chunk),
             Self::Zstd(z) => z.write_all(&chunk),
         }
@@ -319,7 +318,7 @@ impl<W: Sink> Encoder<W> {
     pub fn finish(self) -> io::Result<(W, Reuse)> {
         match self {
             Self::None(w) => Ok((w, Reuse::default())),
-            Self::Members(m) => m.finish(),
+            Self::Gzip(g) => g.finish(),
             Self::Xz(x) => Ok((x.finish()?, Reuse::default())),
             Self::Zstd(z) => Ok((z.finish()?, Reuse::default())),
         }
@@ -361,9 +360,9 @@ pub fn gzip_member(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
 type Job = (u64, Arc<Chunk>);
 type Done = (u64, io::Result<(Vec<u8>, bool)>);
 
-/// Independent members compressed (or taken from the cache) by a pool of
-/// threads, written in order.
-pub struct ParMembers<W: Sink> {
+/// Independent gzip members compressed (or taken from the cache) by a pool
+/// of threads, written in order.
+pub struct ParGz<W: Sink> {
     out: W,
     jobs: Option<SyncSender<Job>>,
     results: Receiver<Done>,
@@ -375,9 +374,8 @@ pub struct ParMembers<W: Sink> {
     max_in_flight: u64,
 }
 
-impl<W: Sink> ParMembers<W> {
-    fn new(out: W, params: Params, cache: Option<&Arc<Cache>>) -> Self {
-        let threads = params.threads;
+impl<W: Sink> ParGz<W> {
+    fn new(out: W, level: u32, threads: usize, cache: Option<&Arc<Cache>>) -> Self {
         let (jobs, job_rx) = sync_channel::<Job>(threads);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (res_tx, results) = mpsc::channel();
@@ -386,7 +384,6 @@ impl<W: Sink> ParMembers<W> {
             let job_rx = Arc::clone(&job_rx);
             let res_tx = res_tx.clone();
             let cache = cache.cloned();
-            let level = params.level;
             workers.push(std::thread::spawn(move || {
                 loop {
                     // A poisoned lock means another worker panicked:
@@ -402,10 +399,6 @@ impl<W: Sink> ParMembers<W> {
                 }
             }));
         }
-        // Members in flight hold their chunk and their output: two per
-        // thread, at most 128 MiB.
-        let max = Limits::of(params.format).map_or(CHUNK, |l| l.max) as u64;
-        let max_in_flight = (2 * threads as u64 + 2).min((128 << 20) / max).max(2);
         Self {
             out,
             jobs: Some(jobs),
@@ -415,7 +408,7 @@ impl<W: Sink> ParMembers<W> {
             submitted: 0,
             written: 0,
             reused: 0,
-            max_in_flight,
+            max_in_flight: 2 * threads as u64 + 2,
         }
     }
 
@@ -499,8 +492,8 @@ mod tests {
         v
     }
 
-    /// `data` through an encoder, in chunks of 300,000 bytes (for gzip
-    /// and zstd, one member each).
+    /// `data` through an encoder, in chunks of 300,000 bytes (for gzip, one
+    /// member each).
     fn encode(
         format: Format,
         data: &[u8],
@@ -553,19 +546,19 @@ mod tests {
     fn cached_members_give_the_same_bytes() {
         let d = tempfile::tempdir().unwrap();
         let data = sample();
-        let f = Format::Gzip;
+        let gz = Format::Gzip;
         let cache = Arc::new(Cache::open(d.path(), 1, 1 << 30).unwrap());
-        let (cold, _) = encode(f, &data, 2, None);
-        let (first, r1) = encode(f, &data, 2, Some(&cache));
+        let (cold, _) = encode(gz, &data, 2, None);
+        let (first, r1) = encode(gz, &data, 2, Some(&cache));
         let mut changed = data.clone();
         changed[700_000] ^= 1;
-        let (second, r2) = encode(f, &changed, 2, Some(&cache));
-        assert_eq!(first, cold, "{f:?}");
-        assert_eq!(r1.reused, 0, "{f:?}");
+        let (second, r2) = encode(gz, &changed, 2, Some(&cache));
+        assert_eq!(first, cold);
+        assert_eq!(r1.reused, 0);
         // Only the third member's bytes changed.
-        assert_eq!(r2.reused, r2.members - 1, "{f:?}");
-        assert_eq!(second, encode(f, &changed, 1, None).0, "{f:?}");
-        assert_eq!(decode(f, &second), changed, "{f:?}");
+        assert_eq!(r2.reused, r2.members - 1);
+        assert_eq!(second, encode(gz, &changed, 1, None).0);
+        assert_eq!(decode(gz, &second), changed);
     }
 
     #[test]

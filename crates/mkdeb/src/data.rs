@@ -2,9 +2,8 @@
 //!
 //! Three stages run at once. The reader thread walks the tree, writes tar
 //! headers and reads every file once, straight into buffers reused through
-//! a pool: for gzip one member's worth, cut where
-//! [`cut`](crate::cut) says;
-//! else [`CHUNK`] bytes. Each full buffer goes, shared, to the compressor
+//! a pool: for gzip one member's worth, cut where [`cut`](crate::cut)
+//! says; else [`CHUNK`] bytes. Each full buffer goes, shared, to the compressor
 //! (the calling thread, which feeds the multi-threaded encoders) and to the
 //! hasher thread, which computes each regular file's MD5 from the same
 //! buffers ([`md5x`], several files at once), given where each file starts

@@ -8,7 +8,8 @@
 //! hasher thread (each file's MD5, read once, eight files at a time:
 //! [`md5x`] schedules files onto the lanes of [`md5lanes`]) and the compressor
 //! ([`compress`]: parallel gzip members cut where [`cut`] says and reused
-//! from the [`cache`] when it has them, or multi-threaded xz or zstd), whose output is kept in memory ([`spool`], or an unnamed file beside
+//! from the [`cache`] when it has them, or multi-threaded xz or zstd),
+//! whose output is kept in memory ([`spool`], or an unnamed file beside
 //! the target when large); then `control.tar.*` gets the generated
 //! `md5sums` and `Installed-Size`, and the ar archive ([`ar`]) is written
 //! through an atomic temporary file beside the target.
@@ -174,13 +175,10 @@ pub fn run(cli: &Cli) -> Result<()> {
         cache.as_ref(),
         warn,
     )?;
-    if let Some(c) = cache
+    if let (Some(c), Some(dir)) = (cache, &cli.cache)
         && let Err(e) = c.prune()
     {
-        warn(&format!(
-            "{}: pruning the cache: {e}",
-            cli.cache.as_deref().unwrap_or(Path::new("")).display()
-        ));
+        warn(&format!("{}: pruning the cache: {e}", dir.display()));
     }
     let line = if cli.json {
         built.sha256 = Some(sha256_hex(&built.path)?);

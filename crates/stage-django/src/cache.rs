@@ -240,10 +240,7 @@ impl Cache {
         for e in fs::read_dir(&self.root)?.flatten() {
             let name = e.file_name();
             let name = name.as_encoded_bytes();
-            let ours = name.len() == 64
-                && name
-                    .iter()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+            let ours = name.len() == 64 && debpipe_core::hex::is_lower(name);
             if let (true, Ok(used)) = (ours, e.metadata().and_then(|m| m.modified())) {
                 entries.push((used, e.path()));
             }

@@ -250,15 +250,9 @@ fn static_key(
         h.update([0]);
     }
     h.update(python.as_os_str().as_encoded_bytes());
-    let skip = |p: String| staged(root, &p);
+    let helper = staged(root, &spec.manage_helper_path());
     cache::hash_tree(&mut h, &staged(root, &spec.app_dir), true, dest).ok()?;
-    cache::hash_tree(
-        &mut h,
-        &staged(root, &spec.venv),
-        false,
-        &skip(spec.manage_helper_path()),
-    )
-    .ok()?;
+    cache::hash_tree(&mut h, &staged(root, &spec.venv), false, &helper).ok()?;
     Some(debpipe_core::hex::encode(&h.finalize()))
 }
 

@@ -58,6 +58,7 @@ impl Sysroot {
 
     /// A command that runs `program` (a path inside the root) in the root.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let program = anchored(program.as_ref());
         match &self.root {
             None => Command::new(program),
             Some(r) => {
@@ -71,6 +72,8 @@ impl Sysroot {
     /// Like [`Sysroot::command`], started in the directory `dir` (chroot(8)
     /// starts in the root's `/`; `env -C` moves to `dir`).
     pub fn command_in(&self, dir: &Path, program: impl AsRef<OsStr>) -> Command {
+        let program = anchored(program.as_ref());
+        let dir = anchored(dir.as_os_str());
         match &self.root {
             None => {
                 let mut c = Command::new(program);
@@ -168,10 +171,48 @@ impl Sysroot {
     }
 }
 
+/// `p` made absolute against this process's directory when it is a
+/// relative path with a directory part: the child starts elsewhere (its own
+/// directory, or chroot(8)'s `/`), where `build/stage/bin/python3` would
+/// name another file or none. A bare name stays, for the `PATH` search.
+fn anchored(p: &OsStr) -> std::ffi::OsString {
+    let path = Path::new(p);
+    if path.is_relative()
+        && path.components().nth(1).is_some()
+        && let Ok(abs) = std::path::absolute(path)
+    {
+        return abs.into_os_string();
+    }
+    p.to_os_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn relative_programs_and_directories_are_anchored_here() {
+        let here = std::env::current_dir().unwrap();
+        let c = Sysroot::host().command_in(Path::new("/tmp"), "build/stage/bin/python3");
+        assert_eq!(
+            Path::new(c.get_program()),
+            here.join("build/stage/bin/python3")
+        );
+        // A bare name is looked up in PATH; an absolute path is kept.
+        assert_eq!(Sysroot::host().command("python3").get_program(), "python3");
+        let c = Sysroot::host().command_in(Path::new("build/app"), "/usr/bin/python3");
+        assert_eq!(c.get_program(), "/usr/bin/python3");
+        assert_eq!(c.get_current_dir(), Some(here.join("build/app").as_path()));
+        // In a root, chroot(8) starts in `/`: the same, as env's arguments.
+        let r = fake_root();
+        let c = Sysroot::new(r.path())
+            .unwrap()
+            .command_in(Path::new("b/app"), "b/py");
+        let args: Vec<_> = c.get_args().map(Path::new).collect();
+        assert!(args.contains(&here.join("b/app").as_path()), "{args:?}");
+        assert!(args.contains(&here.join("b/py").as_path()), "{args:?}");
+    }
 
     fn fake_root() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

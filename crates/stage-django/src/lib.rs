@@ -138,6 +138,9 @@ pub fn run(cli: &Cli) -> Result<()> {
         && spec.collectstatic
         && !cli.no_collectstatic
     {
+        // python runs in the app's directory: every path it is given, the
+        // static root's included, must not depend on ours.
+        let root = &fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
         let python = cli
             .python
             .clone()

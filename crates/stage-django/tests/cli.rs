@@ -421,3 +421,24 @@ fn cache_links_the_tree_collected_from_the_same_inputs() {
         ino
     );
 }
+
+/// A relative `--root` (the Makefile's `build/<app>/stage`): python runs in
+/// the app's directory, so the static root it is given must not be relative
+/// to ours (it was: collectstatic failed with "No such file or directory").
+#[test]
+fn a_relative_root_collects_into_the_stage() {
+    let p = Project::new("");
+    let out = cmd()
+        .current_dir("/")
+        .arg(&p.spec)
+        .args(["--root", ".", "--python", "/usr/bin/python3"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(p.top.join("proj/staticfiles/staticfiles.json").is_file());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), ".\n");
+}

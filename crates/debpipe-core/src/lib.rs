@@ -16,6 +16,7 @@ pub mod error;
 pub mod facts;
 pub mod hex;
 pub mod io;
+pub mod jobs;
 pub mod modes;
 pub mod pool;
 pub mod shell;

@@ -19,14 +19,17 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use crate::jobs::{Daemon, Schedule, Timer};
+use crate::jobs::{RawDaemon, RawTimer};
 
 pub use crate::validate::{
     abs_path, architecture, debian_version, dotted_identifier, package_name, python_identifier,
     relation, safe_value,
 };
 use crate::validate::{
-    allowed_host, description, env_name, homepage, listen, maintainer, nginx_size, plugin_name,
-    priority, rel_path, section, server_name, url_prefix, user_name, uwsgi_key, wsgi_entry,
+    allowed_host, cidr, description, env_name, homepage, listen, maintainer, nginx_size,
+    plugin_name, priority, python_project, rel_path, synopsis_for, section, server_name, url_prefix, user_name,
+    uwsgi_key, wsgi_entry,
 };
 
 /// A URL prefix served by nginx straight from a directory.
@@ -56,6 +59,20 @@ pub struct Server {
     /// `server_name` values; `_` matches any host.
     #[serde(default = "default_server_names")]
     pub server_name: Vec<String>,
+    /// Serve HTTPS on 443 with this certificate and key, and redirect port
+    /// 80 to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+}
+
+/// `server.tls`: the certificate chain and key nginx serves HTTPS with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain (absolute path on the server).
+    pub certificate: String,
+    /// PEM private key (absolute path on the server).
+    pub key: String,
 }
 
 fn default_listen() -> String {
@@ -116,6 +133,18 @@ struct RawSpec {
     mount: Option<bool>,
     writable_paths: Option<Vec<String>>,
     allow_write_execute: Option<bool>,
+    recommends: Option<Vec<String>>,
+    suggests: Option<Vec<String>>,
+    build_commands: Option<Vec<Vec<String>>>,
+    release_commands: Option<Vec<Vec<String>>>,
+    project_dir: Option<String>,
+    python_path: Option<Vec<String>>,
+    build_env: Option<BTreeMap<String, Option<String>>>,
+    env_file: Option<String>,
+    daemons: Option<BTreeMap<String, RawDaemon>>,
+    timers: Option<BTreeMap<String, RawTimer>>,
+    trusted_proxies: Option<Vec<String>>,
+    no_binary: Option<Vec<String>>,
 }
 
 /// A validated app spec with every default filled in (serialized by
@@ -145,6 +174,10 @@ pub struct AppSpec {
     pub architecture: Option<String>,
     /// Extra Debian dependency relations.
     pub depends: Vec<String>,
+    /// `Recommends` relations (e.g. the database server).
+    pub recommends: Vec<String>,
+    /// `Suggests` relations.
+    pub suggests: Vec<String>,
     /// Debian packages the build root needs to build the app's wheels
     /// (e.g. `libpq-dev`): `make DIST=...` installs them there.
     pub build_depends: Vec<String>,
@@ -152,9 +185,12 @@ pub struct AppSpec {
     pub app_dir: String,
     /// The virtualenv's install path; default `/opt/www/venvs/<package>`.
     pub venv: String,
-    /// User the service runs as; default `www-data`.
+    /// User the service runs as; default a system user named after the
+    /// package (never nginx's `www-data`, which could then read the secrets).
     pub user: String,
-    /// Group the service runs as and the socket belongs to; default `www-data`.
+    /// Group the service runs as, owning the state directory and `env_file`;
+    /// default `user`. nginx reaches the socket through its group
+    /// ([`AppSpec::SOCKET_GROUP`]), not this one.
     pub group: String,
     /// WSGI entry point `module[:callable]`; default `pro_setting.wsgi:application`.
     pub wsgi: String,
@@ -224,6 +260,33 @@ pub struct AppSpec {
     /// Allow memory that is writable and executable (cffi callbacks, some
     /// JITs need it); default false: `MemoryDenyWriteExecute=yes`.
     pub allow_write_execute: bool,
+    /// Django management commands run at build time, in order, after
+    /// collectstatic (e.g. `compress --force`).
+    pub build_commands: Vec<Vec<String>>,
+    /// Django management commands postinst runs after the preflight and
+    /// `migrate`, before the reload.
+    pub release_commands: Vec<Vec<String>>,
+    /// Directory under `app_dir` holding `manage.py` and the project's
+    /// packages (the import root); default `.`.
+    pub project_dir: String,
+    /// Extra directories on the app's import path, at run and build time.
+    pub python_path: Vec<String>,
+    /// Environment of the build steps, merged over `env` (`None` removes a
+    /// variable), sorted by name.
+    pub build_env: Vec<(String, Option<String>)>,
+    /// The operator's configuration (`KEY=VALUE` lines), read by every
+    /// process of the app; default `/etc/<package>/<package>.env`.
+    pub env_file: String,
+    /// Long-running companions, sorted by name.
+    pub daemons: Vec<Daemon>,
+    /// Periodic commands, sorted by name.
+    pub timers: Vec<Timer>,
+    /// CIDRs of proxies in front of nginx whose `X-Forwarded-For` is
+    /// believed (nginx's real-ip module).
+    pub trusted_proxies: Vec<String>,
+    /// Python projects built from source in the build root instead of
+    /// installed from a binary wheel.
+    pub no_binary: Vec<String>,
 }
 
 impl AppSpec {
@@ -259,9 +322,10 @@ impl AppSpec {
     }
 
     #[allow(clippy::too_many_lines)] // one line per field: splitting it would hide the list
-    fn resolve(raw: RawSpec) -> Result<Self> {
+    fn resolve(mut raw: RawSpec) -> Result<Self> {
         check("module", &raw.module, python_identifier)?;
         check("version", &raw.version, debian_version)?;
+        let extras = Extras::resolve(&mut raw)?;
         let module = raw.module;
         let package = if let Some(p) = raw.package {
             check_owned("package", p, package_name)?
@@ -290,10 +354,20 @@ impl AppSpec {
         }
         let description = match raw.description {
             Some(d) => check_owned("description", d, description)?,
-            None => format!(
-                "{module} web application ({package})\nThe {module} Django application, served by uWSGI behind nginx."
-            ),
+            None => {
+                let plain = format!("{module} web application ({package})");
+                let synopsis = if synopsis_for(&package, &plain).is_ok() {
+                    plain
+                } else {
+                    format!("Django web application {module} ({package})")
+                };
+                format!(
+                    "{synopsis}\nThe {module} Django application, served by uWSGI behind nginx."
+                )
+            }
         };
+        synopsis_for(&package, description.lines().next().unwrap_or(""))
+            .map_err(|r| Error::invalid("description", r))?;
         let mut env = Vec::new();
         for (k, v) in raw.env.unwrap_or_default() {
             let field = format!("env.{k}");
@@ -322,10 +396,16 @@ impl AppSpec {
         {
             uwsgi_plugins.push(check_owned(&format!("uwsgi_plugins[{i}]"), p, plugin_name)?);
         }
-        let mut depends = Vec::new();
-        for (i, d) in raw.depends.unwrap_or_default().into_iter().enumerate() {
-            depends.push(check_owned(&format!("depends[{i}]"), d, relation)?);
-        }
+        let relations = |field: &str, list: Option<Vec<String>>| -> Result<Vec<String>> {
+            list.unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| check_owned(&format!("{field}[{i}]"), d, relation))
+                .collect()
+        };
+        let depends = relations("depends", raw.depends)?;
+        let recommends = relations("recommends", raw.recommends)?;
+        let suggests = relations("suggests", raw.suggests)?;
         let mut build_depends = Vec::new();
         for (i, d) in raw
             .build_depends
@@ -372,6 +452,10 @@ impl AppSpec {
             for (i, n) in s.server_name.iter().enumerate() {
                 check(&format!("server.server_name[{i}]"), n, server_name)?;
             }
+            if let Some(t) = &s.tls {
+                check("server.tls.certificate", &t.certificate, abs_path)?;
+                check("server.tls.key", &t.key, abs_path)?;
+            }
         }
         let allowed_hosts = match raw.allowed_hosts {
             Some(hosts) => {
@@ -410,6 +494,12 @@ impl AppSpec {
                 "needs a `location` other than `/` (the app is mounted under it)",
             ));
         }
+        let user = match opt_check("user", raw.user, user_name)? {
+            Some(u) => u,
+            None => user_name(&package).map(|()| package.clone()).map_err(|r| {
+                Error::invalid("user", format!("derived from `package`: {r}; set `user`"))
+            })?,
+        };
         let spec = AppSpec {
             version: raw.version,
             description,
@@ -420,13 +510,15 @@ impl AppSpec {
                 .unwrap_or_else(|| "optional".into()),
             architecture: opt_check("architecture", raw.architecture, architecture)?,
             depends,
+            recommends,
+            suggests,
             build_depends,
             uwsgi_bin: opt_check("uwsgi_bin", raw.uwsgi_bin, abs_path)?
                 .unwrap_or_else(|| format!("{venv}/bin/uwsgi")),
             app_dir,
             venv,
-            user: opt_check("user", raw.user, user_name)?.unwrap_or_else(|| "www-data".into()),
-            group: opt_check("group", raw.group, user_name)?.unwrap_or_else(|| "www-data".into()),
+            user: user.clone(),
+            group: opt_check("group", raw.group, user_name)?.unwrap_or(user),
             wsgi: opt_check("wsgi", raw.wsgi, wsgi_entry)?
                 .unwrap_or_else(|| "pro_setting.wsgi:application".into()),
             settings: opt_check("settings", raw.settings, dotted_identifier)?
@@ -467,6 +559,18 @@ impl AppSpec {
             mount,
             writable_paths,
             allow_write_execute: raw.allow_write_execute.unwrap_or(false),
+            build_commands: extras.build_commands,
+            release_commands: extras.release_commands,
+            project_dir: extras.project_dir,
+            python_path: extras.python_path,
+            build_env: extras.build_env,
+            env_file: extras
+                .env_file
+                .unwrap_or_else(|| format!("/etc/{package}/{package}.env")),
+            daemons: extras.daemons,
+            timers: extras.timers,
+            trusted_proxies: extras.trusted_proxies,
+            no_binary: extras.no_binary,
             module,
             package,
         };
@@ -576,6 +680,47 @@ impl AppSpec {
         self.maintainer_with(|n| std::env::var(n).ok())
     }
 
+    /// The group nginx's workers run as on Debian: the socket is
+    /// `user:SOCKET_GROUP` 0660, so nginx reaches it without being in the
+    /// app's own group (which can read the secrets).
+    pub const SOCKET_GROUP: &'static str = "www-data";
+
+    /// The directory holding `manage.py` and the project's packages, where
+    /// the app's processes start and which is first on their import path:
+    /// `app_dir`, or `app_dir/project_dir`.
+    pub fn project_root(&self) -> String {
+        if self.project_dir == "." {
+            self.app_dir.clone()
+        } else {
+            format!("{}/{}", self.app_dir, self.project_dir)
+        }
+    }
+
+    /// The systemd unit of a daemon or timer: `<package>-<name>`.
+    pub fn job_unit(&self, name: &str) -> String {
+        format!("{}-{name}", self.package)
+    }
+
+    /// The environment of the build steps (collectstatic, `build_commands`):
+    /// [`AppSpec::service_env`] with `build_env` merged over it, `null`
+    /// values removed, and `DEBPIPE_BUILD=1`, which tells build time from
+    /// run time. The operator's `env_file` is never read at build time.
+    pub fn build_step_env(&self) -> Vec<(String, String)> {
+        let mut env = self.service_env();
+        for (k, v) in &self.build_env {
+            env.retain(|(name, _)| name != k);
+            if let Some(v) = v {
+                env.push((k.clone(), v.clone()));
+            }
+        }
+        env.retain(|(name, _)| name != Self::BUILD_MARK);
+        env.push((Self::BUILD_MARK.to_string(), "1".to_string()));
+        env
+    }
+
+    /// Set (to `1`) in the environment of build-time steps only.
+    pub const BUILD_MARK: &'static str = "DEBPIPE_BUILD";
+
     /// The settings module the service, the hooks and the admin helper use:
     /// debpipe's overlay, which imports the project's `settings`.
     pub const SETTINGS_OVERLAY: &'static str = "debpipe_settings";
@@ -584,9 +729,9 @@ impl AppSpec {
     /// which imports the `URLconf` at load time.
     pub const WSGI_ENTRY: &'static str = "debpipe_wsgi:application";
 
-    /// Install path of the WSGI wrapper: `<app_dir>/debpipe_wsgi.py`.
+    /// Install path of the WSGI wrapper: `<project root>/debpipe_wsgi.py`.
     pub fn wsgi_wrapper_path(&self) -> String {
-        format!("{}/debpipe_wsgi.py", self.app_dir)
+        format!("{}/debpipe_wsgi.py", self.project_root())
     }
 
     /// The module and callable of `wsgi`.
@@ -608,9 +753,9 @@ impl AppSpec {
         env
     }
 
-    /// Install path of the settings overlay: `<app_dir>/debpipe_settings.py`.
+    /// Install path of the settings overlay: `<project root>/debpipe_settings.py`.
     pub fn settings_overlay_path(&self) -> String {
-        format!("{}/{}.py", self.app_dir, Self::SETTINGS_OVERLAY)
+        format!("{}/{}.py", self.project_root(), Self::SETTINGS_OVERLAY)
     }
 
     /// The secret key, generated by postinst: `<state_dir>/secret_key`.
@@ -646,6 +791,86 @@ impl AppSpec {
     /// The long description (after the first line), possibly empty.
     pub fn long_description(&self) -> &str {
         self.description.split_once('\n').map_or("", |(_, l)| l)
+    }
+}
+
+/// The fields for running a production application (build and release
+/// steps, operator configuration, companion processes), resolved apart from
+/// [`AppSpec::resolve`] to keep that one a list.
+struct Extras {
+    build_commands: Vec<Vec<String>>,
+    release_commands: Vec<Vec<String>>,
+    project_dir: String,
+    python_path: Vec<String>,
+    build_env: Vec<(String, Option<String>)>,
+    env_file: Option<String>,
+    daemons: Vec<Daemon>,
+    timers: Vec<Timer>,
+    trusted_proxies: Vec<String>,
+    no_binary: Vec<String>,
+}
+
+impl Extras {
+    fn resolve(raw: &mut RawSpec) -> Result<Self> {
+        let project_dir = match raw.project_dir.take() {
+            None => ".".to_string(),
+            Some(d) if d == "." => d,
+            Some(d) => check_owned("project_dir", d.trim_end_matches('/').to_string(), rel_path)?,
+        };
+        let mut python_path = Vec::new();
+        for (i, p) in raw.python_path.take().unwrap_or_default().into_iter().enumerate() {
+            python_path.push(check_owned(&format!("python_path[{i}]"), p, abs_path)?);
+        }
+        let mut build_env = Vec::new();
+        for (k, v) in raw.build_env.take().unwrap_or_default() {
+            let field = format!("build_env.{k}");
+            check(&field, &k, env_name)?;
+            if let Some(v) = &v {
+                check(&field, v, safe_value)?;
+            }
+            build_env.push((k, v));
+        }
+        let env_file = match raw.env_file.take() {
+            Some(f) => {
+                check("env_file", &f, abs_path)?;
+                if !is_within(&f, "/etc") || f == "/etc" {
+                    return Err(Error::invalid(
+                        "env_file",
+                        format!("the operator's configuration lives under /etc, got {f:?}"),
+                    ));
+                }
+                Some(f)
+            }
+            None => None,
+        };
+        let daemons = crate::jobs::daemons(raw.daemons.take())?;
+        let timers = crate::jobs::timers(raw.timers.take(), &daemons)?;
+        let mut trusted_proxies = Vec::new();
+        for (i, c) in raw.trusted_proxies.take().unwrap_or_default().into_iter().enumerate() {
+            trusted_proxies.push(check_owned(&format!("trusted_proxies[{i}]"), c, cidr)?);
+        }
+        let mut no_binary = Vec::new();
+        for (i, n) in raw.no_binary.take().unwrap_or_default().into_iter().enumerate() {
+            no_binary.push(check_owned(&format!("no_binary[{i}]"), n, python_project)?);
+        }
+        Ok(Self {
+            build_commands: crate::jobs::management_commands(
+                "build_commands",
+                raw.build_commands.take(),
+            )?,
+            release_commands: crate::jobs::management_commands(
+                "release_commands",
+                raw.release_commands.take(),
+            )?,
+            project_dir,
+            python_path,
+            build_env,
+            env_file,
+            daemons,
+            timers,
+            trusted_proxies,
+            no_binary,
+        })
     }
 }
 
@@ -755,7 +980,10 @@ mod tests {
         assert_eq!(s.package, "wechat-api");
         assert_eq!(s.app_dir, "/opt/www/wechat");
         assert_eq!(s.venv, "/opt/www/venvs/wechat-api");
-        assert_eq!(s.user, "www-data");
+        assert_eq!(s.user, "wechat-api");
+        assert_eq!(s.group, "wechat-api");
+        assert_eq!(s.env_file, "/etc/wechat-api/wechat-api.env");
+        assert_eq!(s.project_root(), "/opt/www/wechat");
         assert_eq!(s.location, "/api/wechat/");
         assert_eq!(s.processes, 4);
         assert_eq!(s.harakiri, 60);
@@ -763,6 +991,42 @@ mod tests {
         assert_eq!(s.uwsgi_bin, "/opt/www/venvs/wechat-api/bin/uwsgi");
         assert_eq!(s.nginx_conf_path(), "/opt/www/nginx/wechat.conf");
         assert_eq!(s.synopsis(), "wechat web application (wechat-api)");
+    }
+
+    #[test]
+    fn production_fields_resolve() {
+        let s = spec(
+            r#"{"module":"pretalx","version":"1","package":"pretalx",
+            "description":"conference planning tool\nlong",
+            "project_dir":"src/","python_path":["/etc/pretalx"],
+            "env":{"A":"1","B":"2"},"build_env":{"A":null,"C":"3"},
+            "build_commands":[["rebuild"]],"release_commands":[["clearsessions"]],
+            "daemons":{"worker":{"command":["celery","-A","pretalx.celery_app","worker"]}},
+            "timers":{"periodic":{"command":["manage","runperiodic"],"schedule":"every 5m"}},
+            "trusted_proxies":["10.0.0.0/8","::1"],"recommends":["postgresql"],
+            "server":{"tls":{"certificate":"/etc/ssl/a.pem","key":"/etc/ssl/a.key"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.user, "pretalx");
+        assert_eq!(s.project_root(), "/opt/www/pretalx/src");
+        assert_eq!(s.settings_overlay_path(), "/opt/www/pretalx/src/debpipe_settings.py");
+        let env = s.build_step_env();
+        assert!(!env.iter().any(|(k, _)| k == "A"), "{env:?}");
+        assert!(env.contains(&("B".into(), "2".into())));
+        assert!(env.contains(&("C".into(), "3".into())));
+        assert!(env.contains(&("DEBPIPE_BUILD".into(), "1".into())));
+        assert_eq!(s.daemons[0].stop_timeout, crate::jobs::DEFAULT_STOP_TIMEOUT);
+        assert_eq!(s.timers[0].schedule.cron(), "*/5 * * * *");
+        assert_eq!(s.job_unit("worker"), "pretalx-worker");
+    }
+
+    #[test]
+    fn default_synopsis_never_starts_with_the_package_name() {
+        let s = spec(r#"{"module":"pretalx","version":"1","package":"pretalx"}"#).unwrap();
+        assert!(!s.synopsis().starts_with("pretalx"), "{}", s.synopsis());
+        let e = spec(r#"{"module":"a","version":"1","package":"pretalx","description":"Pretalx conference tool"}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("description-starts-with-package-name"), "{e}");
     }
 
     #[test]

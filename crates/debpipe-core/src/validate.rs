@@ -356,6 +356,69 @@ pub(crate) fn priority(v: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// What lintian rejects as an error in a synopsis that depends on the
+/// package's name (`description-starts-with-package-name`,
+/// `description-is-pkg-name`) or is a template (`description-is-dh_make-template`,
+/// `description-is-debmake-template`).
+pub(crate) fn synopsis_for(package: &str, synopsis: &str) -> std::result::Result<(), String> {
+    let lower = synopsis.to_ascii_lowercase();
+    let word_end = |rest: &str| !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    if let Some(rest) = lower.strip_prefix(&package.to_ascii_lowercase())
+        && word_end(rest)
+    {
+        return Err(format!(
+            "the synopsis must not start with the package name {package:?} (lintian: description-starts-with-package-name), got {synopsis:?}"
+        ));
+    }
+    let fuzzy = |s: &str| {
+        s.to_ascii_lowercase()
+            .replace(['-', '_', '/', '\\'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if fuzzy(package) == fuzzy(synopsis) {
+        return Err(format!(
+            "the synopsis must say more than the package name (lintian: description-is-pkg-name), got {synopsis:?}"
+        ));
+    }
+    if lower.trim() == "missing" || synopsis.contains("<insert up to 60 chars description>") {
+        return Err(format!(
+            "the synopsis is a template's placeholder (lintian: description-is-dh_make-template), got {synopsis:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// An address range nginx's `set_real_ip_from` takes: an IPv4 or IPv6
+/// address with an optional prefix length.
+pub(crate) fn cidr(v: &str) -> std::result::Result<(), String> {
+    let (addr, len) = v.split_once('/').map_or((v, None), |(a, l)| (a, Some(l)));
+    let max = match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => 32,
+        Ok(std::net::IpAddr::V6(_)) => 128,
+        Err(_) => return Err(format!("must be an IP address or CIDR (10.0.0.0/8), got {v:?}")),
+    };
+    if let Some(l) = len {
+        match l.parse::<u8>() {
+            Ok(n) if n <= max && l.bytes().all(|b| b.is_ascii_digit()) => {}
+            _ => return Err(format!("prefix length must be 0 to {max}, got {v:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// A Python project name as pip takes it (`pycurl`, `psycopg2-binary`).
+pub(crate) fn python_project(v: &str) -> std::result::Result<(), String> {
+    only(v, "Python project name", |c| {
+        c.is_ascii_alphanumeric() || "._-".contains(c)
+    })?;
+    if !v.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!("must start with a letter or digit, got {v:?}"));
+    }
+    Ok(())
+}
+
 /// One Debian relation (`Depends` entry): `pkg [(op version)] [| alt ...]`.
 pub fn relation(v: &str) -> std::result::Result<(), String> {
     no_control(v, false)?;

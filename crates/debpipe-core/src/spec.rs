@@ -742,15 +742,33 @@ impl AppSpec {
     }
 
     /// The app's environment as the service has it, in order: the settings
-    /// overlay as `DJANGO_SETTINGS_MODULE`, then the spec's `env`. uWSGI, the
+    /// overlay as `DJANGO_SETTINGS_MODULE`, `PYTHONPATH` (the project root,
+    /// then `python_path`), then the spec's `env` (which may replace either). uWSGI, the
     /// config hook, the admin helper and collectstatic all get this one.
     pub fn service_env(&self) -> Vec<(String, String)> {
-        let mut env = vec![(
-            "DJANGO_SETTINGS_MODULE".to_string(),
-            Self::SETTINGS_OVERLAY.to_string(),
-        )];
-        env.extend(self.env.iter().cloned());
+        let mut path = vec![self.project_root()];
+        path.extend(self.python_path.iter().cloned());
+        let mut env = vec![
+            (
+                "DJANGO_SETTINGS_MODULE".to_string(),
+                Self::SETTINGS_OVERLAY.to_string(),
+            ),
+            ("PYTHONPATH".to_string(), path.join(":")),
+        ];
+        for (k, v) in &self.env {
+            env.retain(|(name, _)| name != k);
+            env.push((k.clone(), v.clone()));
+        }
         env
+    }
+
+    /// The package's own environment file, `<app_dir>/debpipe.env`:
+    /// [`AppSpec::service_env`] as `KEY=VALUE` lines. Every process of the
+    /// app (the web service, daemons, timers, `manage`, postinst) reads it
+    /// first and the operator's `env_file` after it, so the operator's
+    /// values win everywhere alike.
+    pub fn service_env_file(&self) -> String {
+        format!("{}/debpipe.env", self.app_dir)
     }
 
     /// Install path of the settings overlay: `<project root>/debpipe_settings.py`.

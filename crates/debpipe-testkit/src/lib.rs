@@ -7,6 +7,8 @@
 //!   the environment to clear or set;
 //! - [`services`]: real uWSGI, nginx and HTTP for tests, and processes that
 //!   die with the test;
+//! - [`netns`]: a private network namespace for servers on fixed ports and
+//!   clients on several loopback addresses;
 //! - [`generator`]: the generators' command-line contract;
 //! - [`seaweed`]: a real SeaweedFS (S3) for the publisher's tests;
 //! - [`cache`]: the one place that resolves the cache directory for slow
@@ -16,6 +18,7 @@
 pub mod cache;
 pub mod generator;
 pub mod golden;
+pub mod netns;
 pub mod seaweed;
 pub mod services;
 pub mod specs;
@@ -23,6 +26,7 @@ pub mod specs;
 pub use cache::cache_dir;
 pub use generator::Generator;
 pub use golden::{assert_golden, fixtures};
+pub use netns::NetNs;
 pub use services::{
     KillOnDrop, NginxWrapper, ScratchApp, free_port, http_get, run_ok, start_uwsgi_as_www_data,
     uwsgi_request, wait_until, www_data,

@@ -30,8 +30,9 @@ impl Drop for KillOnDrop {
 /// A tiny WSGI app in the spec's layout (`pro_setting/wsgi.py`) with a
 /// virtualenv made by the system python, for running real uWSGI.
 /// `/slow` sleeps 2 s before answering; `/write?to=PATH` appends to PATH
-/// and says whether it could (`written`, and the OS's `error`); every answer
-/// is JSON naming the path, the settings module and the pid.
+/// and says whether it could (`written`, and the OS's `error`); `/environ`
+/// adds the WSGI environ's string values (`environ`); every answer is JSON
+/// naming the path, the settings module and the pid.
 #[derive(Debug)]
 pub struct ScratchApp {
     /// Keeps the directory alive.
@@ -67,6 +68,8 @@ impl ScratchApp {
              \x20   if path.endswith('/slow'):\n\
              \x20       time.sleep(2)\n\
              \x20   body = {'path': path, 'settings': os.environ.get('DJANGO_SETTINGS_MODULE'), 'pid': os.getpid()}\n\
+             \x20   if path.endswith('/environ'):\n\
+             \x20       body['environ'] = {k: v for k, v in env.items() if isinstance(v, str)}\n\
              \x20   if path.endswith('/write'):\n\
              \x20       to = urllib.parse.parse_qs(env.get('QUERY_STRING', ''))['to'][0]\n\
              \x20       try:\n\
@@ -248,9 +251,17 @@ impl NginxWrapper {
 
     /// Start nginx in the foreground; stopped when the guard drops.
     pub fn start(&self) -> KillOnDrop {
+        Self::spawn(self.command())
+    }
+
+    /// [`NginxWrapper::start`] inside the network namespace `ns`.
+    pub fn start_in(&self, ns: &crate::NetNs) -> KillOnDrop {
+        Self::spawn(ns.wrap(&self.command()))
+    }
+
+    fn spawn(mut c: Command) -> KillOnDrop {
         KillOnDrop(
-            self.command()
-                .stdout(std::process::Stdio::null())
+            c.stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .unwrap(),

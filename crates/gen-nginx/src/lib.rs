@@ -9,15 +9,28 @@
 //! `location /static` + `alias …/static/` pair lets `/static../x` escape the
 //! directory. Every value comes from a validated spec, whose allow-lists keep
 //! out what nginx splits on (`;`, `{`, `}`, spaces) or expands (`$`).
+//!
+//! The modules, one concern each:
+//! - [`app`]: the app's location, passed to uWSGI;
+//! - [`client`]: the app's view of the client (nginx's, never the client's
+//!   `X-Forwarded-*`), and the real-ip module for `trusted_proxies`;
+//! - [`static_files`]: `static` (long-lived caching of hashed names,
+//!   precompressed `.gz`) and `media`;
+//! - [`server`]: the upstream and the server block(s), HTTPS with
+//!   `server.tls`.
+
+pub mod app;
+pub mod client;
+pub mod server;
+pub mod static_files;
 
 use std::fmt::Write as _;
 
 use debpipe_core::cli::GenArgs;
 use debpipe_core::{AppSpec, Result};
 
-/// Seconds nginx waits beyond `harakiri` before answering 504: a worker that
-/// uWSGI lets run must not be cut off by nginx first.
-pub const READ_TIMEOUT_MARGIN: u32 = 5;
+pub use app::READ_TIMEOUT_MARGIN;
+pub use server::upstream_name;
 
 /// Generate the nginx configuration for an app spec.
 #[derive(Debug, clap::Parser)]
@@ -39,6 +52,7 @@ pub struct Cli {
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
     let spec = cli.args.spec()?;
+    server::check(&spec).map_err(|e| e.in_file(&debpipe_core::io::display_name(&cli.args.spec)))?;
     cli.args
         .emit(&spec.nginx_conf_path(), &render(&spec), 0o644)
 }
@@ -58,65 +72,21 @@ pub fn render(spec: &AppSpec) -> String {
                 "# Include it inside a server block: include {};",
                 spec.nginx_conf_path()
             );
-            locations(spec, "", &mut out);
+            // A snippet sits inside the admin's server block, where no
+            // upstream can be defined: it passes to the socket directly.
+            let pass = format!("unix:{}", spec.socket());
+            app::location(spec, &pass, "", &mut out);
+            static_files::locations(spec, "", &mut out);
         }
-        Some(server) => {
-            // uWSGI's socket twice: a worker stopping for a graceful reload
-            // may close a connection it accepted without answering; nginx
-            // then passes a GET or HEAD (never a POST) on to the second
-            // entry, the same socket, instead of answering 502. max_fails=0
-            // keeps nginx from ever marking the socket down.
-            let _ = write!(
-                out,
-                "upstream {up} {{\n    server unix:{sock} max_fails=0;\n    server unix:{sock} max_fails=0 backup;\n}}\n\n",
-                up = upstream_name(spec),
-                sock = spec.socket(),
-            );
-            out.push_str("server {\n");
-            let _ = writeln!(out, "    listen {};", server.listen);
-            let _ = writeln!(out, "    server_name {};", server.server_name.join(" "));
-            out.push('\n');
-            locations(spec, "    ", &mut out);
-            out.push_str("}\n");
+        Some(s) => {
+            let pass = upstream_name(spec);
+            server::render(spec, s, &mut out, |ind, out| {
+                app::location(spec, &pass, ind, out);
+                static_files::locations(spec, ind, out);
+            });
         }
     }
     out
-}
-
-/// The upstream a server block defines: `debpipe_<package>`, `-` and `.`
-/// as `_`.
-pub fn upstream_name(spec: &AppSpec) -> String {
-    format!("debpipe_{}", spec.package.replace(['-', '.', '+'], "_"))
-}
-
-fn locations(spec: &AppSpec, ind: &str, out: &mut String) {
-    // A snippet sits inside the admin's server block, where no upstream can
-    // be defined: it passes to the socket directly.
-    let pass = if spec.server.is_some() {
-        upstream_name(spec)
-    } else {
-        format!("unix:{}", spec.socket())
-    };
-    let _ = write!(
-        out,
-        "{ind}location ^~ {loc} {{\n\
-         {ind}    include uwsgi_params;\n\
-         {ind}    uwsgi_pass {pass};\n\
-         {ind}    uwsgi_read_timeout {timeout}s;\n\
-         {ind}    client_max_body_size {size};\n\
-         {ind}}}\n",
-        loc = spec.location,
-        timeout = spec.harakiri + READ_TIMEOUT_MARGIN,
-        size = spec.client_max_body_size,
-    );
-    for alias in [&spec.static_files, &spec.media].into_iter().flatten() {
-        let _ = write!(
-            out,
-            "{ind}location ^~ {url} {{\n{ind}    alias {dir}/;\n{ind}}}\n",
-            url = alias.url,
-            dir = alias.dir,
-        );
-    }
 }
 
 #[cfg(test)]
@@ -150,7 +120,7 @@ mod tests {
         let c = render(&spec(
             r#"{"module":"a","version":"1","static":{"url":"/static/","dir":"/srv/s"},"media":{"url":"/media/","dir":"/srv/m"}}"#,
         ));
-        assert!(c.contains("location ^~ /static/ {\n    alias /srv/s/;\n}\n"));
+        assert!(c.contains("location ^~ /static/ {\n    alias /srv/s/;\n"));
         assert!(c.contains("location ^~ /media/ {\n    alias /srv/m/;\n}\n"));
     }
 
@@ -168,5 +138,40 @@ mod tests {
         assert!(c.contains("        uwsgi_pass debpipe_a_api;\n"));
         assert!(c.contains("    location ^~ /api/a/ {\n        include uwsgi_params;\n"));
         assert!(c.ends_with("    }\n}\n"));
+    }
+
+    #[test]
+    fn https_listens_on_443_of_the_same_address() {
+        assert_eq!(server::https_listen("80"), "443");
+        assert_eq!(server::https_listen("127.0.0.1:8080"), "127.0.0.1:443");
+        assert_eq!(server::https_listen("[::]:80"), "[::]:443");
+    }
+
+    #[test]
+    fn tls_with_listen_on_443_is_refused_and_other_ports_are_not() {
+        let tls = r#""tls":{"certificate":"/etc/a.pem","key":"/etc/a.key"}"#;
+        for (listen, ok) in [
+            ("443", false),
+            ("[::1]:443", false),
+            ("80", true),
+            ("8443", true),
+        ] {
+            let s = spec(&format!(
+                r#"{{"module":"a","version":"1","server":{{"listen":"{listen}",{tls}}}}}"#
+            ));
+            assert_eq!(server::check(&s).is_ok(), ok, "{listen}");
+        }
+    }
+
+    #[test]
+    fn real_ip_only_with_trusted_proxies() {
+        let plain = render(&spec(r#"{"module":"a","version":"1","server":{}}"#));
+        assert!(!plain.contains("real_ip"));
+        let behind = render(&spec(
+            r#"{"module":"a","version":"1","trusted_proxies":["10.0.0.0/8"],"server":{}}"#,
+        ));
+        assert!(behind.contains(
+            "    set_real_ip_from 10.0.0.0/8;\n    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
+        ));
     }
 }

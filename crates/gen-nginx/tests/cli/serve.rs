@@ -1,31 +1,13 @@
-//! gen-nginx as users run it, and its output as real nginx reads and serves it.
-#![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
+//! nginx -t and a running nginx serving the app through uWSGI, as a
+//! snippet in the admin's server block and as a whole server block.
 
 use std::path::Path;
 
 use debpipe_testkit::{
-    Generator, NginxWrapper, ScratchApp, fixtures, free_port, http_get, start_uwsgi_as_www_data,
-    wait_until,
+    NginxWrapper, ScratchApp, fixtures, free_port, http_get, start_uwsgi_as_www_data, wait_until,
 };
 
-fn tool() -> Generator {
-    Generator {
-        tool: "gen-nginx",
-        bin: assert_cmd::cargo::cargo_bin!("gen-nginx").to_path_buf(),
-        args: vec![],
-        golden_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
-        ext: "conf",
-        example_install_path: "/etc/nginx/conf.d/wechat-api.conf",
-        mode: 0o644,
-    }
-}
-
-debpipe_testkit::generator_contract_tests!(tool());
-
-fn generate(spec: &Path, out: &Path) {
-    let st = tool().cmd().arg("-o").arg(out).arg(spec).status().unwrap();
-    assert!(st.success());
-}
+use crate::generate;
 
 /// `nginx -t` accepts the snippet inside a server block, and the server
 /// block alone at http level (where conf.d files land).

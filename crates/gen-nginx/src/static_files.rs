@@ -7,6 +7,10 @@
 //! minute, as whitenoise does. `gzip_static` serves a precompressed `.gz`
 //! sibling (made at build time) to clients that accept gzip, with `Vary`,
 //! also through proxies that add `Via`. Media (uploads) are served as is.
+//!
+//! nginx's `add_header` in a location replaces the ones inherited from the
+//! server: in a snippet, headers the admin adds at server level (HSTS, say)
+//! no longer reach the static files; repeat them in the static location.
 
 use std::fmt::Write as _;
 

@@ -68,9 +68,9 @@ struct Site {
 }
 
 impl Site {
-    /// Start the site for `package` with the spec fields `extra` (a JSON
-    /// object's inner fields), and wait until the app answers on
-    /// `probe_url` (curl arguments, e.g. `http://app.test/api/scratch/ping`).
+    /// Start the site for `package` with the spec fields `extra(app)` (a
+    /// JSON object's inner fields; it may make files in the app's
+    /// directory), and wait until nginx answers for the app.
     fn start(package: &str, mode: Mode, extra: impl Fn(&ScratchApp) -> String) -> Self {
         let app = ScratchApp::new();
         let spec = app.dir.path().join("app.json");

@@ -100,7 +100,9 @@ impl Schedule {
         }
         if let Some(n) = v.strip_prefix("every ").and_then(|r| r.strip_suffix('m')) {
             return match n.parse::<u8>() {
-                Ok(k @ 1..=59) if !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()) => Ok(Self::EveryMinutes(k)),
+                Ok(k @ 1..=59) if !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()) => {
+                    Ok(Self::EveryMinutes(k))
+                }
                 _ => Err(bad()),
             };
         }
@@ -216,13 +218,17 @@ fn command_name(v: &str) -> std::result::Result<(), String> {
     }
 }
 
-fn argv(field: &str, words: Vec<String>, first: fn(&str) -> std::result::Result<(), String>) -> Result<Vec<String>> {
+fn argv(
+    field: &str,
+    words: Vec<String>,
+    first: fn(&str) -> std::result::Result<(), String>,
+) -> Result<Vec<String>> {
     let Some(head) = words.first() else {
         return Err(Error::invalid(field, "must not be empty"));
     };
-    first(head).map_err(|r| Error::invalid(&format!("{field}[0]"), r))?;
+    first(head).map_err(|r| Error::invalid(format!("{field}[0]"), r))?;
     for (i, w) in words.iter().enumerate() {
-        word(w).map_err(|r| Error::invalid(&format!("{field}[{i}]"), r))?;
+        word(w).map_err(|r| Error::invalid(format!("{field}[{i}]"), r))?;
     }
     Ok(words)
 }
@@ -252,7 +258,7 @@ pub(crate) fn daemons(
             Some(t @ 1..=3600) => t,
             Some(t) => {
                 return Err(Error::invalid(
-                    &format!("{field}.stop_timeout"),
+                    format!("{field}.stop_timeout"),
                     format!("must be between 1 and 3600, got {t}"),
                 ));
             }
@@ -280,11 +286,13 @@ pub(crate) fn timers(
         if daemons.iter().any(|d| d.name == name) {
             return Err(Error::invalid(
                 &field,
-                format!("a daemon has this name too (both would be the unit `<package>-{name}.service`)"),
+                format!(
+                    "a daemon has this name too (both would be the unit `<package>-{name}.service`)"
+                ),
             ));
         }
-        let schedule =
-            Schedule::parse(&t.schedule).map_err(|r| Error::invalid(&format!("{field}.schedule"), r))?;
+        let schedule = Schedule::parse(&t.schedule)
+            .map_err(|r| Error::invalid(format!("{field}.schedule"), r))?;
         out.push(Timer {
             command: argv(&format!("{field}.command"), t.command, program)?,
             name,
@@ -307,7 +315,15 @@ mod tests {
         assert_eq!(s.on_calendar(), "*-*-* 03:30:00");
         assert_eq!(s.cron(), "30 3 * * *");
         assert_eq!(Schedule::parse("weekly").unwrap().cron(), "0 0 * * 1");
-        for ok in ["every 1m", "every 59m", "hourly", "daily", "00:00", "23:59", "monthly"] {
+        for ok in [
+            "every 1m",
+            "every 59m",
+            "hourly",
+            "daily",
+            "00:00",
+            "23:59",
+            "monthly",
+        ] {
             assert_eq!(Schedule::parse(ok).unwrap().as_spec(), ok);
         }
     }
@@ -315,8 +331,20 @@ mod tests {
     #[test]
     fn schedules_one_side_cannot_express_are_refused() {
         for bad in [
-            "every 0m", "every 60m", "every 05m", "every +5m", "every 1h", "24:00", "3:30", "12:60",
-            "*/5 * * * *", "Mon..Fri 10:00", "@reboot", "minutely", "", "daily ",
+            "every 0m",
+            "every 60m",
+            "every 05m",
+            "every +5m",
+            "every 1h",
+            "24:00",
+            "3:30",
+            "12:60",
+            "*/5 * * * *",
+            "Mon..Fri 10:00",
+            "@reboot",
+            "minutely",
+            "",
+            "daily ",
         ] {
             let e = Schedule::parse(bad).unwrap_err();
             assert!(e.contains("both systemd timers and cron"), "{bad:?}: {e}");

@@ -28,8 +28,8 @@ pub use crate::validate::{
 };
 use crate::validate::{
     allowed_host, cidr, description, env_name, homepage, listen, maintainer, nginx_size,
-    plugin_name, priority, python_project, rel_path, synopsis_for, section, server_name, url_prefix, user_name,
-    uwsgi_key, wsgi_entry,
+    plugin_name, priority, python_project, rel_path, section, server_name, synopsis_for,
+    url_prefix, user_name, uwsgi_key, wsgi_entry,
 };
 
 /// A URL prefix served by nginx straight from a directory.
@@ -352,19 +352,16 @@ impl AppSpec {
                 "cannot be combined with `threads`: choose one concurrency model",
             ));
         }
-        let description = match raw.description {
-            Some(d) => check_owned("description", d, description)?,
-            None => {
-                let plain = format!("{module} web application ({package})");
-                let synopsis = if synopsis_for(&package, &plain).is_ok() {
-                    plain
-                } else {
-                    format!("Django web application {module} ({package})")
-                };
-                format!(
-                    "{synopsis}\nThe {module} Django application, served by uWSGI behind nginx."
-                )
-            }
+        let description = if let Some(d) = raw.description {
+            check_owned("description", d, description)?
+        } else {
+            let plain = format!("{module} web application ({package})");
+            let synopsis = if synopsis_for(&package, &plain).is_ok() {
+                plain
+            } else {
+                format!("Django web application {module} ({package})")
+            };
+            format!("{synopsis}\nThe {module} Django application, served by uWSGI behind nginx.")
         };
         synopsis_for(&package, description.lines().next().unwrap_or(""))
             .map_err(|r| Error::invalid("description", r))?;
@@ -836,7 +833,13 @@ impl Extras {
             Some(d) => check_owned("project_dir", d.trim_end_matches('/').to_string(), rel_path)?,
         };
         let mut python_path = Vec::new();
-        for (i, p) in raw.python_path.take().unwrap_or_default().into_iter().enumerate() {
+        for (i, p) in raw
+            .python_path
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             python_path.push(check_owned(&format!("python_path[{i}]"), p, abs_path)?);
         }
         let mut build_env = Vec::new();
@@ -864,11 +867,23 @@ impl Extras {
         let daemons = crate::jobs::daemons(raw.daemons.take())?;
         let timers = crate::jobs::timers(raw.timers.take(), &daemons)?;
         let mut trusted_proxies = Vec::new();
-        for (i, c) in raw.trusted_proxies.take().unwrap_or_default().into_iter().enumerate() {
+        for (i, c) in raw
+            .trusted_proxies
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             trusted_proxies.push(check_owned(&format!("trusted_proxies[{i}]"), c, cidr)?);
         }
         let mut no_binary = Vec::new();
-        for (i, n) in raw.no_binary.take().unwrap_or_default().into_iter().enumerate() {
+        for (i, n) in raw
+            .no_binary
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             no_binary.push(check_owned(&format!("no_binary[{i}]"), n, python_project)?);
         }
         Ok(Self {
@@ -1027,7 +1042,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.user, "pretalx");
         assert_eq!(s.project_root(), "/opt/www/pretalx/src");
-        assert_eq!(s.settings_overlay_path(), "/opt/www/pretalx/src/debpipe_settings.py");
+        assert_eq!(
+            s.settings_overlay_path(),
+            "/opt/www/pretalx/src/debpipe_settings.py"
+        );
         let env = s.build_step_env();
         assert!(!env.iter().any(|(k, _)| k == "A"), "{env:?}");
         assert!(env.contains(&("B".into(), "2".into())));
@@ -1044,7 +1062,11 @@ mod tests {
         assert!(!s.synopsis().starts_with("pretalx"), "{}", s.synopsis());
         let e = spec(r#"{"module":"a","version":"1","package":"pretalx","description":"Pretalx conference tool"}"#)
             .unwrap_err();
-        assert!(e.to_string().contains("description-starts-with-package-name"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("description-starts-with-package-name"),
+            "{e}"
+        );
     }
 
     #[test]

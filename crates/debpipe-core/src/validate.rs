@@ -397,7 +397,11 @@ pub(crate) fn cidr(v: &str) -> std::result::Result<(), String> {
     let max = match addr.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V4(_)) => 32,
         Ok(std::net::IpAddr::V6(_)) => 128,
-        Err(_) => return Err(format!("must be an IP address or CIDR (10.0.0.0/8), got {v:?}")),
+        Err(_) => {
+            return Err(format!(
+                "must be an IP address or CIDR (10.0.0.0/8), got {v:?}"
+            ));
+        }
     };
     if let Some(l) = len {
         match l.parse::<u8>() {

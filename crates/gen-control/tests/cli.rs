@@ -8,6 +8,10 @@ use std::process::Command;
 
 use debpipe_testkit::{Generator, SCRUB_ENV, assert_golden, fixtures};
 
+/// The maintainer scripts run for real on this host (a throwaway package).
+#[path = "cli/host.rs"]
+mod host;
+
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }

@@ -17,6 +17,7 @@
 //! Every path honours `DPKG_ROOT` (set by dpkg for `--root` installs); with
 //! `DPKG_ROOT` set, no service or user is touched, as debhelper's snippets do.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use debpipe_core::deb822::{Paragraph, fold_description};
@@ -416,11 +417,12 @@ fn sysv_jobs(spec: &AppSpec, function: &str, action: &str) -> String {
     for d in &spec.daemons {
         let name = spec.job_unit(&d.name);
         if action == "remove" {
-            body.push_str(&format!("    update-rc.d {name} remove >/dev/null\n"));
+            let _ = writeln!(body, "    update-rc.d {name} remove >/dev/null");
         } else {
-            body.push_str(&format!(
-                "    if [ -x /etc/init.d/{name} ]; then\n        update-rc.d {name} {action} >/dev/null\n    fi\n"
-            ));
+            let _ = writeln!(
+                body,
+                "    if [ -x /etc/init.d/{name} ]; then\n        update-rc.d {name} {action} >/dev/null\n    fi"
+            );
         }
     }
     body.push_str("}\n");
@@ -500,9 +502,9 @@ pub fn env_file_template(spec: &AppSpec) -> String {
         );
         for (k, v) in &spec.env {
             if v.contains(' ') {
-                t.push_str(&format!("# {k}='{v}'\n"));
+                let _ = writeln!(t, "# {k}='{v}'");
             } else {
-                t.push_str(&format!("# {k}={v}\n"));
+                let _ = writeln!(t, "# {k}={v}");
             }
         }
     }

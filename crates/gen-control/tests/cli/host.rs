@@ -40,6 +40,7 @@ const STUB: &str = "#!/bin/sh\nprintf '%s\\n' \"${0##*/} $*\" >>\"$STUB_LOG\"\ne
 impl HostPkg {
     /// `tag` makes the package name unique to a test; `extra` adds fields
     /// to the spec (a JSON object's inner fields).
+    #[allow(clippy::too_many_lines)] // one tree, set up in the order dpkg would
     pub fn new(tag: &str, extra: &str) -> Self {
         assert!(
             Command::new("id")
@@ -62,15 +63,15 @@ impl HostPkg {
         let state = d.join(format!("lib/{name}"));
         let log = d.join("log");
         let etc = PathBuf::from(format!("/etc/{name}"));
-        let stage = d.join("stage");
+        let staging = d.join("stage");
         // The conffile only its group may read, as the app ships it.
         write(
-            &stage.join(format!("etc/{name}/local.cfg")),
+            &staging.join(format!("etc/{name}/local.cfg")),
             "[db]\npassword = x\n",
             0o640,
         );
         write(
-            &stage.join(format!("etc/nginx/sites-available/{name}.conf")),
+            &staging.join(format!("etc/nginx/sites-available/{name}.conf")),
             "server {}\n",
             0o644,
         );
@@ -90,13 +91,18 @@ impl HostPkg {
             ),
         )
         .unwrap();
-        let out = cmd().arg(&spec).arg("--root").arg(&stage).output().unwrap();
+        let out = cmd()
+            .arg(&spec)
+            .arg("--root")
+            .arg(&staging)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let area = stage.join("DEBIAN");
+        let area = staging.join("DEBIAN");
         // The installed tree, as dpkg would have unpacked it.
         std::fs::create_dir_all(&app).unwrap();
         write(&venv.join("lib/fake/django/__init__.py"), "", 0o644);
@@ -389,15 +395,16 @@ fn upgrade_from_www_data_moves_ownership_over_without_following_symlinks() {
     assert!(!pkg.env_file.exists());
 }
 
-/// A first install: env_file made 0640 root:group with its header and the
+/// A first install: `env_file` made 0640 root:group with its header and the
 /// package's variables as comments; the conffile readable by its group
 /// alone gets the service's group (dpkg-statoverride); the steps run in the
-/// documented order, each through manage with debpipe.env then env_file;
+/// documented order, each through manage with `debpipe.env` then `env_file`;
 /// daemons restarted, the site linked and nginx reloaded. An upgrade keeps
 /// the operator's file and values; remove stops the daemons and takes the
 /// site away (nginx reloaded), a new install brings it back, purge leaves
 /// nothing.
 #[test]
+#[allow(clippy::too_many_lines)] // one package's life, step by step
 fn first_install_upgrade_remove_and_purge_for_real() {
     let mut pkg = HostPkg::new(
         "f",
@@ -496,9 +503,10 @@ fn first_install_upgrade_remove_and_purge_for_real() {
     assert_eq!(owner(&pkg.env_file), format!("root:{n}"));
     let calls = pkg.take_calls();
     assert!(
-        calls.contains(&format!(
-            "manage clearsessions FOO=from-operator GREETING=hello world SETTINGS=debpipe_settings"
-        )),
+        calls.contains(
+            &"manage clearsessions FOO=from-operator GREETING=hello world SETTINGS=debpipe_settings"
+                .to_string()
+        ),
         "{calls:#?}"
     );
     assert!(
@@ -575,7 +583,7 @@ fn first_install_upgrade_remove_and_purge_for_real() {
 
 /// A refused preflight: nothing has written to the database (no migrate, no
 /// release command). At a first install the message says the configuration
-/// is the likely cause and names env_file; with the old version running, it
+/// is the likely cause and names `env_file`; with the old version running, it
 /// says that one keeps serving. A failing release command fails postinst
 /// naming it, and nothing after it runs, nor any restart.
 #[test]

@@ -8,32 +8,70 @@ ROOT="${DPKG_ROOT:-}"
 PACKAGE=example-api
 VENV=/opt/www/venvs/example-api
 APP_DIR=/opt/www/example
-APP_USER=www-data
-APP_GROUP=www-data
+APP_USER=example-api
+APP_GROUP=example-api
+SOCKET_GROUP=www-data
+OLD_USER=www-data
 LOG_DIR=/var/log/uwsgi
 LOG_FILE=/var/log/uwsgi/example.log
+JOB_LOG_DIR=/var/log/example-api
 RUN_DIR=/run/example-api
 STATE_DIR=/var/lib/example-api
 MEDIA_DIR=/var/lib/example-api/media
 SECRET_FILE=/var/lib/example-api/secret_key
 MANAGE=/opt/www/venvs/example-api/bin/manage
+PACKAGE_ENV=/opt/www/example/debpipe.env
+ENV_FILE=/etc/example-api/example-api.env
+ENV_DIR=/etc/example-api
+ENV_TEMPLATE='# /etc/example-api/example-api.env: the configuration of example-api
+# DEBUG=0'
+GROUP_FILES='0640 /etc/example-api/local.cfg'
 CONFIG_HOOK=scripts/updateconfig.py
 MIGRATE=no
+RELEASE_COMMANDS='clearsessions
+remove_stale_contenttypes --no-input'
+DAEMONS='worker'
+TIMERS='housekeeping'
 NGINX=yes
 NGINX_SHIPPED=0123456789abcdef
+NGINX_SITE=/etc/nginx/sites-available/example-api.conf
+NGINX_LINK=/etc/nginx/sites-enabled/example-api.conf
+NGINX_LINK_TARGET=../sites-available/example-api.conf
 PIDFILE=/run/example-api.pid
 WSGI_MODULE=debpipe_wsgi
 WSGI_CALLABLE=application
 RELOAD_TIMEOUT=95
-app_env() {
+spec_env() {
     export DJANGO_SETTINGS_MODULE=debpipe_settings
 }
 # @end
 
-# The service's own user and group when it is not www-data; nginx (www-data)
-# reaches the socket through the group. gen-control keeps this function only
-# for such a spec: lintian wants a Depends on the account tools wherever
-# they are called.
+# The app's environment, with one precedence everywhere: the package's own
+# values (<app_dir>/debpipe.env, or the same values built in when the
+# package has no such file), then the operator's ENV_FILE, which wins. Read
+# as root, before manage drops to the service user.
+app_env() {
+    if [ -r "$ROOT$PACKAGE_ENV" ]; then
+        set -a
+        # shellcheck source=/dev/null
+        . "$ROOT$PACKAGE_ENV"
+        set +a
+    else
+        spec_env
+    fi
+    if [ -r "$ROOT$ENV_FILE" ]; then
+        set -a
+        # shellcheck source=/dev/null
+        . "$ROOT$ENV_FILE"
+        set +a
+    fi
+}
+
+# The service's own system user and group (by default both named after the
+# package). nginx (www-data) is not in that group: it reaches the socket
+# through the socket's group, www-data. gen-control keeps this function only
+# for a spec whose user is not www-data: lintian wants a Depends on the
+# account tools wherever they are called.
 # @account
 make_account() {
     [ -z "$ROOT" ] || return 0
@@ -43,25 +81,46 @@ make_account() {
     if ! getent passwd "$APP_USER" >/dev/null; then
         adduser --system --no-create-home --home /nonexistent --ingroup "$APP_GROUP" --quiet "$APP_USER"
     fi
-    if [ "$APP_GROUP" != www-data ]; then
-        adduser --quiet www-data "$APP_GROUP"
+    # Earlier versions added nginx's user to a custom group; that group can
+    # read the operator's configuration, so nginx leaves it.
+    if [ "$APP_GROUP" != "$SOCKET_GROUP" ] &&
+        id -nG "$SOCKET_GROUP" 2>/dev/null | tr ' ' '\n' | grep -qx "$APP_GROUP"; then
+        echo "$PACKAGE: removing $SOCKET_GROUP from the group $APP_GROUP (nginx reaches the socket through the group $SOCKET_GROUP)"
+        deluser --quiet "$SOCKET_GROUP" "$APP_GROUP"
     fi
 }
 # @end-account
 
-# Directories: the runtime directory (the socket's; systemd and the SysV
-# script make it again at each start), the log, and the state directory
-# (SQLite databases, uploads, the secret key), which only purge removes.
+# An upgrade from a version whose service ran as www-data: what that user
+# owned in the state directory, the media directory, the secret key and the
+# log moves over to the service's user and group. Only files owned by the
+# old user change, and symlinks are never followed (find does not follow
+# them, chown -h changes the link itself).
+adopt_files() {
+    [ -z "$ROOT" ] || return 0
+    [ "$APP_USER" != "$OLD_USER" ] || return 0
+    getent passwd "$OLD_USER" >/dev/null || return 0
+    for path in "$STATE_DIR" "$MEDIA_DIR" "$SECRET_FILE" "$LOG_FILE" "$LOG_FILE".*; do
+        [ -n "$path" ] || continue
+        [ -e "$path" ] || [ -L "$path" ] || continue
+        find "$path" -user "$OLD_USER" -exec chown -h "$APP_USER:$APP_GROUP" {} +
+    done
+}
+
+# Directories: the runtime directory (the socket's, which nginx enters
+# through the socket's group; systemd and the SysV script make it again at
+# each start), the logs, and the state directory (SQLite databases,
+# uploads, the secret key), which only purge removes.
 make_dirs() {
     if [ -z "$ROOT" ]; then
-        install -d -o "$APP_USER" -g "$APP_GROUP" -m 0750 "$RUN_DIR"
+        install -d -o "$APP_USER" -g "$SOCKET_GROUP" -m 0750 "$RUN_DIR"
     fi
     install -d -m 0755 "$ROOT$LOG_DIR"
     if [ ! -e "$ROOT$LOG_FILE" ]; then
         install -m 0640 /dev/null "$ROOT$LOG_FILE"
         [ -n "$ROOT" ] || chown "$APP_USER:$APP_GROUP" "$LOG_FILE"
     fi
-    for dir in "$STATE_DIR" "$MEDIA_DIR"; do
+    for dir in "$STATE_DIR" "$MEDIA_DIR" "$JOB_LOG_DIR"; do
         [ -n "$dir" ] || continue
         if [ -z "$ROOT" ]; then
             install -d -o "$APP_USER" -g "$APP_GROUP" -m 0750 "$dir"
@@ -85,6 +144,42 @@ make_secret() {
     mv -f "$tmp" "$ROOT$SECRET_FILE"
 }
 
+# The operator's configuration, ENV_FILE: made when it is missing at the
+# first install (0640 root:group: the service reads it, nginx cannot), with
+# a header on its syntax and the package's variables as comments. It is not
+# a conffile (the package does not ship it): an upgrade never touches it,
+# purge removes it.
+make_env_file() {
+    [ -z "$1" ] || return 0
+    [ ! -e "$ROOT$ENV_FILE" ] && [ ! -L "$ROOT$ENV_FILE" ] || return 0
+    if [ -n "$ENV_DIR" ]; then
+        install -d -m 0755 "$ROOT$ENV_DIR"
+    fi
+    tmp="$ROOT$ENV_FILE.dpkg-new"
+    rm -f "$tmp"
+    (
+        umask 077
+        printf '%s\n' "$ENV_TEMPLATE" >"$tmp"
+    )
+    [ -n "$ROOT" ] || chown "root:$APP_GROUP" "$tmp"
+    chmod 0640 "$tmp"
+    mv -f "$tmp" "$ROOT$ENV_FILE"
+}
+
+# Files the app ships under etc/ readable by no one but their group (mode
+# 0640 and the like): their group becomes the service's, through
+# dpkg-statoverride so that dpkg keeps it on every unpack. An override the
+# admin set is left alone.
+group_files() {
+    [ -z "$ROOT" ] || return 0
+    [ -n "$GROUP_FILES" ] || return 0
+    printf '%s\n' "$GROUP_FILES" | while read -r mode path; do
+        if ! dpkg-statoverride --list "$path" >/dev/null; then
+            dpkg-statoverride --update --add root "$APP_GROUP" "$mode" "$path"
+        fi
+    done
+}
+
 # Byte-compile the venv and the app where they are installed (the package
 # ships no bytecode; prerm removes what this makes).
 compile() {
@@ -94,8 +189,9 @@ compile() {
     fi
 }
 
-# The app's config hook (the seed's scripts/updateconfig.py), as root with
-# the app's environment.
+# The app's config hook (CONFIG_HOOK, relative to the app directory), as
+# root with the app's environment, in the app directory. It runs before the
+# preflight: it may write configuration, never the database.
 run_hook() {
     [ -n "$CONFIG_HOOK" ] || return 0
     (
@@ -108,24 +204,37 @@ run_hook() {
     }
 }
 
-# Before an upgrade takes traffic: the new code imports and passes Django's
+# What a refused configuration means: with nothing running yet (a first
+# install), most likely the operator's configuration; otherwise the running
+# service keeps the version it loaded.
+refused() {
+    if [ -z "$1" ] || [ -z "$(master_pid)" ]; then
+        echo "$PACKAGE: nothing was running: the likely cause is the configuration; set what the app needs in $ENV_FILE (KEY=VALUE lines, see its header), then run 'dpkg --configure $PACKAGE'" >&2
+    else
+        echo "$PACKAGE: the running service keeps the old version; fix the package or $ENV_FILE and install it again" >&2
+    fi
+}
+
+# Before a version takes traffic: the new code imports and passes Django's
 # checks (`check --deploy` fails on errors only), as the service user with
-# the service's settings. On failure postinst stops here, and the running
-# master keeps serving the old code it loaded (a respawned worker forks from
-# it, so it never runs the new code either).
+# the service's environment. This covers the daemons and timers too: they
+# import the same code. On failure postinst stops here, before anything has
+# written to the database, and the running master keeps serving the old
+# code it loaded (a respawned worker forks from it, so it never runs the new
+# code either).
 preflight() {
     [ -z "$ROOT" ] || return 0
     "$VENV/bin/python3" -c 'import django' 2>/dev/null || return 0
-    if ! out=$("$MANAGE" shell -c "import importlib; getattr(importlib.import_module('$WSGI_MODULE'), '$WSGI_CALLABLE')" 2>&1); then
+    if ! out=$(app_env && "$MANAGE" shell -c "import importlib; getattr(importlib.import_module('$WSGI_MODULE'), '$WSGI_CALLABLE')" 2>&1); then
         echo "$PACKAGE: the new version does not import ($WSGI_MODULE:$WSGI_CALLABLE): $(printf '%s\n' "$out" | tail -n 1)" >&2
-        echo "$PACKAGE: the running service keeps the old version; fix the package and install it again" >&2
+        refused "$1"
         return 1
     fi
-    if ! out=$("$MANAGE" check --deploy 2>&1); then
+    if ! out=$(app_env && "$MANAGE" check --deploy 2>&1); then
         # The first check that failed (`?: (app.E001) message`), else the
         # first error line, else the last line.
         echo "$PACKAGE: manage.py check --deploy failed: $(printf '%s\n' "$out" | grep -m1 -E '\([A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.E[0-9]+\)' || printf '%s\n' "$out" | grep -m1 -E 'ERROR|Error' || printf '%s\n' "$out" | tail -n 1)" >&2
-        echo "$PACKAGE: the running service keeps the old version; fix the package and install it again" >&2
+        refused "$1"
         return 1
     fi
 }
@@ -176,29 +285,64 @@ wait_reloaded() {
 }
 
 # Django's migrations, as the service user (the database is the service's
-# to write), before the service (re)starts.
+# to write), after the preflight and before the service (re)starts.
 migrate() {
     [ "$MIGRATE" = yes ] || return 0
     [ -z "$ROOT" ] || return 0
-    "$MANAGE" migrate --noinput || {
+    (app_env && "$MANAGE" migrate --noinput) || {
         echo "$PACKAGE: manage.py migrate failed; the service was not restarted" >&2
         return 1
     }
 }
 
-# Enable and (re)start the service: systemd when it runs, else the SysV
+# The spec's release_commands, in order, each as the service user through
+# manage, after migrate and before the reload. The first that fails stops
+# postinst, naming it; the running service keeps the old version. (Each
+# line is one command; its words are validated: no spaces, no shell or glob
+# characters, so splitting the line gives them back.)
+release_commands() {
+    [ -n "$RELEASE_COMMANDS" ] || return 0
+    [ -z "$ROOT" ] || return 0
+    printf '%s\n' "$RELEASE_COMMANDS" | while read -r line; do
+        [ -n "$line" ] || continue
+        # shellcheck disable=SC2086 # one word per field, see above
+        if ! (set -f && app_env && "$MANAGE" $line); then
+            echo "$PACKAGE: the release command 'manage $line' failed; the service was not reloaded and keeps the old version" >&2
+            return 1
+        fi
+    done
+}
+
+# Register a unit with deb-systemd-helper as debhelper does: enable it at
+# the first install, keep the admin's choice on upgrades.
+register_unit() {
+    deb-systemd-helper unmask "$1" >/dev/null || true
+    if deb-systemd-helper --quiet was-enabled "$1"; then
+        deb-systemd-helper enable "$1" >/dev/null || true
+    else
+        deb-systemd-helper update-state "$1" >/dev/null || true
+    fi
+}
+
+# The SysV scripts of the daemons, registered with update-rc.d (one literal
+# line per script, as lintian looks for them). gen-control writes this
+# function from the spec's daemons.
+# @sysv-jobs
+register_sysv_jobs() {
+    if [ -x /etc/init.d/example-api-worker ]; then
+        update-rc.d example-api-worker defaults >/dev/null
+    fi
+}
+# @end-sysv-jobs
+
+# Enable and (re)start the web service: systemd when it runs, else the SysV
 # script through invoke-rc.d, which honours policy-rc.d.
 start_service() {
     [ -z "$ROOT" ] || return 0
     # The socket unit holds the listening socket while the service restarts.
     if command -v deb-systemd-helper >/dev/null; then
         for unit in "$PACKAGE.socket" "$PACKAGE.service"; do
-            deb-systemd-helper unmask "$unit" >/dev/null || true
-            if deb-systemd-helper --quiet was-enabled "$unit"; then
-                deb-systemd-helper enable "$unit" >/dev/null || true
-            else
-                deb-systemd-helper update-state "$unit" >/dev/null || true
-            fi
+            register_unit "$unit"
         done
     fi
     if [ -x "/etc/init.d/$PACKAGE" ]; then
@@ -208,10 +352,24 @@ start_service() {
     if [ -d /run/systemd/system ]; then
         systemctl --system daemon-reload >/dev/null || true
     fi
+    master=$(master_pid)
+    # A master running as another user (www-data, before the service had its
+    # own) would keep that user across a reload: start it again instead.
+    if [ -n "$master" ] && [ "$(stat -c %U "/proc/$master")" != "$APP_USER" ]; then
+        echo "$PACKAGE: the service ran as $(stat -c %U "/proc/$master"); restarting it as $APP_USER"
+        if [ -d /run/systemd/system ]; then
+            deb-systemd-invoke stop "$PACKAGE.service" >/dev/null
+            deb-systemd-invoke restart "$PACKAGE.socket" >/dev/null
+            deb-systemd-invoke start "$PACKAGE.service" >/dev/null
+        else
+            invoke-rc.d "$PACKAGE" stop
+            invoke-rc.d "$PACKAGE" start
+        fi
+        return 0
+    fi
     # An upgrade of a running service is a graceful reload: the socket stays
     # open and requests queue while the master loads the new version (a
     # stop and start would refuse them). policy-rc.d decides, as always.
-    master=$(master_pid)
     if [ -n "$1" ] && [ -n "$master" ]; then
         rc=0
         invoke-rc.d --query "$PACKAGE" restart >/dev/null 2>&1 || rc=$?
@@ -236,11 +394,68 @@ start_service() {
     fi
 }
 
+# The daemons (<package>-NAME.service, /etc/init.d/<package>-NAME) and the
+# timers (<package>-NAME.timer; without systemd, /etc/cron.d/<package>):
+# enabled as debhelper does, and restarted, never reloaded, so that no
+# daemon of the old version runs once postinst is done. A daemon that does
+# not start fails postinst, naming it.
+start_jobs() {
+    [ -z "$ROOT" ] || return 0
+    [ -n "$DAEMONS$TIMERS" ] || return 0
+    if command -v deb-systemd-helper >/dev/null; then
+        for name in $DAEMONS; do
+            register_unit "$PACKAGE-$name.service"
+        done
+        for name in $TIMERS; do
+            register_unit "$PACKAGE-$name.timer"
+        done
+    fi
+    register_sysv_jobs
+    for name in $DAEMONS; do
+        if [ -d /run/systemd/system ]; then
+            deb-systemd-invoke restart "$PACKAGE-$name.service" >/dev/null || {
+                echo "$PACKAGE: the daemon $name did not start; see 'systemctl status $PACKAGE-$name.service'" >&2
+                return 1
+            }
+        elif [ -x "/etc/init.d/$PACKAGE-$name" ]; then
+            invoke-rc.d "$PACKAGE-$name" restart || {
+                echo "$PACKAGE: the daemon $name did not start; see $JOB_LOG_DIR/$name.log" >&2
+                return 1
+            }
+        fi
+    done
+    if [ -d /run/systemd/system ]; then
+        for name in $TIMERS; do
+            deb-systemd-invoke restart "$PACKAGE-$name.timer" >/dev/null || {
+                echo "$PACKAGE: the timer $name did not start; see 'systemctl status $PACKAGE-$name.timer'" >&2
+                return 1
+            }
+        done
+    fi
+}
+
+# With a server block (NGINX_SITE, a conffile outside what nginx reads),
+# the site is enabled by a link in sites-enabled: made at the first install
+# and again when the package is installed after a remove disabled it
+# (postrm remove takes the link away so nginx stops routing to the removed
+# service, as apache2's helpers do with a2ensite); an admin who removed the
+# link keeps it removed across upgrades.
+enable_site() {
+    [ -n "$NGINX_SITE" ] || return 0
+    marker="$ROOT$STATE_DIR/nginx.disabled-on-remove"
+    [ -z "$1" ] || [ -e "$marker" ] || return 0
+    if [ -d "$ROOT${NGINX_LINK%/*}" ] && [ ! -e "$ROOT$NGINX_LINK" ] && [ ! -L "$ROOT$NGINX_LINK" ]; then
+        ln -s "$NGINX_LINK_TARGET" "$ROOT$NGINX_LINK"
+    fi
+    rm -f "$marker"
+}
+
 # Reload nginx when it runs, at the first install and when the package
 # ships a changed nginx file (NGINX_SHIPPED is the fingerprint of the file
-# as built; the last one reloaded is kept in the state directory). A reload closes nginx's idle keep-alive connections, which an
-# upgrade of the app alone has no reason to do; an admin who edits the file
-# reloads nginx as they would anyway.
+# as built; the last one reloaded is kept in the state directory, and
+# postrm remove forgets it). A reload closes nginx's idle keep-alive
+# connections, which an upgrade of the app alone has no reason to do; an
+# admin who edits the file reloads nginx as they would anyway.
 reload_nginx() {
     [ "$NGINX" = yes ] || return 0
     [ -z "$ROOT" ] || return 0
@@ -260,20 +475,29 @@ reload_nginx() {
 
 case "$1" in
     configure)
+        # The order is fixed: nothing writes to the database before the
+        # preflight has passed, and the service takes the new version last.
         make_account
+        adopt_files
         make_dirs
         make_secret
+        make_env_file "$2"
+        group_files
         compile
         run_hook
-        preflight
+        preflight "$2"
         migrate
+        release_commands
         start_service "$2"
+        start_jobs
+        enable_site "$2"
         reload_nginx
         ;;
     abort-upgrade|abort-remove|abort-deconfigure)
         # The old version is configured again: run it.
         compile
         start_service "$2"
+        start_jobs
         ;;
     triggered)
         # No trigger interest is declared; nothing to do.

@@ -10,35 +10,103 @@ VENV=/opt/www/venvs/example-api
 APP_DIR=/opt/www/example
 LOG_DIR=/var/log/uwsgi
 LOG_FILE=/var/log/uwsgi/example.log
+JOB_LOG_DIR=/var/log/example-api
 RUN_DIR=/run/example-api
 PIDFILE=/run/example-api.pid
 STATE_DIR=/var/lib/example-api
+ENV_FILE=/etc/example-api/example-api.env
+ENV_DIR=/etc/example-api
+GROUP_FILES='0640 /etc/example-api/local.cfg'
+DAEMONS='worker'
+TIMERS='housekeeping'
+NGINX=yes
+NGINX_LINK=/etc/nginx/sites-enabled/example-api.conf
+NGINX_LINK_TARGET=../sites-available/example-api.conf
 # @end
+
+# The daemons' SysV scripts, unregistered (one literal line per script, as
+# lintian looks for them). gen-control writes this function from the spec.
+# @sysv-jobs
+unregister_sysv_jobs() {
+    update-rc.d example-api-worker remove >/dev/null
+}
+# @end-sysv-jobs
+
+# Take the site's link out of sites-enabled, when it is the one postinst
+# made; the state directory remembers that remove did it, so that the next
+# install enables the site again.
+disable_site() {
+    [ -n "$NGINX_LINK" ] || return 0
+    link="$ROOT$NGINX_LINK"
+    if [ -L "$link" ] && [ "$(readlink "$link")" = "$NGINX_LINK_TARGET" ]; then
+        rm -f "$link"
+        if [ "$1" = remove ] && [ -d "$ROOT$STATE_DIR" ]; then
+            : >"$ROOT$STATE_DIR/nginx.disabled-on-remove"
+        fi
+    fi
+}
+
+# A running nginx forgets the removed site: without a reload it would keep
+# routing the site to a socket nobody listens on (502).
+reload_nginx() {
+    [ "$NGINX" = yes ] || return 0
+    [ -z "$ROOT" ] || return 0
+    if { [ -x /etc/init.d/nginx ] || [ -d /run/systemd/system ]; } &&
+        invoke-rc.d nginx status >/dev/null 2>&1; then
+        invoke-rc.d nginx reload ||
+            echo "$PACKAGE: nginx reload failed; check 'nginx -t'" >&2
+    fi
+}
 
 case "$1" in
     purge)
         # Logs, runtime state, the state directory (databases, uploads, the
-        # secret key) and what the config hook generated in the app dir;
-        # conffiles are dpkg's to purge. The shared www-data user stays.
+        # secret key), what the config hook generated in the app dir, and
+        # the operator's ENV_FILE, which postinst made (its directory too,
+        # when it is the package's and empty); conffiles are dpkg's to
+        # purge. The service's system user stays, as Debian does.
         rm -f "$ROOT$LOG_FILE" "$ROOT$LOG_FILE".*
         rmdir "$ROOT$LOG_DIR" 2>/dev/null || true
+        [ -z "$JOB_LOG_DIR" ] || rm -rf "$ROOT$JOB_LOG_DIR"
         rm -rf "$ROOT$RUN_DIR"
         rm -f "$ROOT$PIDFILE"
         rm -rf "$ROOT$APP_DIR" "$ROOT$VENV" "$ROOT$STATE_DIR"
+        rm -f "$ROOT$ENV_FILE" "$ROOT$ENV_FILE.dpkg-new"
+        [ -z "$ENV_DIR" ] || rmdir "$ROOT$ENV_DIR" 2>/dev/null || true
+        disable_site purge
         if [ -z "$ROOT" ]; then
+            printf '%s\n' "$GROUP_FILES" | while read -r _mode path; do
+                [ -n "$path" ] || continue
+                if dpkg-statoverride --list "$path" >/dev/null; then
+                    dpkg-statoverride --remove "$path"
+                fi
+            done
             update-rc.d example-api remove >/dev/null
+            unregister_sysv_jobs
             if command -v deb-systemd-helper >/dev/null; then
-                for unit in "$PACKAGE.socket" "$PACKAGE.service"; do
+                units="$PACKAGE.socket $PACKAGE.service"
+                for name in $DAEMONS; do
+                    units="$units $PACKAGE-$name.service"
+                done
+                for name in $TIMERS; do
+                    units="$units $PACKAGE-$name.timer"
+                done
+                for unit in $units; do
                     deb-systemd-helper purge "$unit" >/dev/null || true
                     deb-systemd-helper unmask "$unit" >/dev/null || true
                 done
             fi
         fi
+        reload_nginx
         ;;
     remove)
         if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
             systemctl --system daemon-reload >/dev/null || true
         fi
+        # The next install reloads nginx again (the site comes back).
+        rm -f "$ROOT$STATE_DIR/nginx.shipped"
+        disable_site remove
+        reload_nginx
         ;;
     upgrade|failed-upgrade|abort-install|abort-upgrade|disappear)
         ;;

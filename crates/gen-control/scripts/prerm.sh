@@ -8,14 +8,34 @@ ROOT="${DPKG_ROOT:-}"
 PACKAGE=example-api
 VENV=/opt/www/venvs/example-api
 APP_DIR=/opt/www/example
+DAEMONS='worker'
+TIMERS='housekeeping'
 # @end
 
+# The web service, its daemons and its timers (with a timer's run, when one
+# is under way). Under SysV, a timer is a cron line that does nothing once
+# the venv is gone.
 stop_service() {
     [ -z "$ROOT" ] || return 0
     if [ -d /run/systemd/system ]; then
-        deb-systemd-invoke stop "$PACKAGE.socket" "$PACKAGE.service" >/dev/null || true
-    elif [ -x "/etc/init.d/$PACKAGE" ]; then
-        invoke-rc.d "$PACKAGE" stop
+        units=""
+        for name in $TIMERS; do
+            units="$units $PACKAGE-$name.timer $PACKAGE-$name.service"
+        done
+        for name in $DAEMONS; do
+            units="$units $PACKAGE-$name.service"
+        done
+        # shellcheck disable=SC2086 # unit names hold no spaces
+        deb-systemd-invoke stop $units "$PACKAGE.socket" "$PACKAGE.service" >/dev/null || true
+    else
+        for name in $DAEMONS; do
+            if [ -x "/etc/init.d/$PACKAGE-$name" ]; then
+                invoke-rc.d "$PACKAGE-$name" stop
+            fi
+        done
+        if [ -x "/etc/init.d/$PACKAGE" ]; then
+            invoke-rc.d "$PACKAGE" stop
+        fi
     fi
 }
 
@@ -34,8 +54,9 @@ case "$1" in
         remove_bytecode
         ;;
     upgrade)
-        # The service keeps serving while dpkg unpacks the new version; the
-        # new postinst checks it and reloads the service gracefully.
+        # The service and its daemons keep running while dpkg unpacks the
+        # new version; the new postinst checks it, reloads the service
+        # gracefully and restarts the daemons.
         remove_bytecode
         ;;
     failed-upgrade)

@@ -17,6 +17,7 @@
 //! Every path honours `DPKG_ROOT` (set by dpkg for `--root` installs); with
 //! `DPKG_ROOT` set, no service or user is touched, as debhelper's snippets do.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use debpipe_core::deb822::{Paragraph, fold_description};
@@ -93,38 +94,25 @@ pub fn run(cli: &Cli) -> Result<()> {
     for f in &cli.facts {
         facts.push(Facts::from_json(f, &io::read_input(f)?)?);
     }
-    let mut nginx_shipped = String::from("none");
-    let (conffiles, ships_nginx) = match &cli.root {
+    let staged = match &cli.root {
         Some(root) => {
-            let etc = root.join("etc");
-            let mut list = Vec::new();
-            if etc.exists() {
-                walk_files(root, &etc, &mut list)?;
-            }
-            list.sort();
-            let nginx_file = root.join(spec.nginx_conf_path().trim_start_matches('/'));
-            let nginx = nginx_file.exists();
-            if nginx {
-                let text = std::fs::read(&nginx_file).map_err(|e| Error::io(&nginx_file, e))?;
-                nginx_shipped = fingerprint(&text);
-            }
             if spec.config_hook.is_none() {
                 spec.config_hook = seed_hook(&spec, root);
             }
-            (list, nginx)
+            Staged::read(&spec, root)?
         }
-        None => (default_conffiles(&spec), true),
+        None => Staged::assumed(&spec),
     };
     let out_dir = cli
         .out
         .clone()
         .or_else(|| cli.root.as_ref().map(|r| r.join("DEBIAN")));
-    let control = render_control(&spec, &facts, ships_nginx)?;
+    let control = render_control(&spec, &facts, staged.ships_nginx)?;
     let Some(dir) = out_dir else {
         return io::write_stdout(control.as_bytes());
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    for (name, text, mode) in render_area(&spec, control, &conffiles, ships_nginx, &nginx_shipped) {
+    for (name, text, mode) in render_area(&spec, control, &staged) {
         io::write_atomic(&dir.join(name), text.as_bytes(), mode)?;
     }
     io::write_stdout(format!("{}\n", dir.display()).as_bytes())
@@ -141,17 +129,102 @@ fn seed_hook(spec: &AppSpec, root: &Path) -> Option<String> {
         .then(|| SEED_HOOK.to_string())
 }
 
-/// The files the spec's own generators put under /etc.
-pub fn default_conffiles(spec: &AppSpec) -> Vec<String> {
-    let mut v = vec![spec.sysv_script_path()];
-    if spec.nginx_conf_path().starts_with("/etc/") {
-        v.push(spec.nginx_conf_path());
-    }
-    v.sort();
-    v
+/// What gen-control learns from the staging tree: the conffiles, the nginx
+/// file the package ships (if any) and where, and the files readable by
+/// their group alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Staged {
+    /// Every file under `STAGE/etc`, sorted (dpkg's conffiles).
+    pub conffiles: Vec<String>,
+    /// The package ships an nginx file (Depends on nginx, reloads).
+    pub ships_nginx: bool,
+    /// [`fingerprint`] of that file (`none` without one).
+    pub nginx_shipped: String,
+    /// The server block is staged at [`nginx_site_path`] (outside what
+    /// nginx reads): postinst links it into sites-enabled and postrm remove
+    /// takes the link away.
+    pub nginx_site: bool,
+    /// Conffiles readable by their group and not by others (mode, path):
+    /// postinst gives them the service's group.
+    pub group_files: Vec<(u32, String)>,
 }
 
-fn walk_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+impl Staged {
+    /// Read what the stage at `root` holds.
+    pub fn read(spec: &AppSpec, root: &Path) -> Result<Self> {
+        let etc = root.join("etc");
+        let mut files = Vec::new();
+        if etc.exists() {
+            walk_files(root, &etc, &mut files)?;
+        }
+        files.sort();
+        let mut staged = Self {
+            nginx_shipped: "none".into(),
+            ..Self::default()
+        };
+        let site = nginx_site_path(spec);
+        for path in [site.as_str(), &spec.nginx_conf_path()] {
+            let file = root.join(path.trim_start_matches('/'));
+            if file.is_file() {
+                let text = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+                staged.nginx_shipped = fingerprint(&text);
+                staged.ships_nginx = true;
+                staged.nginx_site = path == site;
+                break;
+            }
+        }
+        for (path, mode) in files {
+            if mode & 0o044 == 0o040 {
+                staged.group_files.push((mode, path.clone()));
+            }
+            staged.conffiles.push(path);
+        }
+        Ok(staged)
+    }
+
+    /// Without a stage: the files the spec's own generators put under
+    /// /etc, nginx's file where the spec puts it.
+    pub fn assumed(spec: &AppSpec) -> Self {
+        let mut conffiles = vec![spec.sysv_script_path()];
+        if spec.nginx_conf_path().starts_with("/etc/") {
+            conffiles.push(spec.nginx_conf_path());
+        }
+        conffiles.sort();
+        Self {
+            conffiles,
+            ships_nginx: true,
+            nginx_shipped: "none".into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Where a server block lives when nginx is to stop routing to the site on
+/// `remove`: a conffile outside what nginx reads,
+/// `/etc/nginx/sites-available/<package>.conf`, enabled by a link postinst
+/// makes ([`nginx_site_link`]).
+pub fn nginx_site_path(spec: &AppSpec) -> String {
+    format!("/etc/nginx/sites-available/{}.conf", spec.package)
+}
+
+/// The link that enables [`nginx_site_path`]:
+/// `/etc/nginx/sites-enabled/<package>.conf`, which Debian's nginx.conf
+/// includes.
+pub fn nginx_site_link(spec: &AppSpec) -> String {
+    format!("/etc/nginx/sites-enabled/{}.conf", spec.package)
+}
+
+fn nginx_link_target(spec: &AppSpec) -> String {
+    format!("../sites-available/{}.conf", spec.package)
+}
+
+/// The files the spec's own generators put under /etc.
+pub fn default_conffiles(spec: &AppSpec) -> Vec<String> {
+    Staged::assumed(spec).conffiles
+}
+
+fn walk_files(root: &Path, dir: &Path, out: &mut Vec<(String, u32)>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
@@ -166,7 +239,13 @@ fn walk_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
             if s.contains(['\n', '\r']) {
                 return Err(Error::file(&path, "file name contains a newline"));
             }
-            out.push(format!("/{s}"));
+            let mode = entry
+                .metadata()
+                .map_err(|e| Error::io(&path, e))?
+                .permissions()
+                .mode()
+                & 0o7777;
+            out.push((format!("/{s}"), mode));
         }
     }
     Ok(())
@@ -227,6 +306,12 @@ pub fn render_control(spec: &AppSpec, facts: &[Facts], ships_nginx: bool) -> Res
     if !deps.is_empty() {
         p.set("Depends", deps.join(", "));
     }
+    if !spec.recommends.is_empty() {
+        p.set("Recommends", spec.recommends.join(", "));
+    }
+    if !spec.suggests.is_empty() {
+        p.set("Suggests", spec.suggests.join(", "));
+    }
     p.set("Section", spec.section.as_str());
     p.set("Priority", spec.priority.as_str());
     if let Some(h) = &spec.homepage {
@@ -244,26 +329,16 @@ pub fn render_control(spec: &AppSpec, facts: &[Facts], ships_nginx: bool) -> Res
 }
 
 /// Render the whole control area.
-pub fn render_area(
-    spec: &AppSpec,
-    control: String,
-    conffiles: &[String],
-    ships_nginx: bool,
-    nginx_shipped: &str,
-) -> Area {
+pub fn render_area(spec: &AppSpec, control: String, staged: &Staged) -> Area {
     let mut area: Area = vec![("control", control, 0o644)];
-    if !conffiles.is_empty() {
-        let mut text = conffiles.join("\n");
+    if !staged.conffiles.is_empty() {
+        let mut text = staged.conffiles.join("\n");
         text.push('\n');
         area.push(("conffiles", text, 0o644));
     }
-    area.push((
-        "postinst",
-        render_postinst(spec, ships_nginx, nginx_shipped),
-        0o755,
-    ));
+    area.push(("postinst", render_postinst(spec, staged), 0o755));
     area.push(("prerm", render_prerm(spec), 0o755));
-    area.push(("postrm", render_postrm(spec), 0o755));
+    area.push(("postrm", render_postrm(spec, staged), 0o755));
     area
 }
 
@@ -273,9 +348,13 @@ const POSTINST: &str = include_str!("../scripts/postinst.sh");
 const PRERM: &str = include_str!("../scripts/prerm.sh");
 const POSTRM: &str = include_str!("../scripts/postrm.sh");
 
+/// The user the service ran as before it had its own (debpipe's old
+/// default): an upgrade moves what it owned over.
+pub const OLD_DEFAULT_USER: &str = "www-data";
+
 /// True when postinst must create the service's user or group.
 fn custom_account(spec: &AppSpec) -> bool {
-    spec.user != "www-data" || spec.group != "www-data"
+    spec.user != OLD_DEFAULT_USER || spec.group != OLD_DEFAULT_USER
 }
 
 /// Fill a script: its title, its variables, and the literal package name
@@ -302,8 +381,15 @@ fn set(name: &'static str, value: impl Into<String>) -> Var {
 const NO_ACCOUNT: &str =
     "make_account() {\n    : # the service runs as www-data, which Debian's base system has\n}\n";
 
+/// A template with the block between `open` and `close` replaced by `body`.
+fn with_block(template: &str, open: &str, close: &str, body: &str) -> String {
+    let (before, _, after) = split_block(template, open, close);
+    format!("{before}{body}{after}")
+}
+
 /// postinst with its `# @account` block: the function that creates the
-/// service's own account for a custom user or group, else [`NO_ACCOUNT`].
+/// service's own account for a custom user or group, else [`NO_ACCOUNT`];
+/// and its `# @sysv-jobs` block.
 fn postinst_template(spec: &AppSpec) -> String {
     let (before, account, after) = split_block(POSTINST, "# @account", "# @end-account");
     let body = if custom_account(spec) {
@@ -311,15 +397,145 @@ fn postinst_template(spec: &AppSpec) -> String {
     } else {
         NO_ACCOUNT
     };
-    format!("{before}{body}{after}")
+    with_block(
+        &format!("{before}{body}{after}"),
+        "# @sysv-jobs",
+        "# @end-sysv-jobs",
+        &sysv_jobs(spec, "register_sysv_jobs", "defaults"),
+    )
+}
+
+/// The function that (un)registers each daemon's SysV script, one literal
+/// `update-rc.d <package>-NAME` line each (lintian reads them; names are
+/// unit-safe, no quoting needed). Registration waits for the script
+/// (`[ -x ]`): another package layout may not ship one.
+fn sysv_jobs(spec: &AppSpec, function: &str, action: &str) -> String {
+    let mut body = format!("{function}() {{\n");
+    if spec.daemons.is_empty() {
+        body.push_str("    : # the spec has no daemons\n");
+    }
+    for d in &spec.daemons {
+        let name = spec.job_unit(&d.name);
+        if action == "remove" {
+            let _ = writeln!(body, "    update-rc.d {name} remove >/dev/null");
+        } else {
+            let _ = writeln!(
+                body,
+                "    if [ -x /etc/init.d/{name} ]; then\n        update-rc.d {name} {action} >/dev/null\n    fi"
+            );
+        }
+    }
+    body.push_str("}\n");
+    body
+}
+
+/// The names of the daemons, or of the timers, as one shell word list.
+fn names<'a>(list: impl Iterator<Item = &'a String>) -> String {
+    list.map(String::as_str).collect::<Vec<_>>().join(" ")
+}
+
+/// The directory of a daemon's SysV log, `/var/log/<package>`, when the
+/// spec has daemons.
+fn job_log_dir(spec: &AppSpec) -> String {
+    if spec.daemons.is_empty() {
+        String::new()
+    } else {
+        format!("/var/log/{}", spec.package)
+    }
+}
+
+/// The directory of `env_file` when it is the package's own: postinst makes
+/// it, purge removes it when empty. That is `/etc/<package>`, or a
+/// directory the package ships files in; never a shared one such as
+/// `/etc/default`.
+pub fn env_dir(spec: &AppSpec, staged: &Staged) -> String {
+    let Some((dir, _)) = spec.env_file.rsplit_once('/') else {
+        return String::new();
+    };
+    let own = dir == format!("/etc/{}", spec.package)
+        || staged
+            .conffiles
+            .iter()
+            .any(|f| f.starts_with(&format!("{dir}/")));
+    if own && dir != "/etc" {
+        dir.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The text of a new `env_file`: what it is, its syntax, and the package's
+/// variables (`env`) as comments.
+pub fn env_file_template(spec: &AppSpec) -> String {
+    let p = &spec.package;
+    let mut t = format!(
+        "# {file}: the operator's configuration of {p}.\n\
+         #\n\
+         # Every process of {p} reads it (the web service, its daemons and\n\
+         # timers, {manage}, and the package's postinst), after the\n\
+         # package's own {pkg_env}: a value set here wins. Restart the\n\
+         # service after a change. It may hold secrets: it is mode 0640,\n\
+         # root:{group}, readable by the service and not by nginx.\n\
+         #\n\
+         # Syntax, which systemd's EnvironmentFile= and sh read alike:\n\
+         # - one KEY=VALUE per line; lines starting with # and blank lines\n\
+         #   are ignored;\n\
+         # - KEY is letters, digits and _, not starting with a digit; no\n\
+         #   spaces around =;\n\
+         # - VALUE is literal; put it in single quotes ('...') if it holds\n\
+         #   spaces or shell characters; no dollar sign, backquote,\n\
+         #   backslash or double quote outside single quotes.\n\
+         #\n\
+         # The package made this file at its first install and never\n\
+         # changes it (it is not a conffile); purge removes it.\n\
+         #\n",
+        file = spec.env_file,
+        manage = spec.manage_helper_path(),
+        pkg_env = spec.service_env_file(),
+        group = spec.group,
+    );
+    if spec.env.is_empty() {
+        t.push_str("# The package sets no variables of its own (env in its app.json).\n");
+    } else {
+        t.push_str(
+            "# The package's values (env in its app.json); uncomment a line to\n# change one:\n",
+        );
+        for (k, v) in &spec.env {
+            if v.contains(' ') {
+                let _ = writeln!(t, "# {k}='{v}'");
+            } else {
+                let _ = writeln!(t, "# {k}={v}");
+            }
+        }
+    }
+    t
+}
+
+/// The spec's release commands, one line each (words hold no spaces).
+fn release_lines(spec: &AppSpec) -> String {
+    spec.release_commands
+        .iter()
+        .map(|c| c.join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn group_lines(staged: &Staged) -> String {
+    staged
+        .group_files
+        .iter()
+        .map(|(mode, path)| format!("{mode:04o} {path}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Render `postinst`.
 ///
-/// `nginx_shipped` fingerprints the nginx file the package ships
+/// `staged.nginx_shipped` fingerprints the nginx file the package ships
 /// ([`fingerprint`]): postinst reloads nginx only when it changes.
-pub fn render_postinst(spec: &AppSpec, ships_nginx: bool, nginx_shipped: &str) -> String {
+pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
     let yes = |b: bool| if b { "yes" } else { "no" };
+    let site = |v: String| if staged.nginx_site { v } else { String::new() };
     script(
         spec,
         &postinst_template(spec),
@@ -329,8 +545,11 @@ pub fn render_postinst(spec: &AppSpec, ships_nginx: bool, nginx_shipped: &str) -
             set("APP_DIR", &spec.app_dir),
             set("APP_USER", &spec.user),
             set("APP_GROUP", &spec.group),
+            set("SOCKET_GROUP", AppSpec::SOCKET_GROUP),
+            set("OLD_USER", OLD_DEFAULT_USER),
             set("LOG_DIR", &spec.log_dir),
             set("LOG_FILE", spec.log_file()),
+            set("JOB_LOG_DIR", job_log_dir(spec)),
             set("RUN_DIR", spec.runtime_dir()),
             set("STATE_DIR", &spec.state_dir),
             set(
@@ -339,10 +558,21 @@ pub fn render_postinst(spec: &AppSpec, ships_nginx: bool, nginx_shipped: &str) -
             ),
             set("SECRET_FILE", spec.secret_key_file()),
             set("MANAGE", spec.manage_helper_path()),
+            set("PACKAGE_ENV", spec.service_env_file()),
+            set("ENV_FILE", &spec.env_file),
+            set("ENV_DIR", env_dir(spec, staged)),
+            set("ENV_TEMPLATE", env_file_template(spec).trim_end()),
+            set("GROUP_FILES", group_lines(staged)),
             set("CONFIG_HOOK", spec.config_hook.as_deref().unwrap_or("")),
             set("MIGRATE", yes(spec.migrate)),
-            set("NGINX", yes(ships_nginx)),
-            set("NGINX_SHIPPED", nginx_shipped),
+            set("RELEASE_COMMANDS", release_lines(spec)),
+            set("DAEMONS", names(spec.daemons.iter().map(|d| &d.name))),
+            set("TIMERS", names(spec.timers.iter().map(|t| &t.name))),
+            set("NGINX", yes(staged.ships_nginx)),
+            set("NGINX_SHIPPED", &staged.nginx_shipped),
+            set("NGINX_SITE", site(nginx_site_path(spec))),
+            set("NGINX_LINK", site(nginx_site_link(spec))),
+            set("NGINX_LINK_TARGET", site(nginx_link_target(spec))),
             set("PIDFILE", spec.pidfile()),
             set(
                 "WSGI_MODULE",
@@ -358,7 +588,8 @@ pub fn render_postinst(spec: &AppSpec, ships_nginx: bool, nginx_shipped: &str) -
                 "RELOAD_TIMEOUT",
                 (spec.harakiri + spec.reload_mercy + 60).to_string(),
             ),
-            Var::ExportFn("app_env", spec.service_env()),
+            // The package's environment when it has no debpipe.env.
+            Var::ExportFn("spec_env", spec.service_env()),
         ],
     )
 }
@@ -383,24 +614,42 @@ pub fn render_prerm(spec: &AppSpec) -> String {
             set("PACKAGE", &spec.package),
             set("VENV", &spec.venv),
             set("APP_DIR", &spec.app_dir),
+            set("DAEMONS", names(spec.daemons.iter().map(|d| &d.name))),
+            set("TIMERS", names(spec.timers.iter().map(|t| &t.name))),
         ],
     )
 }
 
 /// Render `postrm`.
-pub fn render_postrm(spec: &AppSpec) -> String {
+pub fn render_postrm(spec: &AppSpec, staged: &Staged) -> String {
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let site = |v: String| if staged.nginx_site { v } else { String::new() };
     script(
         spec,
-        POSTRM,
+        &with_block(
+            POSTRM,
+            "# @sysv-jobs",
+            "# @end-sysv-jobs",
+            &sysv_jobs(spec, "unregister_sysv_jobs", "remove"),
+        ),
         &[
             set("PACKAGE", &spec.package),
             set("VENV", &spec.venv),
             set("APP_DIR", &spec.app_dir),
             set("LOG_DIR", &spec.log_dir),
             set("LOG_FILE", spec.log_file()),
+            set("JOB_LOG_DIR", job_log_dir(spec)),
             set("RUN_DIR", spec.runtime_dir()),
             set("PIDFILE", spec.pidfile()),
             set("STATE_DIR", &spec.state_dir),
+            set("ENV_FILE", &spec.env_file),
+            set("ENV_DIR", env_dir(spec, staged)),
+            set("GROUP_FILES", group_lines(staged)),
+            set("DAEMONS", names(spec.daemons.iter().map(|d| &d.name))),
+            set("TIMERS", names(spec.timers.iter().map(|t| &t.name))),
+            set("NGINX", yes(staged.ships_nginx)),
+            set("NGINX_LINK", site(nginx_site_link(spec))),
+            set("NGINX_LINK_TARGET", site(nginx_link_target(spec))),
         ],
     )
 }
@@ -441,6 +690,8 @@ mod tests {
                 "libc6 (>= 2.36)",
                 "nginx",
                 "dpkg (>= 1.20.6)",
+                // the default user is the package's own, made by adduser
+                "adduser",
                 "libpq5"
             ]
         );
@@ -449,15 +700,20 @@ mod tests {
     #[test]
     fn control_has_gencontrol_order_and_folded_description() {
         let s = spec(
-            r#"{"module":"a","version":"1.0-1","description":"Short\nLong one.\n\nLong two.","homepage":"https://a.example","maintainer":"A Team <a@example.com>"}"#,
+            r#"{"module":"a","version":"1.0-1","description":"Short\nLong one.\n\nLong two.","homepage":"https://a.example","maintainer":"A Team <a@example.com>",
+            "recommends":["postgresql","redis-server (>= 5)"],"suggests":["memcached"]}"#,
         );
         let c = render_control(&s, &[], false).unwrap();
         assert_eq!(
             c,
             "Package: a-api\nVersion: 1.0-1\nArchitecture: all\nMaintainer: A Team <a@example.com>\n\
-             Depends: dpkg (>= 1.20.6)\nSection: web\nPriority: optional\nHomepage: https://a.example\n\
+             Depends: dpkg (>= 1.20.6), adduser\nRecommends: postgresql, redis-server (>= 5)\n\
+             Suggests: memcached\nSection: web\nPriority: optional\nHomepage: https://a.example\n\
              Description: Short\n Long one.\n .\n Long two.\n"
         );
+        let s = spec(r#"{"module":"a","version":"1","maintainer":"A <a@example.com>"}"#);
+        let c = render_control(&s, &[], false).unwrap();
+        assert!(!c.contains("Recommends") && !c.contains("Suggests"), "{c}");
         let parsed = debpipe_core::deb822::parse(&c).unwrap();
         assert_eq!(parsed.len(), 1);
     }
@@ -486,15 +742,26 @@ mod tests {
 
     #[test]
     fn custom_user_is_created_and_depends_on_adduser() {
+        let none = Staged::default();
+        // The default: a system user and group named after the package,
+        // and nginx's www-data is not added to that group.
+        let s = spec(r#"{"module":"a","version":"1"}"#);
+        let p = render_postinst(&s, &none);
+        assert!(p.contains("\nAPP_USER='a-api'\nAPP_GROUP='a-api'\n"), "{p}");
+        assert!(p.contains("adduser --system") && p.contains("addgroup --system"));
+        assert!(!p.contains("adduser --quiet www-data"), "{p}");
+        assert!(depends(&s, &[], false).contains(&"adduser".to_string()));
         let s = spec(r#"{"module":"a","version":"1","user":"appuser"}"#);
-        assert!(render_postinst(&s, false, "").contains("adduser --system"));
+        assert!(render_postinst(&s, &none).contains("adduser --system"));
         assert!(depends(&s, &[], false).contains(&"adduser".to_string()));
         let s = spec(r#"{"module":"a","version":"1","group":"appgroup"}"#);
-        assert!(render_postinst(&s, false, "").contains("addgroup --system"));
-        assert!(render_postinst(&s, false, "").contains("adduser --quiet www-data"));
-        let s = spec(r#"{"module":"a","version":"1"}"#);
+        let p = render_postinst(&s, &none);
+        assert!(p.contains("addgroup --system"));
+        assert!(!p.contains("adduser --quiet www-data"), "{p}");
+        // Only a spec that asks for www-data itself creates nothing.
+        let s = spec(r#"{"module":"a","version":"1","user":"www-data","group":"www-data"}"#);
         assert!(!depends(&s, &[], false).contains(&"adduser".to_string()));
-        let p = render_postinst(&s, false, "");
+        let p = render_postinst(&s, &none);
         assert!(!p.contains("adduser") && !p.contains("addgroup"), "{p}");
         assert!(p.contains(NO_ACCOUNT));
         assert!(!p.contains("# @account"));
@@ -505,9 +772,16 @@ mod tests {
     #[test]
     fn scripts_assign_every_variable_they_use() {
         let s = spec(
-            r#"{"module":"a","version":"1","user":"appuser","config_hook":"x.py","env":{"A":"b"}}"#,
+            r#"{"module":"a","version":"1","user":"appuser","config_hook":"x.py","env":{"A":"b"},"daemons":{"w":{"command":["celery"]}},"timers":{"t":{"command":["manage","x"],"schedule":"daily"}},"release_commands":[["clearsessions"]]}"#,
         );
-        for (name, text, _) in render_area(&s, String::new(), &[], true, "x") {
+        let staged = Staged {
+            ships_nginx: true,
+            nginx_site: true,
+            nginx_shipped: "x".into(),
+            group_files: vec![(0o640, "/etc/a/b.cfg".into())],
+            ..Staged::default()
+        };
+        for (name, text, _) in render_area(&s, String::new(), &staged) {
             if !["postinst", "prerm", "postrm"].contains(&name) {
                 continue;
             }
@@ -591,12 +865,38 @@ mod tests {
     fn update_rc_d_names_the_script_literally() {
         let s = spec(r#"{"module":"a","version":"1"}"#);
         assert!(
-            render_postinst(&s, false, "")
+            render_postinst(&s, &Staged::default())
                 .contains("\n        update-rc.d a-api defaults >/dev/null\n")
         );
-        assert!(render_postrm(&s).contains("\n            update-rc.d a-api remove >/dev/null\n"));
-        assert!(!render_postinst(&s, false, "").contains("example-api"));
-        assert!(!render_postrm(&s).contains("example-api"));
+        assert!(
+            render_postrm(&s, &Staged::default())
+                .contains("\n            update-rc.d a-api remove >/dev/null\n")
+        );
+        assert!(!render_postinst(&s, &Staged::default()).contains("example-api"));
+        assert!(!render_postrm(&s, &Staged::default()).contains("example-api"));
+        // Each daemon's SysV script, once in postinst and once in postrm.
+        let s = spec(
+            r#"{"module":"a","version":"1","daemons":{"worker":{"command":["celery"]},"alerts":{"command":["manage","sendalerts"]}}}"#,
+        );
+        let (pi, pr) = (
+            render_postinst(&s, &Staged::default()),
+            render_postrm(&s, &Staged::default()),
+        );
+        for d in ["a-api-alerts", "a-api-worker"] {
+            assert_eq!(
+                pi.matches(&format!("        update-rc.d {d} defaults >/dev/null\n"))
+                    .count(),
+                1,
+                "{pi}"
+            );
+            assert_eq!(
+                pr.matches(&format!("    update-rc.d {d} remove >/dev/null\n"))
+                    .count(),
+                1,
+                "{pr}"
+            );
+        }
+        assert!(!pi.contains("example-api") && !pr.contains("example-api"));
     }
 
     #[test]

@@ -8,6 +8,10 @@ use std::process::Command;
 
 use debpipe_testkit::{Generator, SCRUB_ENV, assert_golden, fixtures};
 
+/// The maintainer scripts run for real on this host (a throwaway package).
+#[path = "cli/host.rs"]
+mod host;
+
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
@@ -452,5 +456,69 @@ fn script_files_pass_shellcheck() {
             p.display(),
             String::from_utf8_lossy(&out.stdout)
         );
+    }
+}
+
+/// A spec with daemons, timers, release commands, `env` and a server block
+/// shipped in sites-available: every argument dpkg may pass succeeds in a
+/// scratch root (`DPKG_ROOT`: no service, user or database is touched), the
+/// first configure makes `env_file` 0640 there and purge removes it with its
+/// directory, and the site is linked and unlinked in the root.
+#[test]
+fn production_spec_scripts_handle_every_dpkg_argument_in_a_scratch_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let stage = dir.path().join("stage");
+    let site = stage.join("etc/nginx/sites-available/prod.conf");
+    std::fs::create_dir_all(site.parent().unwrap()).unwrap();
+    std::fs::write(&site, "server {}\n").unwrap();
+    let spec = dir.path().join("app.json");
+    std::fs::write(
+        &spec,
+        r#"{"module":"prod","version":"1.0","package":"prod","maintainer":"A <a@example.com>",
+        "env":{"SITE_URL":"https://prod.example.com"},"migrate":true,
+        "release_commands":[["clearsessions"]],
+        "daemons":{"worker":{"command":["celery","worker"]}},
+        "timers":{"tidy":{"command":["manage","tidy"],"schedule":"every 5m"}}}"#,
+    )
+    .unwrap();
+    let out = cmd().arg(&spec).arg("--root").arg(&stage).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let area = stage.join("DEBIAN");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc/nginx/sites-available")).unwrap();
+    std::fs::create_dir_all(root.join("etc/nginx/sites-enabled")).unwrap();
+    std::fs::copy(&site, root.join("etc/nginx/sites-available/prod.conf")).unwrap();
+    let env_file = root.join("etc/prod/prod.env");
+    let link = root.join("etc/nginx/sites-enabled/prod.conf");
+    for (script, args) in DPKG_CALLS {
+        let (code, out) = run_script(&area, &root, script, args);
+        assert_eq!(code, 0, "{script} {args:?}: {out}");
+        match (*script, args[0], args.get(1)) {
+            ("postinst", "configure", Some(&"")) => {
+                let text = std::fs::read_to_string(&env_file).unwrap();
+                assert!(
+                    text.contains("\n# SITE_URL=https://prod.example.com\n"),
+                    "{text}"
+                );
+                let mode = std::fs::metadata(&env_file).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o640);
+                assert!(std::fs::symlink_metadata(&link).is_ok(), "site not linked");
+            }
+            ("postrm", "remove", _) => {
+                assert!(
+                    std::fs::symlink_metadata(&link).is_err(),
+                    "site still linked"
+                );
+                assert!(env_file.exists(), "remove took the operator's file");
+            }
+            ("postrm", "purge", _) => {
+                assert!(!env_file.exists() && !root.join("etc/prod").exists());
+            }
+            _ => {}
+        }
     }
 }

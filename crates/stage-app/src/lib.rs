@@ -5,11 +5,14 @@
 //! - the Django project (everything but `app.json`, `wheels/`, `etc/`,
 //!   dotfiles and bytecode) goes to `STAGE/<app_dir>`;
 //! - `APP/etc/**` goes to `STAGE/etc/**` (gen-control lists them as
-//!   conffiles);
+//!   conffiles), keeping the read bits a file withholds: a 0640 file stays
+//!   0640 and gen-control's postinst gives it the service's group;
 //! - `STAGE/usr/share/doc/<package>/copyright` (from `APP/COPYING` or
 //!   `APP/LICENSE` when present) and `changelog.Debian.gz` (gzip without a
-//!   timestamp), and a lintian override for `dir-or-file-in-opt`: the seed's
-//!   layout lives in /opt on purpose.
+//!   timestamp), and lintian overrides, each with its reason: the seed's
+//!   layout lives in /opt on purpose, and tags on third-party files inside
+//!   the private venv are the wheels' (the package's own files stay
+//!   checked).
 //!
 //! `--print FIELD` prints one resolved spec value instead (for Makefiles).
 
@@ -122,10 +125,10 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
     // never copy it into itself.
     fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
     let stage = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
-    copy_tree(app, &under(root, &spec.app_dir), true, &stage)?;
+    copy_tree(app, &under(root, &spec.app_dir), Tree::App, &stage)?;
     let etc = app.join("etc");
     if etc.is_dir() {
-        copy_tree(&etc, &root.join("etc"), false, &stage)?;
+        copy_tree(&etc, &root.join("etc"), Tree::Etc, &stage)?;
     }
     let doc = format!("/usr/share/doc/{}", spec.package);
     let mtime = fs::metadata(app).map_err(|e| Error::io(app, e))?;
@@ -184,10 +187,17 @@ pub fn lintian_overrides(spec: &AppSpec) -> String {
          # Compiled wheels (uWSGI) come as pip built them, with their own RUNPATH.\n\
          {p}: unstripped-binary-or-object [{venv}/*]\n\
          {p}: custom-library-search-path * [{venv}/*]\n\
-         # Django's admin ships its own copy of jQuery; manylinux wheels link their C\n\
-         # libraries in (PyYAML: libyaml). Both live and update with the venv.\n\
+         # Django's admin and other wheels ship their own copies of JavaScript\n\
+         # libraries (jQuery...); manylinux wheels link their C libraries in (PyYAML:\n\
+         # libyaml). They are the wheels' files, and live and update with the venv.\n\
          {p}: embedded-javascript-library * [{venv}/*]\n\
-         {p}: embedded-library * [{venv}/*]\n{collected}"
+         {p}: embedded-library * [{venv}/*]\n\
+         # Some wheels carry their own copy of the IEEE OUI registry (netaddr, scapy...);\n\
+         # it is the wheel's data, read by that wheel, not a system copy of ieee-data.\n\
+         {p}: package-installs-ieee-data [{venv}/*]\n\
+         # Templates and docs inside third-party wheels name external resources; the\n\
+         # app decides what it serves, and its own files stay checked.\n\
+         {p}: privacy-breach-generic * [{venv}/*]\n{collected}"
     )
 }
 
@@ -195,7 +205,33 @@ fn under(root: &Path, abs: &str) -> PathBuf {
     root.join(abs.trim_start_matches('/'))
 }
 
-fn copy_tree(from: &Path, to: &Path, skip: bool, stage: &Path) -> Result<()> {
+/// Which tree `copy_tree` copies: the app directory's top (where `SKIP`
+/// applies), a directory below it, or `etc/`, whose files keep their
+/// privacy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    App,
+    Below,
+    Etc,
+}
+
+/// The mode of a file staged from `etc/`: debpipe's rule ([`modes::file_mode`])
+/// without the read bits the source withholds, so that a 0640 file stays
+/// 0640 (gen-control's postinst gives it the service's group) and a 0600
+/// one stays 0600.
+pub fn etc_mode(rule: u32, source: u32) -> u32 {
+    let mut mode = rule;
+    if source & 0o040 == 0 {
+        mode &= !0o070;
+    }
+    if source & 0o004 == 0 {
+        mode &= !0o007;
+    }
+    mode
+}
+
+fn copy_tree(from: &Path, to: &Path, tree: Tree, stage: &Path) -> Result<()> {
+    let skip = tree == Tree::App;
     fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     fs::set_permissions(to, fs::Permissions::from_mode(modes::EXECUTABLE))
         .map_err(|e| Error::io(to, e))?;
@@ -221,7 +257,12 @@ fn copy_tree(from: &Path, to: &Path, skip: bool, stage: &Path) -> Result<()> {
             if fs::canonicalize(&src).is_ok_and(|c| c == stage) {
                 continue;
             }
-            copy_tree(&src, &dst, false, stage)?;
+            let below = if tree == Tree::Etc {
+                Tree::Etc
+            } else {
+                Tree::Below
+            };
+            copy_tree(&src, &dst, below, stage)?;
         } else if meta.file_type().is_symlink() {
             let target = fs::read_link(&src).map_err(|e| Error::io(&src, e))?;
             let _ = fs::remove_file(&dst);
@@ -232,7 +273,10 @@ fn copy_tree(from: &Path, to: &Path, skip: bool, stage: &Path) -> Result<()> {
             // file (a stray bit on data goes, as lintian asks).
             let had_x = meta.permissions().mode() & 0o111 != 0;
             let data = fs::read(&src).map_err(|e| Error::io(&src, e))?;
-            let mode = modes::file_mode(&data, had_x && data.starts_with(b"\x7fELF"), had_x);
+            let mut mode = modes::file_mode(&data, had_x && data.starts_with(b"\x7fELF"), had_x);
+            if tree == Tree::Etc {
+                mode = etc_mode(mode, meta.permissions().mode());
+            }
             io::write_atomic(&dst, &data, mode)?;
         } else {
             return Err(Error::file(

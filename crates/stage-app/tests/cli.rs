@@ -71,6 +71,23 @@ fn stages_project_etc_docs_and_overrides() {
     .unwrap();
     write(&app.join("tools/lib.py"), "#!/usr/bin/python3\n");
     write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
+    // Conffiles keep the read bits they withhold: readable by their group
+    // alone (postinst gives them the service's group), or by root alone.
+    for (f, m) in [
+        ("etc/demo/secret.cfg", 0o640),
+        ("etc/demo/root-only.cfg", 0o600),
+        ("etc/demo/hook.sh", 0o750),
+    ] {
+        write(
+            &app.join(f),
+            if Path::new(f).extension().is_some_and(|e| e == "sh") {
+                "#!/bin/sh\n"
+            } else {
+                "k = v\n"
+            },
+        );
+        std::fs::set_permissions(app.join(f), std::fs::Permissions::from_mode(m)).unwrap();
+    }
     write(&app.join("wheels/x.whl"), "");
     write(
         &app.join("pro_setting/__pycache__/wsgi.cpython-311.pyc"),
@@ -103,6 +120,9 @@ fn stages_project_etc_docs_and_overrides() {
         files,
         [
             "etc/demo/demo.yaml 644",
+            "etc/demo/hook.sh 750",
+            "etc/demo/root-only.cfg 600",
+            "etc/demo/secret.cfg 640",
             "opt/www/demo/LICENSE 644",
             "opt/www/demo/pro_setting/wsgi.py 644",
             "opt/www/demo/scripts/run.sh 755",
@@ -236,4 +256,98 @@ fn help_matches_golden() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/help.txt"),
         &out.stdout,
     );
+}
+
+/// The real lintian on a package holding stage-app's overrides: the
+/// third-party files inside the venv (an IEEE OUI copy, a template naming an
+/// external resource, a bundled JavaScript library) are overridden, each
+/// override with its comment, and the same files outside the venv, the
+/// package's own, are still reported.
+#[test]
+fn lintian_overrides_cover_the_venv_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    write(
+        &app.join("app.json"),
+        r#"{"module":"demo","version":"1.0-1","maintainer":"D <d@example.com>"}"#,
+    );
+    let stage = dir.path().join("stage");
+    let out = cmd()
+        .env("SOURCE_DATE_EPOCH", "1795562488")
+        .arg(app.join("app.json"))
+        .arg("--root")
+        .arg(&stage)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = "<html><head><link rel=\"stylesheet\" href=\"https://cdn.example.com/x.css\"></head><body></body></html>\n";
+    let jquery = "/*! jQuery v3.6.0 | (c) OpenJS Foundation and other contributors | jquery.org/license */\n";
+    for base in [
+        "opt/www/venvs/demo-api/lib/python3/site-packages/thirdparty",
+        "opt/www/demo/own",
+    ] {
+        write(
+            &stage.join(base).join("oui.txt"),
+            "00-00-00   (hex)\t\tXEROX CORPORATION\n",
+        );
+        write(&stage.join(base).join("page.html"), page);
+        write(&stage.join(base).join("jquery.js"), jquery);
+    }
+    write(
+        &stage.join("DEBIAN/control"),
+        "Package: demo-api\nVersion: 1.0-1\nArchitecture: all\nMaintainer: D <d@example.com>\n\
+         Section: web\nPriority: optional\nDescription: demo web application\n A demo.\n",
+    );
+    let deb = dir.path().join("demo-api_1.0-1_all.deb");
+    let built = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Zgzip", "--build"])
+        .arg(&stage)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = Command::new("lintian")
+        .args(["--no-cfg", "--show-overrides", "--tags"])
+        .arg("package-installs-ieee-data,privacy-breach-generic,embedded-javascript-library,mismatched-override,unused-override")
+        .arg(&deb)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for tag in [
+        "package-installs-ieee-data",
+        "privacy-breach-generic",
+        "embedded-javascript-library",
+    ] {
+        let (venv, own): (Vec<_>, Vec<_>) = text
+            .lines()
+            .filter(|l| l.contains(&format!(" {tag} ")))
+            .partition(|l| l.contains("opt/www/venvs/demo-api/"));
+        assert!(
+            !venv.is_empty() && venv.iter().all(|l| l.starts_with("O: ")),
+            "{tag} in the venv not overridden:\n{text}"
+        );
+        assert!(
+            own.iter()
+                .any(|l| !l.starts_with("O: ") && l.contains("opt/www/demo/own/")),
+            "{tag} on the package's own file not reported:\n{text}"
+        );
+    }
+    assert!(!text.contains("mismatched-override"), "{text}");
+    let overrides =
+        std::fs::read_to_string(stage.join("usr/share/lintian/overrides/demo-api")).unwrap();
+    let lines: Vec<_> = overrides.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if !l.starts_with('#') {
+            let comment = lines[..i].iter().rev().find(|p| p.starts_with('#'));
+            assert!(comment.is_some(), "override without a comment: {l}");
+        }
+    }
 }

@@ -280,7 +280,7 @@ begin 3 "edit the conffile, make 1.0.1, apt-get upgrade under load: no request f
 sed -i 's/^greeting:.*/greeting: edited by the admin/' "$root/etc/wechat/wechat.yaml"
 cp "$root/etc/wechat/wechat.yaml" "$work/wechat.yaml.edited"
 grep -q '^greeting: edited by the admin$' "$work/wechat.yaml.edited" || fail "could not edit the conffile"
-nginx_conf=/etc/nginx/conf.d/$package.conf
+nginx_conf=/etc/nginx/sites-available/$package.conf
 echo "# edited by the admin" >>"$root$nginx_conf"
 cp "$root$nginx_conf" "$work/nginx.conf.edited"
 ok "edited /etc/wechat/wechat.yaml and $nginx_conf"

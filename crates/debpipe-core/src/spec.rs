@@ -612,10 +612,12 @@ impl AppSpec {
     }
 
     /// Install path of the nginx file: a snippet in `/opt/www/nginx/` (the
-    /// seed's), or a server block in `/etc/nginx/conf.d/` when `server` is set.
+    /// seed's), or a server block in `/etc/nginx/sites-available/` when
+    /// `server` is set (postinst links it into `sites-enabled/`, postrm remove
+    /// takes the link away, so a removed site is not routed to a dead socket).
     pub fn nginx_conf_path(&self) -> String {
         if self.server.is_some() {
-            format!("/etc/nginx/conf.d/{}.conf", self.package)
+            format!("/etc/nginx/sites-available/{}.conf", self.package)
         } else {
             format!("/opt/www/nginx/{}.conf", self.module)
         }

@@ -167,7 +167,7 @@ fn root_lists_staged_etc_files_as_conffiles() {
     for f in [
         "etc/init.d/wechat-api",
         "etc/wechat/wechat.yaml",
-        "etc/nginx/conf.d/wechat-api.conf",
+        "etc/nginx/sites-available/wechat-api.conf",
     ] {
         let p = stage.join(f);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -187,7 +187,7 @@ fn root_lists_staged_etc_files_as_conffiles() {
     );
     assert_eq!(
         std::fs::read_to_string(area.join("conffiles")).unwrap(),
-        "/etc/init.d/wechat-api\n/etc/nginx/conf.d/wechat-api.conf\n/etc/wechat/wechat.yaml\n"
+        "/etc/init.d/wechat-api\n/etc/nginx/sites-available/wechat-api.conf\n/etc/wechat/wechat.yaml\n"
     );
     assert!(
         std::fs::read_to_string(area.join("control"))
@@ -195,7 +195,7 @@ fn root_lists_staged_etc_files_as_conffiles() {
             .contains("Depends: nginx, ")
     );
 
-    std::fs::remove_file(stage.join("etc/nginx/conf.d/wechat-api.conf")).unwrap();
+    std::fs::remove_file(stage.join("etc/nginx/sites-available/wechat-api.conf")).unwrap();
     assert!(
         cmd()
             .arg(fixtures().join("specs/example.json"))

@@ -3,7 +3,8 @@
 //! By default the output is a snippet of `location` blocks to include inside
 //! an existing `server` (the seed installs it under `/opt/www/nginx/`). When
 //! the spec has `server`, the output is a complete `server` block for
-//! `/etc/nginx/conf.d/`, which serves the app on a fresh nginx as is.
+//! `/etc/nginx/sites-available/`, which postinst enables (a link in
+//! `sites-enabled/`) and serves the app on a fresh nginx as is.
 //!
 //! Locations use `^~` prefixes ending in `/`, and aliases end in `/` too: a
 //! `location /static` + `alias …/static/` pair lets `/static../x` escape the
@@ -41,7 +42,7 @@ pub use server::upstream_name;
 Without `server` in the spec: `location` blocks that pass the app's URL prefix to \
 its uWSGI socket and serve its static/media directories; include the file inside \
 a server block. With `server` (listen, server_name): a whole server block for \
-/etc/nginx/conf.d/.",
+/etc/nginx/sites-available/ (postinst links it into sites-enabled/).",
     after_help = "Examples:\n  gen-nginx app.json > wechat.conf\n  gen-nginx -o wechat.conf - < app.json\n  gen-nginx --root stage app.json   # writes it at its install path under stage/, prints the path"
 )]
 pub struct Cli {

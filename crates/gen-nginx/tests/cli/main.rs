@@ -32,7 +32,7 @@ fn tool() -> Generator {
         args: vec![],
         golden_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
         ext: "conf",
-        example_install_path: "/etc/nginx/conf.d/wechat-api.conf",
+        example_install_path: "/etc/nginx/sites-available/wechat-api.conf",
         mode: 0o644,
     }
 }

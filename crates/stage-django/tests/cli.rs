@@ -50,14 +50,16 @@ fn bad_specs_exit_1_name_field_and_write_nothing() {
     });
 }
 
-/// The example's overlay and helper, byte for byte; the overlay is valid
-/// Python and the helper passes shellcheck.
+/// The example's overlay, helper and environment file, byte for byte; the
+/// overlay is valid Python, the helper passes shellcheck, and a shell reads
+/// the environment file.
 #[test]
 fn example_overlay_and_helper_match_golden_and_pass_their_checkers() {
     let dir = tempfile::tempdir().unwrap();
     for (what, name) in [
         ("settings", "example.settings.py"),
         ("manage", "example.manage"),
+        ("env", "example.env"),
     ] {
         let out = cmd()
             .args(["--render", what])
@@ -75,6 +77,15 @@ fn example_overlay_and_helper_match_golden_and_pass_their_checkers() {
         let check = if what == "settings" {
             Command::new("python3")
                 .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+                .arg(&p)
+                .output()
+                .unwrap()
+        } else if what == "env" {
+            // What a shell reads from it is what systemd reads (each line).
+            Command::new("sh")
+                .arg("-c")
+                .arg("set -e -a; . \"$1\"; [ \"$WECHAT_CONFIG\" = /etc/wechat/wechat.yaml ]")
+                .arg("sh")
                 .arg(&p)
                 .output()
                 .unwrap()
@@ -103,7 +114,7 @@ fn script_files_pass_shellcheck_and_python() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    for f in ["settings.py", "collectstatic.py"] {
+    for f in ["settings.py", "collectstatic.py", "preflight.py", "wsgi.py"] {
         let out = Command::new("python3")
             .args(["-m", "py_compile"])
             .arg(scripts.join(f))

@@ -102,10 +102,13 @@ impl Python<'_> {
     /// The error of a failed step: `what`, then Python's last line.
     fn failed(&self, what: &str, out: &Output) -> Error {
         let err = String::from_utf8_lossy(&out.stderr);
+        // Django's command line ends an unknown command's message with a
+        // hint to its help: the line before says what was wrong.
         let last = err
             .lines()
             .rev()
-            .find(|l| !l.trim().is_empty())
+            .filter(|l| !l.trim().is_empty())
+            .find(|l| !(l.starts_with("Type '") && l.ends_with("' for usage.")))
             .map_or_else(
                 || format!("no output ({})", out.status),
                 |l| l.trim().to_string(),

@@ -1,7 +1,20 @@
 //! stage-django as the Makefile runs it, on a scratch Django project with
 //! Debian's Django (python3-django): collectstatic with a manifest, the
 //! overlay's values as Django sees them, and failures that leave nothing.
+//!
+//! Where tests go: this file, the generated files and collectstatic;
+//! `cli/build_steps.rs`, build commands, precompressed static files, the
+//! preflight, `project_dir` and `python_path`; `cli/environment.rs`,
+//! debpipe.env and the operator's `env_file` as the helper and the build
+//! read them; `cli/pypi.rs`, an app installed from a wheel.
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
+
+#[path = "cli/build_steps.rs"]
+mod build_steps;
+#[path = "cli/environment.rs"]
+mod environment;
+#[path = "cli/pypi.rs"]
+mod pypi;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -200,6 +213,18 @@ impl Project {
             top,
             spec,
         }
+    }
+
+    /// The staged app directory.
+    fn app(&self) -> PathBuf {
+        self.top.join("proj")
+    }
+
+    /// Add `fields` (JSON members) to the spec.
+    fn spec_with(&self, fields: &str) {
+        let text = std::fs::read_to_string(&self.spec).unwrap();
+        let text = text.trim_end().strip_suffix('}').unwrap().to_string();
+        std::fs::write(&self.spec, format!("{text},{fields}}}")).unwrap();
     }
 
     fn stage(&self) -> std::process::Output {

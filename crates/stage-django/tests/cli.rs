@@ -478,3 +478,54 @@ fn a_relative_root_collects_into_the_stage() {
     assert!(p.top.join("proj/staticfiles/staticfiles.json").is_file());
     assert_eq!(String::from_utf8_lossy(&out.stdout), ".\n");
 }
+
+/// With `server.tls`, Django trusts nginx's `X-Forwarded-Proto` (a request
+/// nginx got over https is secure) and the server names' https origins
+/// (the project's own kept); without it, neither.
+#[test]
+fn tls_makes_forwarded_https_secure_and_trusts_the_names_origins() {
+    let probe = "import django; django.setup(); from django.conf import settings as s; \
+        from django.test import RequestFactory as F; \
+        r = F().get('/', HTTP_X_FORWARDED_PROTO='https', HTTP_HOST='proj.example.com'); \
+        print(r.is_secure(), sorted(getattr(s, 'CSRF_TRUSTED_ORIGINS', [])))";
+    let show = |p: &Project| {
+        write(&p.top.join("proj-state/secret_key"), "k\n");
+        let out = Command::new("/usr/bin/python3")
+            .args(["-c", probe])
+            .current_dir(p.app())
+            .env("PYTHONPATH", p.app())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("DJANGO_SETTINGS_MODULE", "debpipe_settings")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let p = Project::new("CSRF_TRUSTED_ORIGINS = ['own.example.org']\n");
+    assert!(p.stage().status.success());
+    assert_eq!(show(&p), "False ['own.example.org']\n");
+    let text = std::fs::read_to_string(&p.spec).unwrap();
+    let tls = text.replace(
+        r#""server_name":["proj.example.com"]"#,
+        r#""server_name":["proj.example.com","*.proj.example.com","_"],
+           "tls":{"certificate":"/etc/ssl/certs/proj.pem","key":"/etc/ssl/private/proj.key"}"#,
+    );
+    assert_ne!(text, tls, "the fixture's spec changed shape");
+    std::fs::write(&p.spec, tls).unwrap();
+    assert!(p.stage().status.success());
+    // Django 3.2 names hosts (`.domain` for subdomains); 4 and later, origins.
+    let v = Command::new("/usr/bin/python3")
+        .args(["-c", "import django; print(django.VERSION[0])"])
+        .output()
+        .unwrap();
+    let want = if String::from_utf8_lossy(&v.stdout).trim() == "3" {
+        "True ['.proj.example.com', 'own.example.org', 'proj.example.com']\n"
+    } else {
+        "True ['https://*.proj.example.com', 'https://proj.example.com', 'own.example.org']\n"
+    };
+    assert_eq!(show(&p), want);
+}

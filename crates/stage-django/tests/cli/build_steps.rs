@@ -398,3 +398,45 @@ fn project_dir_and_the_staged_python_path_at_build_time() {
     );
     assert!(files_ending(&stage, ".pyc").is_empty());
 }
+
+/// `--cache` and the build steps: a changed `build_env` is another key
+/// (collectstatic runs with it); with `build_commands` the cache is not
+/// used at all (they run each time, after a real collectstatic, and no
+/// entry is kept).
+#[test]
+fn the_cache_keys_on_build_env_and_is_bypassed_with_build_commands() {
+    let p = Project::new("");
+    let cache = p.top.join("cache");
+    let stage = || {
+        ok(&cmd()
+            .arg(&p.spec)
+            .args(["--root", "/", "--python", "/usr/bin/python3", "--cache"])
+            .arg(&cache)
+            .output()
+            .unwrap())
+    };
+    p.spec_with(r#""build_env":{"X":"1"}"#);
+    assert!(!stage().contains("(cached)"));
+    assert!(stage().contains("(cached)"));
+    let text = std::fs::read_to_string(&p.spec).unwrap();
+    std::fs::write(&p.spec, text.replace(r#""X":"1""#, r#""X":"2""#)).unwrap();
+    let changed = stage();
+    assert!(!changed.contains("(cached)"), "{changed}");
+    let entries = || std::fs::read_dir(&cache).unwrap().count();
+    let kept = entries();
+    add_command(&p);
+    p.spec_with(&format!(
+        r#""build_commands":[["mkfile","one"]],"env":{{"VENV_DIR":"{}"}}"#,
+        p.top.join("proj-venv").display()
+    ));
+    for _ in 0..2 {
+        let err = stage();
+        assert!(
+            !err.contains("(cached)") && err.contains("build command `mkfile one` ran"),
+            "{err}"
+        );
+    }
+    assert_eq!(entries(), kept);
+    let order = std::fs::read_to_string(p.app().join("staticfiles/order.txt")).unwrap();
+    assert_eq!(order.lines().count(), 1, "{order}");
+}

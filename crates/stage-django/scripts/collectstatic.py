@@ -1,8 +1,8 @@
 """Collect the project's static files into the staging tree (stage-django).
 
-Run with the staged venv's python, in the staged app directory, with
-DJANGO_SETTINGS_MODULE set to debpipe's overlay and DEBPIPE_STATIC_ROOT to
-a fresh directory. Prints `collected N` or `no-staticfiles` on stdout.
+Run with the build root's python, in the staged project's directory, with
+the build steps' environment (DJANGO_SETTINGS_MODULE is debpipe's overlay)
+and DEBPIPE_STATIC_ROOT naming a fresh directory. Prints `collected N` or `no-staticfiles` on stdout.
 """
 import sys
 

@@ -18,26 +18,52 @@ project's settings module, then sets what the package decides:
   <state_dir>/media.
 - SQLite databases inside the app directory (or with a relative path) move
   to <state_dir>, which the service can write and only purge removes.
+- With `server.tls`: SECURE_PROXY_SSL_HEADER, so that a request nginx got
+  over https is secure for Django (nginx sets X-Forwarded-Proto from its own
+  scheme and drops the client's), and CSRF_TRUSTED_ORIGINS gets the https
+  origins of the server names.
+
+At build time (stage-django's collectstatic, build commands and preflight)
+DEBPIPE_BUILD is 1 and DEBPIPE_STAGE names the staging tree this file is
+in; a project's settings can test DEBPIPE_BUILD to tell build time from run
+time. Neither is set at run time.
 """
 # @vars: stage-django writes the spec's values in place of this block.
 _PROJECT_SETTINGS = "example.settings"
 _APP_DIR = "/opt/www/example"
+_PROJECT_ROOT = "/opt/www/example"
 _STATE_DIR = "/var/lib/example-api"
 _SECRET_FILE = "/var/lib/example-api/secret_key"
 _MANAGE = "/opt/www/venvs/example-api/bin/manage"
 _ALLOWED_HOSTS = ["example.com"]
 _STATIC = ["/static/", "/opt/www/example/staticfiles"]
 _MEDIA = None
+_TLS_NAMES = None
 # @end
 
 import importlib
 import os
 
 
+def _build_time():
+    # DEBPIPE_BUILD alone could be set by mistake at run time: build time
+    # also needs this file to be inside the staging tree DEBPIPE_STAGE.
+    stage = os.environ.get("DEBPIPE_STAGE")
+    if os.environ.get("DEBPIPE_BUILD") != "1" or not stage:
+        return False
+    here = os.path.realpath(__file__)
+    stage = os.path.realpath(stage)
+    return stage == "/" or here.startswith(stage.rstrip("/") + "/")
+
+
+_BUILD = _build_time()
+
+
 def _secret_key():
-    # At build time (collectstatic in the staging tree) there is no key
-    # file yet; this key is never used by a running service.
-    if os.environ.get("DEBPIPE_STAGE"):
+    # At build time (collectstatic, build commands and the preflight in the
+    # staging tree) there is no key file yet; this key is never used by a
+    # running service.
+    if _BUILD:
         return "debpipe-build-time-only-" + "0" * 40
     try:
         with open(_SECRET_FILE, encoding="ascii") as f:
@@ -57,7 +83,8 @@ def _secret_key():
 
 
 def _inside(path, root):
-    path = os.path.normpath(os.path.join(_APP_DIR, os.fspath(path)))
+    # A relative path is relative to where the app's processes start.
+    path = os.path.normpath(os.path.join(_PROJECT_ROOT, os.fspath(path)))
     return path == root or path.startswith(root + os.sep)
 
 
@@ -77,8 +104,10 @@ if _ALLOWED_HOSTS:
 
 if _STATIC:
     STATIC_URL, STATIC_ROOT = _STATIC
-    # stage-django collects into the staging tree, then moves it in place.
-    STATIC_ROOT = os.environ.get("DEBPIPE_STATIC_ROOT") or STATIC_ROOT
+    # At build time the static files are collected into (and build
+    # commands write to) the staging tree's copy.
+    if _BUILD and os.environ.get("DEBPIPE_STATIC_ROOT"):
+        STATIC_ROOT = os.environ["DEBPIPE_STATIC_ROOT"]
 
 if _MEDIA:
     MEDIA_URL, MEDIA_ROOT = _MEDIA
@@ -95,3 +124,22 @@ for _db in (globals().get("DATABASES") or {}).values():
         and _inside(_name, _APP_DIR)
     ):
         _db["NAME"] = os.path.join(_STATE_DIR, os.path.basename(os.fspath(_name)))
+
+if _TLS_NAMES is not None:
+    # nginx sets X-Forwarded-Proto to its own $scheme (a client's is
+    # dropped), so the header is nginx's word.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    import django
+
+    _origins = list(globals().get("CSRF_TRUSTED_ORIGINS") or [])
+    for _name in _TLS_NAMES:
+        # nginx's `.example.com` is example.com and its subdomains.
+        _hosts = [_name[1:], "*" + _name] if _name.startswith(".") else [_name]
+        for _host in _hosts:
+            if django.VERSION >= (4, 0):
+                _origin = "https://" + _host
+            else:  # Django 3.2: hosts without a scheme, `.domain` for subdomains
+                _origin = _host[1:] if _host.startswith("*.") else _host
+            if _origin not in _origins:
+                _origins.append(_origin)
+    CSRF_TRUSTED_ORIGINS = _origins

@@ -5,11 +5,21 @@
 //! instead of running python.
 //!
 //! The key is the SHA-256 of:
-//! - this tool's version and its collectstatic driver;
-//! - the settings overlay, the service environment, the python and root;
+//! - this tool's version, its collectstatic driver and the form of the
+//!   kept tree (collected, then precompressed: entries hold the `.gz`
+//!   files too);
+//! - the settings overlay, the build steps' environment (the spec's `env`
+//!   with `build_env` over it, the staged `PYTHONPATH`), the project root,
+//!   the python and root;
 //! - every file of the staged app: path, mode and content;
 //! - every entry of the staged venv: path, mode, size and mtime (it is
 //!   hard-linked from mkvenv's build, so a new venv has new mtimes).
+//!
+//! With `build_commands` the cache is not used at all. They run after
+//! collectstatic, may write anywhere in the stage (`compilemessages` into
+//! the app, `compress` into the static tree), and a file they rewrote in
+//! place in a linked tree would change the entry: a key that named them
+//! could not stand for what they write, so collectstatic simply runs.
 //!
 //! Static files found outside the app and the venv (an absolute
 //! `STATICFILES_DIRS` entry elsewhere) are not in the key.

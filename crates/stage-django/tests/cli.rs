@@ -1,7 +1,20 @@
 //! stage-django as the Makefile runs it, on a scratch Django project with
 //! Debian's Django (python3-django): collectstatic with a manifest, the
 //! overlay's values as Django sees them, and failures that leave nothing.
+//!
+//! Where tests go: this file, the generated files and collectstatic;
+//! `cli/build_steps.rs`, build commands, precompressed static files, the
+//! preflight, `project_dir` and `python_path`; `cli/environment.rs`,
+//! debpipe.env and the operator's `env_file` as the helper and the build
+//! read them; `cli/pypi.rs`, an app installed from a wheel.
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
+
+#[path = "cli/build_steps.rs"]
+mod build_steps;
+#[path = "cli/environment.rs"]
+mod environment;
+#[path = "cli/pypi.rs"]
+mod pypi;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -50,14 +63,16 @@ fn bad_specs_exit_1_name_field_and_write_nothing() {
     });
 }
 
-/// The example's overlay and helper, byte for byte; the overlay is valid
-/// Python and the helper passes shellcheck.
+/// The example's overlay, helper and environment file, byte for byte; the
+/// overlay is valid Python, the helper passes shellcheck, and a shell reads
+/// the environment file.
 #[test]
 fn example_overlay_and_helper_match_golden_and_pass_their_checkers() {
     let dir = tempfile::tempdir().unwrap();
     for (what, name) in [
         ("settings", "example.settings.py"),
         ("manage", "example.manage"),
+        ("env", "example.env"),
     ] {
         let out = cmd()
             .args(["--render", what])
@@ -75,6 +90,15 @@ fn example_overlay_and_helper_match_golden_and_pass_their_checkers() {
         let check = if what == "settings" {
             Command::new("python3")
                 .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+                .arg(&p)
+                .output()
+                .unwrap()
+        } else if what == "env" {
+            // What a shell reads from it is what systemd reads (each line).
+            Command::new("sh")
+                .arg("-c")
+                .arg("set -e -a; . \"$1\"; [ \"$WECHAT_CONFIG\" = /etc/wechat/wechat.yaml ]")
+                .arg("sh")
                 .arg(&p)
                 .output()
                 .unwrap()
@@ -103,7 +127,7 @@ fn script_files_pass_shellcheck_and_python() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    for f in ["settings.py", "collectstatic.py"] {
+    for f in ["settings.py", "collectstatic.py", "preflight.py", "wsgi.py"] {
         let out = Command::new("python3")
             .args(["-m", "py_compile"])
             .arg(scripts.join(f))
@@ -189,6 +213,18 @@ impl Project {
             top,
             spec,
         }
+    }
+
+    /// The staged app directory.
+    fn app(&self) -> PathBuf {
+        self.top.join("proj")
+    }
+
+    /// Add `fields` (JSON members) to the spec.
+    fn spec_with(&self, fields: &str) {
+        let text = std::fs::read_to_string(&self.spec).unwrap();
+        let text = text.trim_end().strip_suffix('}').unwrap().to_string();
+        std::fs::write(&self.spec, format!("{text},{fields}}}")).unwrap();
     }
 
     fn stage(&self) -> std::process::Output {
@@ -441,4 +477,55 @@ fn a_relative_root_collects_into_the_stage() {
     );
     assert!(p.top.join("proj/staticfiles/staticfiles.json").is_file());
     assert_eq!(String::from_utf8_lossy(&out.stdout), ".\n");
+}
+
+/// With `server.tls`, Django trusts nginx's `X-Forwarded-Proto` (a request
+/// nginx got over https is secure) and the server names' https origins
+/// (the project's own kept); without it, neither.
+#[test]
+fn tls_makes_forwarded_https_secure_and_trusts_the_names_origins() {
+    let probe = "import django; django.setup(); from django.conf import settings as s; \
+        from django.test import RequestFactory as F; \
+        r = F().get('/', HTTP_X_FORWARDED_PROTO='https', HTTP_HOST='proj.example.com'); \
+        print(r.is_secure(), sorted(getattr(s, 'CSRF_TRUSTED_ORIGINS', [])))";
+    let show = |p: &Project| {
+        write(&p.top.join("proj-state/secret_key"), "k\n");
+        let out = Command::new("/usr/bin/python3")
+            .args(["-c", probe])
+            .current_dir(p.app())
+            .env("PYTHONPATH", p.app())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("DJANGO_SETTINGS_MODULE", "debpipe_settings")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let p = Project::new("CSRF_TRUSTED_ORIGINS = ['own.example.org']\n");
+    assert!(p.stage().status.success());
+    assert_eq!(show(&p), "False ['own.example.org']\n");
+    let text = std::fs::read_to_string(&p.spec).unwrap();
+    let tls = text.replace(
+        r#""server_name":["proj.example.com"]"#,
+        r#""server_name":["proj.example.com","*.proj.example.com","_"],
+           "tls":{"certificate":"/etc/ssl/certs/proj.pem","key":"/etc/ssl/private/proj.key"}"#,
+    );
+    assert_ne!(text, tls, "the fixture's spec changed shape");
+    std::fs::write(&p.spec, tls).unwrap();
+    assert!(p.stage().status.success());
+    // Django 3.2 names hosts (`.domain` for subdomains); 4 and later, origins.
+    let v = Command::new("/usr/bin/python3")
+        .args(["-c", "import django; print(django.VERSION[0])"])
+        .output()
+        .unwrap();
+    let want = if String::from_utf8_lossy(&v.stdout).trim() == "3" {
+        "True ['.proj.example.com', 'own.example.org', 'proj.example.com']\n"
+    } else {
+        "True ['https://*.proj.example.com', 'https://proj.example.com', 'own.example.org']\n"
+    };
+    assert_eq!(show(&p), want);
 }

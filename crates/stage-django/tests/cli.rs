@@ -323,6 +323,42 @@ fn overlay_sets_secret_hosts_roots_and_moves_sqlite_to_state_dir() {
     );
 }
 
+/// A project that keeps its paths as `pathlib.Path` (and joins them with
+/// `/`, as pretalx does) gets the replaced roots and database names as
+/// `Path` objects too: strings there made every pretalx page a `TypeError`.
+#[test]
+fn regression_20_replaced_roots_keep_the_projects_path_type() {
+    let p = Project::new("STATIC_ROOT = BASE_DIR / 'collected'\n");
+    assert!(p.stage().status.success());
+    let app = p.top.join("proj");
+    write(&p.top.join("proj-state/secret_key"), "k3y\n");
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import pathlib, django; from django.conf import settings as s; django.setup(); \
+             print(type(s.STATIC_ROOT / 'x').__name__, type(s.MEDIA_ROOT / 'x').__name__, \
+             type(s.DATABASES['default']['NAME']).__name__, s.STATIC_ROOT)",
+        ])
+        .current_dir(&app)
+        .env("PYTHONPATH", &app)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("DJANGO_SETTINGS_MODULE", "debpipe_settings")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!(
+            "PosixPath PosixPath PosixPath {}",
+            app.join("staticfiles").display()
+        )
+    );
+}
+
 /// A project whose settings fail at import: exit 1, one line naming the
 /// app directory and the Python error, and no static tree left.
 #[test]

@@ -86,6 +86,12 @@ def _inside(path, root):
     return path == root or path.startswith(root + os.sep)
 
 
+def _like(old, new):
+    # A project that keeps its paths as pathlib.Path objects joins them with
+    # `/` (pretalx does: STATIC_ROOT / "x"): a replacement keeps the type.
+    return type(old)(new) if isinstance(old, os.PathLike) else new
+
+
 _KEY = _secret_key()
 os.environ.setdefault("DJANGO_SECRET_KEY", _KEY)
 os.environ.setdefault("SECRET_KEY", _KEY)
@@ -101,16 +107,20 @@ if _ALLOWED_HOSTS:
     ALLOWED_HOSTS += [h for h in _ALLOWED_HOSTS if h not in ALLOWED_HOSTS]
 
 if _STATIC:
+    _old = globals().get("STATIC_ROOT")
     STATIC_URL, STATIC_ROOT = _STATIC
     # At build time the static files are collected into (and build
     # commands write to) the staging tree's copy.
     if _BUILD and os.environ.get("DEBPIPE_STATIC_ROOT"):
         STATIC_ROOT = os.environ["DEBPIPE_STATIC_ROOT"]
+    STATIC_ROOT = _like(_old, STATIC_ROOT)
 
+_old = globals().get("MEDIA_ROOT")
 if _MEDIA:
     MEDIA_URL, MEDIA_ROOT = _MEDIA
-elif not globals().get("MEDIA_ROOT") or _inside(MEDIA_ROOT, _APP_DIR):
-    MEDIA_ROOT = os.path.join(_STATE_DIR, "media")
+    MEDIA_ROOT = _like(_old, MEDIA_ROOT)
+elif not _old or _inside(MEDIA_ROOT, _APP_DIR):
+    MEDIA_ROOT = _like(_old, os.path.join(_STATE_DIR, "media"))
 
 for _db in (globals().get("DATABASES") or {}).values():
     _name = _db.get("NAME")
@@ -121,7 +131,7 @@ for _db in (globals().get("DATABASES") or {}).values():
         and not str(_name).startswith("file:")
         and _inside(_name, _APP_DIR)
     ):
-        _db["NAME"] = os.path.join(_STATE_DIR, os.path.basename(os.fspath(_name)))
+        _db["NAME"] = _like(_name, os.path.join(_STATE_DIR, os.path.basename(os.fspath(_name))))
 
 if _TLS_NAMES is not None:
     # nginx sets X-Forwarded-Proto to its own $scheme (a client's is

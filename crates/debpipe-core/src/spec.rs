@@ -370,6 +370,12 @@ impl AppSpec {
             let field = format!("env.{k}");
             check(&field, &k, env_name)?;
             check(&field, &v, safe_value)?;
+            if k.starts_with("DEBPIPE_") {
+                return Err(Error::invalid(
+                    field,
+                    "DEBPIPE_* variables are debpipe's own (DEBPIPE_BUILD tells build time from run time)",
+                ));
+            }
             env.push((k, v));
         }
         let mut uwsgi_options = Vec::new();

@@ -65,14 +65,23 @@ impl PipInputs {
     }
 
     /// pip's runs: pip itself, the preinstalled packages, the requirements.
+    /// With an index, the `no_binary` projects are built from source
+    /// (`--no-binary`); from a wheelhouse alone (`--no-index`) their wheels
+    /// are the source builds `make wheels` made, which `--no-binary` would
+    /// refuse.
     pub(crate) fn install(
         &self,
         cli: &Cli,
         sysroot: &Sysroot,
         python: &Path,
+        no_binary: &[String],
         env: &[(OsString, OsString)],
     ) -> Result<()> {
         let mut base = pip_base_args(&self.find_links, cli.no_index);
+        if !cli.no_index && !no_binary.is_empty() {
+            base.push("--no-binary".into());
+            base.push(no_binary.join(",").into());
+        }
         // Without pip in the venv, the interpreter's own pip installs into it.
         let program = if cli.without_pip {
             base.splice(

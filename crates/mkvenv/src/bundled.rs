@@ -341,9 +341,9 @@ pub fn check_no_binary_installed(venv: &Path, no_binary: &[String]) -> Result<()
                 .find(|p| is_foreign_build(p));
             if let Some(platform) = foreign {
                 return Err(Error::file(
-                    site.join(format!("{}.dist-info", d.stem)),
+                    d.wheel(),
                     format!(
-                        "{} was installed from a binary wheel ({platform}), but the spec's `no_binary` builds it from source against Debian's libraries; rerun `make wheels` to build it",
+                        "{} was installed from this binary wheel ({platform}), but the spec's `no_binary` builds it from source against Debian's libraries; rerun `make wheels` to build it",
                         d.name
                     ),
                 ));
@@ -592,7 +592,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("pycurl-7.45.6.dist-info: pycurl was installed from a binary wheel (manylinux_2_28_x86_64)")
+            e.starts_with(
+                "pycurl-7.45.6-cp311-cp311-manylinux_2_28_x86_64.whl: pycurl was installed from this binary wheel (manylinux_2_28_x86_64)"
+            )
                 && e.contains("rerun `make wheels`"),
             "{e}"
         );

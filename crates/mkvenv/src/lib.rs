@@ -365,6 +365,20 @@ mod tests {
     }
 
     #[test]
+    fn no_binary_reaches_pip_only_when_an_index_may_be_used() {
+        let names = ["pycurl".to_string(), "PyYAML".to_string()];
+        assert_eq!(
+            no_binary_args(false, &names),
+            [
+                OsString::from("--no-binary"),
+                OsString::from("pycurl,PyYAML")
+            ]
+        );
+        assert!(no_binary_args(true, &names).is_empty());
+        assert!(no_binary_args(false, &[]).is_empty());
+    }
+
+    #[test]
     fn hash_pins_are_detected_outside_comments() {
         assert!(requires_hashes("django==4.2 \\\n    --hash=sha256:ab\n"));
         assert!(requires_hashes("django==4.2 --hash sha256:ab\n"));

@@ -37,6 +37,34 @@ pub struct Facts {
     /// True when postinst must byte-compile (the package ships no bytecode).
     #[serde(default)]
     pub compiled: bool,
+    /// The installed wheels that carry their own copies of shared libraries
+    /// (auditwheel's `<name>.libs/`), which Debian's security updates never
+    /// reach; sorted by project, then directory. Absent in facts written
+    /// before it existed, which read as none.
+    #[serde(default)]
+    pub bundled_libraries: Vec<BundledLibraries>,
+}
+
+/// One wheel's bundled shared libraries: an auditwheel-repaired
+/// (manylinux/musllinux) wheel copies the libraries its extensions link
+/// into `<name>.libs/` beside its packages (older auditwheel: `<package>/.libs/`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundledLibraries {
+    /// The project that installed the directory (its `.dist-info`'s `Name`),
+    /// as `no_binary` takes it.
+    pub project: String,
+    /// Its version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// The wheel's tags (`cp311-cp311-manylinux_2_28_x86_64`), from its
+    /// `WHEEL` file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    /// The directory, relative to `site-packages` (`pycurl.libs`).
+    pub dir: String,
+    /// The shared libraries' file names in it, sorted.
+    pub libraries: Vec<String>,
 }
 
 impl Facts {
@@ -86,6 +114,7 @@ mod tests {
         };
         let json = f.to_json();
         assert!(!json.contains("\"depends\""), "{json}");
+        assert!(json.contains("\"bundled_libraries\": []"), "{json}");
         assert_eq!(
             Facts::from_json(Path::new("f"), json.as_bytes()).unwrap(),
             f
@@ -97,5 +126,39 @@ mod tests {
             e.starts_with("f.json: ") && e.contains("python_deps"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn bundled_libraries_round_trip_and_old_facts_read_as_none() {
+        let f = Facts {
+            bundled_libraries: vec![BundledLibraries {
+                project: "pycurl".into(),
+                version: "7.45.6".into(),
+                tag: "cp311-cp311-manylinux_2_28_x86_64".into(),
+                dir: "pycurl.libs".into(),
+                libraries: vec!["libcurl-a1b2c3d4.so.4.8.0".into()],
+            }],
+            ..Facts::default()
+        };
+        let json = f.to_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["bundled_libraries"][0]["project"], "pycurl");
+        assert_eq!(v["bundled_libraries"][0]["dir"], "pycurl.libs");
+        assert_eq!(
+            Facts::from_json(Path::new("f"), json.as_bytes()).unwrap(),
+            f
+        );
+        // facts written before the field existed
+        let old = br#"{"venv":"/v","python":"3.11","python_depends":[],"shlib_depends":[],"compiled":true}"#;
+        let read = Facts::from_json(Path::new("old.json"), old).unwrap();
+        assert!(read.bundled_libraries.is_empty());
+        // a misspelt entry field is refused like any other
+        let e = Facts::from_json(
+            Path::new("f.json"),
+            br#"{"bundled_libraries":[{"project":"p","dir":"p.libs","libs":[]}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("libs"), "{e}");
     }
 }

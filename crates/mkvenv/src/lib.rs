@@ -46,9 +46,12 @@
 //! The modules, by concern: `pip` (running pip hermetically), `interpreter`
 //! (which python, its relations), `staging` (the build directory and its move
 //! into place), `relocate` (paths, shebangs, modes), `elf` (programs and
-//! libraries) and `shlibs` (shared-library `Depends`). This file keeps the CLI
-//! and [`run`].
+//! libraries), `shlibs` (shared-library `Depends`), `wheels` (the wheelhouse
+//! fits the python) and `bundled` (libraries wheels bring along, and the
+//! projects built from source: `no_binary`). This file keeps the CLI and
+//! [`run`].
 
+mod bundled;
 mod elf;
 mod interpreter;
 mod pip;
@@ -57,6 +60,7 @@ mod shlibs;
 mod staging;
 mod wheels;
 
+pub use bundled::*;
 use debpipe_core::sysroot::Sysroot;
 pub use elf::*;
 pub use interpreter::*;
@@ -90,8 +94,13 @@ path. Byte-compiled files are removed: postinst must compile them, prerm remove 
 Modes are set by what a file is: 0755 for directories, ELF programs and bin/ scripts, \
 0644 for the rest (shared libraries included); unversioned python shebangs are pointed \
 at the venv's python.\n\n\
+A wheel that bundles shared libraries (auditwheel's `<name>.libs/`) gets a warning \
+line naming it and them: Debian's security updates never reach those copies. The \
+spec's `no_binary` projects must come from source builds (`linux_<arch>` wheels, \
+as `make wheels` makes them): a wheelhouse with a manylinux or musllinux wheel of \
+one is refused; without --no-index pip gets `--no-binary` for them.\n\n\
 Prints a JSON object of facts on stdout: venv, python, python_depends, \
-shlib_depends, architecture, compiled.",
+shlib_depends, architecture, compiled, bundled_libraries.",
     after_help = "Examples:\n  \
 mkvenv app.json -r requirements.txt --find-links wheels --no-index --root stage > venv.json\n  \
 mkvenv -r requirements.txt --root stage -o venv.json - < app.json"
@@ -202,6 +211,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     if cli.no_index {
         wheels::check_wheelhouses(&pip.local_dirs(), version)?;
     }
+    check_no_binary_wheelhouses(&pip.local_dirs(), &spec.no_binary)?;
 
     fs::create_dir_all(&cli.root).map_err(|e| Error::io(&cli.root, e))?;
     let stage = fs::canonicalize(&cli.root).map_err(|e| Error::io(&cli.root, e))?;
@@ -217,7 +227,14 @@ pub fn run(cli: &Cli) -> Result<()> {
     }
     venv_cmd.arg(&build_dir);
     run_quiet(venv_cmd, &env, &cli.python, "python -m venv", cli.verbose)?;
-    pip.install(cli, &sysroot, &build_dir.join("bin/python"), &env)?;
+    pip.install(
+        cli,
+        &sysroot,
+        &build_dir.join("bin/python"),
+        &spec.no_binary,
+        &env,
+    )?;
+    check_no_binary_installed(&build_dir, &spec.no_binary)?;
 
     let relocation = Relocation {
         from: build_dir.as_os_str().as_bytes().to_vec(),
@@ -250,6 +267,9 @@ pub fn run(cli: &Cli) -> Result<()> {
         );
     }
 
+    let bundles = bundled_libraries(&build_dir);
+    warn_bundles(&mut std::io::stderr(), &bundles);
+
     put_in_place(build, &target)?;
 
     let facts = Facts {
@@ -259,6 +279,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         shlib_depends,
         architecture: Some(architecture),
         compiled: true,
+        bundled_libraries: bundles.into_iter().map(|b| b.facts).collect(),
         ..Facts::default()
     };
     if cli.verbose {
@@ -341,6 +362,20 @@ mod tests {
             ["python3.12"]
         );
         assert!(python_depends(Path::new("/usr/local/bin/python3"), (3, 12)).is_empty());
+    }
+
+    #[test]
+    fn no_binary_reaches_pip_only_when_an_index_may_be_used() {
+        let names = ["pycurl".to_string(), "PyYAML".to_string()];
+        assert_eq!(
+            no_binary_args(false, &names),
+            [
+                OsString::from("--no-binary"),
+                OsString::from("pycurl,PyYAML")
+            ]
+        );
+        assert!(no_binary_args(true, &names).is_empty());
+        assert!(no_binary_args(false, &[]).is_empty());
     }
 
     #[test]

@@ -65,14 +65,20 @@ impl PipInputs {
     }
 
     /// pip's runs: pip itself, the preinstalled packages, the requirements.
+    /// With an index, the `no_binary` projects are built from source
+    /// (`--no-binary`); from a wheelhouse alone (`--no-index`) their wheels
+    /// are the source builds `make wheels` made, which `--no-binary` would
+    /// refuse.
     pub(crate) fn install(
         &self,
         cli: &Cli,
         sysroot: &Sysroot,
         python: &Path,
+        no_binary: &[String],
         env: &[(OsString, OsString)],
     ) -> Result<()> {
         let mut base = pip_base_args(&self.find_links, cli.no_index);
+        base.extend(no_binary_args(cli.no_index, no_binary));
         // Without pip in the venv, the interpreter's own pip installs into it.
         let program = if cli.without_pip {
             base.splice(
@@ -142,6 +148,16 @@ pub fn pip_env(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Vec<(OsS
         out.push((k.into(), v.into()));
     }
     out
+}
+
+/// `--no-binary A,B` for the spec's `no_binary` projects when pip may use an
+/// index; none from a wheelhouse alone (`--no-index`), whose wheels of them
+/// are source builds that `--no-binary` would refuse.
+pub fn no_binary_args(no_index: bool, no_binary: &[String]) -> Vec<OsString> {
+    if no_index || no_binary.is_empty() {
+        return Vec::new();
+    }
+    vec!["--no-binary".into(), no_binary.join(",").into()]
 }
 
 /// pip's `install` arguments shared by every pip run.

@@ -146,16 +146,29 @@ roots-refresh:
 
 # The wheelhouse: built once with pip wheel (uWSGI compiles here; with DIST,
 # in the release's root), reused from $(WHEEL_CACHE) so later builds run
-# offline.
+# offline. The spec's no_binary projects are built from source (pip's
+# --no-binary) against the libraries installed here (with DIST, the root's:
+# build_depends); a binary (manylinux, musllinux) wheel of theirs left in
+# the wheelhouse by an earlier fill is removed first (mkvenv refuses it),
+# and the wheel cache is not searched for them.
 wheels: $(WHEELS)/.filled
-$(WHEELS)/.filled: $(APP)/requirements.txt | deps $(if $(DIST),root)
+$(WHEELS)/.filled: $(APP)/requirements.txt $(BUILD)/no-binary.key | deps $(if $(DIST),root)
 	@echo "==> [wheels] pip wheel -r $(APP)/requirements.txt$(if $(DIST), (in the $(DIST) root))"
 	mkdir -p $(WHEELS) $(WHEEL_CACHE) $(BUILD)
+	@scripts/no-binary-prune $(BUILD)/no-binary.key $(WHEELS)
 	$(IN_ROOT) $(if $(DIST),chroot $(ROOT)) env PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= \
 	  $(PYTHON) -m pip wheel --disable-pip-version-check -q \
+	  $$(paste -sd, $(BUILD)/no-binary.key | sed 's/^./--no-binary &/') \
 	  --find-links $(WHEEL_CACHE) --wheel-dir $(abspath $(WHEELS)) -r $(abspath $(APP))/requirements.txt
 	cp -n $(WHEELS)/*.whl $(WHEEL_CACHE)/ 2>/dev/null || true
 	@touch $@
+
+# The projects the spec builds from source (no_binary), one a line,
+# rewritten only when they change (the wheelhouse is refilled then).
+$(BUILD)/no-binary.key: $(SPEC) $(T)/.built
+	@mkdir -p $(BUILD)
+	@$(T)/appspec get --lines no_binary $(SPEC) > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 
 # 1. The venv's install path, rewritten only when it changes.
 $(BUILD)/venv.key: $(SPEC) $(T)/.built

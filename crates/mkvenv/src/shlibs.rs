@@ -222,6 +222,7 @@ pub(crate) fn external_libs(
     let mut external = BTreeMap::new();
     for elf in elves {
         let origin = elf.path.parent().unwrap_or(venv);
+        let inherited = loaders_search(elf, elves, venv);
         for lib in &elf.needed {
             let same_kind = |p: &Path| elf_kind(&sysroot.path(p)) == Some(elf.kind);
             let found = if lib.contains('/') {
@@ -230,6 +231,7 @@ pub(crate) fn external_libs(
                 elf.search
                     .iter()
                     .flat_map(|e| expand_search(e, origin))
+                    .chain(inherited.iter().cloned())
                     .map(|d| d.join(lib))
                     .chain(ldconfig.get(lib).into_iter().flatten().cloned())
                     .chain(default_dirs.iter().map(|d| d.join(lib)))
@@ -255,6 +257,38 @@ pub(crate) fn external_libs(
         }
     }
     Ok(external)
+}
+
+/// The directories the loaders of `elf` search: the venv's ELF files that
+/// need it by file name, and theirs, transitively. ld.so loads a library's
+/// dependencies breadth-first beside its loader's and reuses an object
+/// already loaded under the same soname, and a loader's `DT_RPATH` is
+/// searched for what its dependencies need; so a bundled library without a
+/// search path of its own (auditwheel's `pillow.libs/libfreetype` needing
+/// `libpng16-…` from the same directory) resolves through the extension
+/// module that loads it (`$ORIGIN/../pillow.libs`).
+fn loaders_search(elf: &ElfFile, elves: &[ElfFile], venv: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut seen: BTreeSet<&Path> = BTreeSet::new();
+    let mut todo: Vec<&ElfFile> = vec![elf];
+    while let Some(obj) = todo.pop() {
+        let Some(name) = obj.path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        for loader in elves.iter().filter(|l| l.needed.iter().any(|n| n == name)) {
+            if !seen.insert(loader.path.as_path()) {
+                continue;
+            }
+            let origin = loader.path.parent().unwrap_or(venv);
+            for d in loader.search.iter().flat_map(|e| expand_search(e, origin)) {
+                if !dirs.contains(&d) {
+                    dirs.push(d);
+                }
+            }
+            todo.push(loader);
+        }
+    }
+    dirs
 }
 
 /// The relations for `lib` from package `pkg` (maybe `name:arch`): its

@@ -52,6 +52,23 @@ fn binary_wheelhouse() -> &'static Path {
     })
 }
 
+/// Pillow 12's manylinux wheel, whose bundled `pillow.libs/libfreetype`
+/// finds its sibling `libpng16-…` only through the loading extension's
+/// `DT_RPATH` (Pillow 13 gives its libraries their own).
+const PILLOW12_WHEELS: [&str; 1] = ["pillow==12.0.0"];
+
+/// The cached wheelhouse of [`PILLOW12_WHEELS`].
+fn pillow12_wheelhouse() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        cached_wheelhouse(
+            "wheels-test-pillow12",
+            &PILLOW12_WHEELS,
+            &["--only-binary=:all:"],
+        )
+    })
+}
+
 /// psycopg2-binary built here from source (a `linux_<arch>` wheel linking
 /// Debian's libpq), as `make wheels` builds a `no_binary` project.
 const SOURCE_WHEELS: [&str; 1] = ["psycopg2-binary==2.9.13"];
@@ -799,6 +816,38 @@ fn build_with_pillow_and_modedemo(tmp: &Path, stage: &Path, install: &Path) {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 20: pretalx's venv failed with "libfreetype-….so.6.20.4 needs
+/// libpng16-….so.16.50.0, which is neither in the venv nor installed":
+/// auditwheel's libraries in `pillow.libs/` carry no search path of their
+/// own, and ld.so finds their siblings through the extension module that
+/// loads them (its `DT_RPATH`, and the objects it already loaded).
+#[test]
+fn regression_20_bundled_libraries_resolve_through_their_loader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let install = tmp.path().join("venv-wechat");
+    let spec = write_spec(tmp.path(), &install);
+    let req = write_requirements(tmp.path(), "pillow==12.0.0\n");
+    let out = mkvenv()
+        .arg(&spec)
+        .arg("-r")
+        .arg(&req)
+        .arg("--find-links")
+        .arg(pillow12_wheelhouse())
+        .args(["--no-index", "--without-pip", "--root"])
+        .arg(&stage)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let deps = facts["shlib_depends"].to_string();
+    assert!(
+        !deps.contains("libpng") && !deps.contains("libfreetype"),
+        "{deps}"
     );
 }
 

@@ -269,8 +269,8 @@ pub fn bundled_libraries(venv: &Path) -> Vec<Bundle> {
             let owner = dists
                 .iter()
                 .find(|d| d.record.iter().any(|p| p.starts_with(&prefix)));
-            let (facts, wheel) = match owner {
-                Some(d) => (
+            let (facts, wheel) = if let Some(d) = owner {
+                (
                     BundledLibraries {
                         project: d.name.clone(),
                         version: d.version.clone(),
@@ -279,19 +279,18 @@ pub fn bundled_libraries(venv: &Path) -> Vec<Bundle> {
                         libraries,
                     },
                     d.wheel(),
-                ),
-                None => {
-                    let name = dir.trim_end_matches("/.libs").trim_end_matches(".libs");
-                    (
-                        BundledLibraries {
-                            project: name.to_string(),
-                            dir: dir.clone(),
-                            libraries,
-                            ..BundledLibraries::default()
-                        },
-                        name.to_string(),
-                    )
-                }
+                )
+            } else {
+                let name = dir.trim_end_matches("/.libs").trim_end_matches(".libs");
+                (
+                    BundledLibraries {
+                        project: name.to_string(),
+                        dir: dir.clone(),
+                        libraries,
+                        ..BundledLibraries::default()
+                    },
+                    name.to_string(),
+                )
             };
             out.push(Bundle { facts, wheel });
         }

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -58,10 +59,11 @@ pub fn ids(name: &str) -> (u32, u32) {
 /// The package's `debpipe.env` as stage-django writes it: the service's
 /// environment as `KEY=VALUE` lines.
 pub fn service_env_text(spec: &debpipe_core::AppSpec) -> String {
-    spec.service_env()
-        .iter()
-        .map(|(k, v)| format!("{k}={v}\n"))
-        .collect()
+    let mut text = String::new();
+    for (k, v) in spec.service_env() {
+        let _ = writeln!(text, "{k}={v}");
+    }
+    text
 }
 
 /// Write `debpipe.env` at the spec's path (under the test's `app_dir`).
@@ -86,11 +88,13 @@ pub fn systemd_environment(files: &[&Path]) -> Vec<(String, String)> {
             std::fs::copy(f, dir.join(format!("{:02}-file.conf", i + 10))).unwrap();
         }
     }
-    let out = Command::new("/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator")
-        .env_clear()
-        .env("XDG_CONFIG_HOME", home.path())
-        .output()
-        .unwrap();
+    let out = Command::new(
+        "/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator",
+    )
+    .env_clear()
+    .env("XDG_CONFIG_HOME", home.path())
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "environment-d-generator: {}",

@@ -106,9 +106,10 @@ pub fn render_systemd(spec: &AppSpec) -> String {
          User={user}\n\
          Group={group}\n\
          RuntimeDirectory={pkg}\n\
-         RuntimeDirectoryMode=0750\n\
+         RuntimeDirectoryMode=0711\n\
          RuntimeDirectoryPreserve=yes\n{state}\
          WorkingDirectory={app}\n\
+         {env}\
          ExecStart={bin} --ini {ini}\n\
          ExecReload=/bin/kill -HUP $MAINPID\n\
          KillSignal=SIGTERM\n\
@@ -125,21 +126,42 @@ pub fn render_systemd(spec: &AppSpec) -> String {
         ver = spec.version,
         user = spec.user,
         group = spec.group,
-        app = spec.app_dir,
+        app = spec.project_root(),
+        env = environment_files(spec),
         bin = spec.uwsgi_bin,
         ini = spec.uwsgi_ini_path(),
         stop = stop_timeout(spec),
         hardening = hardening(spec),
-        state = match spec.state_directory_name() {
-            Some(d) => format!("StateDirectory={d}\nStateDirectoryMode=0750\n"),
-            None => format!("ReadWritePaths={}\n", spec.state_dir),
-        },
+        state = state_directory(spec),
     );
     s
 }
 
-/// Render the socket unit. systemd makes and holds the listening socket
-/// (the same path as the ini's `socket`, which uWSGI needs to take an
+/// `StateDirectory=` (systemd makes it, owned by the user) when `state_dir`
+/// is under /var/lib, else the directory made writable.
+fn state_directory(spec: &AppSpec) -> String {
+    match spec.state_directory_name() {
+        Some(d) => format!("StateDirectory={d}\nStateDirectoryMode=0750\n"),
+        None => format!("ReadWritePaths={}\n", spec.state_dir),
+    }
+}
+
+/// The app's environment, one precedence everywhere: the package's
+/// `debpipe.env` first, then the operator's `env_file` when it exists
+/// (`-`), whose values win (systemd: "variables set in a later file
+/// override those of an earlier one"). uWSGI's ini sets none of them.
+pub fn environment_files(spec: &AppSpec) -> String {
+    format!(
+        "EnvironmentFile={}\nEnvironmentFile=-{}\n",
+        spec.service_env_file(),
+        spec.env_file
+    )
+}
+
+/// Render the socket unit. systemd makes and holds the listening socket,
+/// `user:www-data` 0660 (nginx reaches it through the socket's group, not
+/// through the app's group, which reads the secrets),
+/// at the same path as the ini's `socket` (which uWSGI needs to take an
 /// inherited socket over), so requests queue while the service restarts;
 /// the service's runtime directory is preserved across restarts, so the
 /// socket's path stays.
@@ -152,7 +174,7 @@ pub fn render_socket(spec: &AppSpec) -> String {
          [Socket]\n\
          ListenStream={sock}\n\
          SocketUser={user}\n\
-         SocketGroup={group}\n\
+         SocketGroup={socket_group}\n\
          SocketMode=0660\n\
          DirectoryMode=0755\n\
          Backlog={backlog}\n\
@@ -162,7 +184,7 @@ pub fn render_socket(spec: &AppSpec) -> String {
         pkg = spec.package,
         sock = spec.socket(),
         user = spec.user,
-        group = spec.group,
+        socket_group = AppSpec::SOCKET_GROUP,
         backlog = AppSpec::LISTEN_BACKLOG,
     )
 }
@@ -243,9 +265,12 @@ pub fn render_sysv(spec: &AppSpec) -> String {
         set("PACKAGE", spec.package.clone()),
         set("DAEMON", spec.uwsgi_bin.clone()),
         set("INI", spec.uwsgi_ini_path()),
-        set("APP_DIR", spec.app_dir.clone()),
+        set("APP_DIR", spec.project_root()),
         set("APP_USER", spec.user.clone()),
         set("APP_GROUP", spec.group.clone()),
+        set("SOCKET_GROUP", AppSpec::SOCKET_GROUP.to_string()),
+        set("SERVICE_ENV", spec.service_env_file()),
+        set("ENV_FILE", spec.env_file.clone()),
         set("RUN_DIR", spec.runtime_dir()),
         set("FIFO", spec.master_fifo()),
         set("PIDFILE", spec.pidfile()),
@@ -277,12 +302,15 @@ mod tests {
     fn unit_runs_foreground_uwsgi_as_user() {
         let u = render_systemd(&spec(r#"{"module":"a","version":"1","user":"app"}"#));
         assert!(u.contains("Type=notify\n"));
-        assert!(u.contains("User=app\nGroup=www-data\n"));
+        // The group defaults to the user's (never nginx's www-data).
+        assert!(u.contains("User=app\nGroup=app\n"));
         assert!(u.contains("RuntimeDirectory=a-api\n"));
         assert!(
             u.contains("ExecStart=/opt/www/venvs/a-api/bin/uwsgi --ini /opt/www/uwsgi/a.ini\n")
         );
         assert!(u.contains("TimeoutStopSec=75\n"));
+        let u = render_systemd(&spec(r#"{"module":"a","version":"1"}"#));
+        assert!(u.contains("User=a-api\nGroup=a-api\n"));
     }
 
     #[test]

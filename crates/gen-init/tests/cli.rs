@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -416,6 +417,54 @@ fn connect_as(user: &str, sock: &Path) -> Result<(), String> {
     }
 }
 
+/// The SysV script's uWSGI master `master`: the spec's user, the
+/// environment of debpipe.env then `env_file` (whose value wins), and a
+/// socket that www-data reaches and another user does not, in a runtime
+/// directory that holds nothing else readable.
+fn check_sysv_account_and_environment(spec: &debpipe_core::AppSpec, master: u32) {
+    let sock = PathBuf::from(spec.socket());
+    // The environment: debpipe.env, then env_file, whose value wins.
+    let env = environ(master);
+    for want in [
+        "DPT_KEY=from-env-file",
+        "DPT_ONLY_ENV=kept",
+        "DPT_SPACED=two words",
+        "DJANGO_SETTINGS_MODULE=debpipe_settings",
+    ] {
+        assert!(env.iter().any(|v| v == want), "{want} not in {env:?}");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{master}/status")).unwrap();
+    let (uid, _) = debpipe_testkit::ids(&spec.user);
+    assert!(
+        status.contains(&format!("\nUid:\t{uid}\t")),
+        "the master is not the spec's user: {status}"
+    );
+
+    // The socket is user:www-data 0660 in a directory www-data can search
+    // but not list; another user cannot connect, www-data can.
+    let (_, www) = debpipe_testkit::www_data();
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (uid, www, 0o660)
+    );
+    let run_meta = std::fs::metadata(Path::new(&spec.runtime_dir())).unwrap();
+    assert_eq!(run_meta.gid(), www);
+    assert_eq!(run_meta.mode() & 0o7777, 0o2710);
+    assert_eq!(
+        connect_as("www-data", &sock),
+        Ok(()),
+        "www-data cannot reach the socket"
+    );
+    let other = connect_as("nobody", &sock);
+    assert!(
+        other.as_ref().is_err_and(|e| e.contains("PermissionError")),
+        "another user reached the socket: {other:?}"
+    );
+    let fifo = std::fs::metadata(spec.master_fifo()).unwrap();
+    assert_eq!(fifo.mode() & 0o077, 0, "the master FIFO is open to others");
+}
+
 /// The SysV script against real uWSGI: start, status, a second start,
 /// reload (same master, new workers), a stop that lets an in-flight request
 /// finish, status after stop, a stop that says nothing was running, and a
@@ -466,47 +515,7 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.contains(r#""settings": "debpipe_settings""#), "{resp}");
 
-    // The environment: debpipe.env, then env_file, whose value wins.
-    let env = environ(master);
-    for want in [
-        "DPT_KEY=from-env-file",
-        "DPT_ONLY_ENV=kept",
-        "DPT_SPACED=two words",
-        "DJANGO_SETTINGS_MODULE=debpipe_settings",
-    ] {
-        assert!(env.iter().any(|v| v == want), "{want} not in {env:?}");
-    }
-    let status = std::fs::read_to_string(format!("/proc/{master}/status")).unwrap();
-    let (uid, _) = debpipe_testkit::ids(&spec.user);
-    assert!(
-        status.contains(&format!("\nUid:\t{uid}\t")),
-        "the master is not the spec's user: {status}"
-    );
-
-    // The socket is user:www-data 0660 in a directory www-data can search
-    // but not list; another user cannot connect, www-data can.
-    use std::os::unix::fs::MetadataExt;
-    let (_, www) = debpipe_testkit::www_data();
-    let meta = std::fs::metadata(&sock).unwrap();
-    assert_eq!(
-        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
-        (uid, www, 0o660)
-    );
-    let run_meta = std::fs::metadata(Path::new("/run").join(pkg)).unwrap();
-    assert_eq!(run_meta.gid(), www);
-    assert_eq!(run_meta.mode() & 0o7777, 0o2710);
-    assert_eq!(
-        connect_as("www-data", &sock),
-        Ok(()),
-        "www-data cannot reach the socket"
-    );
-    let other = connect_as("nobody", &sock);
-    assert!(
-        other.as_ref().is_err_and(|e| e.contains("PermissionError")),
-        "another user reached the socket: {other:?}"
-    );
-    let fifo = std::fs::metadata(spec.master_fifo()).unwrap();
-    assert_eq!(fifo.mode() & 0o077, 0, "the master FIFO is open to others");
+    check_sysv_account_and_environment(&spec, master);
     let (code, out) = script.run("start");
     assert_eq!(code, 0, "second start: {out}");
     assert_eq!(
@@ -632,8 +641,8 @@ fn finish(
 /// The value of `key=` in a unit's text (the last one, as systemd reads it).
 fn directive<'a>(unit: &'a str, key: &str) -> &'a str {
     unit.lines()
-        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
         .unwrap_or_else(|| panic!("no {key}= in the unit"))
 }
 
@@ -958,6 +967,13 @@ fn probe_write(sock: &Path, to: &Path) -> Result<(), String> {
     }
 }
 
+/// The app cannot write `denied`.
+fn assert_refused(sock: &Path, denied: &Path) {
+    let r = probe_write(sock, denied);
+    assert!(r.is_err(), "the app could write {}", denied.display());
+    eprintln!("sandbox: {} refused: {}", denied.display(), r.unwrap_err());
+}
+
 /// The unit's file-system sandbox, emulated by `tests/sandbox.sh` from the
 /// generated unit's own directives (systemd is not PID 1 here, so the real
 /// one cannot run; system call filters and the rest are checked by
@@ -1052,9 +1068,7 @@ fn the_units_sandbox_lets_the_app_write_only_its_own_paths() {
         PathBuf::from("/etc/debpipe-sandbox-probe"),
         PathBuf::from("/var/log/debpipe-sandbox-probe"),
     ] {
-        let r = probe_write(&sock, &denied);
-        assert!(r.is_err(), "the app could write {}", denied.display());
-        eprintln!("sandbox: {} refused: {}", denied.display(), r.unwrap_err());
+        assert_refused(&sock, &denied);
     }
     assert_eq!(
         probe_write(&sock, &owned.join("probe")),

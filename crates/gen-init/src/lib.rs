@@ -20,7 +20,9 @@ use std::fmt::Write as _;
 
 use debpipe_core::cli::GenArgs;
 use debpipe_core::shell::{Var, fill, split_block};
-use debpipe_core::{AppSpec, Result};
+use debpipe_core::{AppSpec, Error, Result};
+
+pub mod jobs;
 
 /// Which service definition to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,6 +33,24 @@ pub enum Kind {
     Socket,
     /// LSB init script for start-stop-daemon, installed in /etc/init.d
     Sysv,
+    /// systemd unit of the daemon --name, <package>-NAME.service
+    Daemon,
+    /// SysV script of the daemon --name, /etc/init.d/<package>-NAME
+    DaemonSysv,
+    /// systemd timer of the timer --name, <package>-NAME.timer
+    Timer,
+    /// oneshot systemd unit the timer --name starts, <package>-NAME.service
+    TimerService,
+    /// /etc/cron.d/<package>: the timers when systemd does not run
+    Cron,
+    /// /usr/libexec/<package>/run-job, which runs a command of the app as
+    /// its user with its environment (for the cron lines and SysV daemons)
+    Runner,
+    /// /etc/logrotate.d/<package>: the SysV logs of uWSGI and the daemons
+    Logrotate,
+    /// with --root: every file of every daemon and timer (units, SysV
+    /// scripts, cron file, runner), one path a line; none without jobs
+    Jobs,
 }
 
 /// Generate the service definition for an app spec.
@@ -54,6 +74,10 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", default_value = "/lib/systemd/system",
           value_parser = unit_dir)]
     pub unit_dir: String,
+    /// The daemon or timer (its name in the spec) for --kind daemon,
+    /// daemon-sysv, timer, timer-service
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     #[command(flatten)]
     pub args: GenArgs,
 }
@@ -80,7 +104,108 @@ pub fn run(cli: &Cli) -> Result<()> {
         Kind::Sysv => cli
             .args
             .emit(&spec.sysv_script_path(), &render_sysv(&spec), 0o755),
+        Kind::Daemon | Kind::DaemonSysv | Kind::Timer | Kind::TimerService => {
+            let Some(name) = &cli.name else {
+                return Err(Error::Usage(format!(
+                    "--kind {} needs --name NAME (a daemon or timer of the spec); --kind jobs --root DIR writes them all",
+                    clap::ValueEnum::to_possible_value(&cli.kind)
+                        .map(|v| v.get_name().to_string())
+                        .unwrap_or_default()
+                )));
+            };
+            let (path, text, mode) = job_file(cli, &spec, name)?;
+            cli.args.emit(&path, &text, mode)
+        }
+        Kind::Cron => cli
+            .args
+            .emit(&jobs::cron_path(&spec), &jobs::render_cron(&spec), 0o644),
+        Kind::Runner => cli.args.emit(
+            &jobs::runner_path(&spec),
+            &jobs::render_runner(&spec),
+            0o755,
+        ),
+        Kind::Logrotate => cli.args.emit(
+            &jobs::logrotate_path(&spec),
+            &jobs::render_logrotate(&spec),
+            0o644,
+        ),
+        Kind::Jobs => {
+            if cli.args.root.is_none() {
+                return Err(Error::Usage(
+                    "--kind jobs writes several files: it needs --root DIR".into(),
+                ));
+            }
+            for (path, text, mode) in all_job_files(cli, &spec) {
+                cli.args.emit(&path, &text, mode)?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// One daemon's or timer's file, for the kinds that take `--name`.
+fn job_file(cli: &Cli, spec: &AppSpec, name: &str) -> Result<(String, String, u32)> {
+    let unit = |suffix: &str| format!("{}/{}.{suffix}", cli.unit_dir, spec.job_unit(name));
+    Ok(match cli.kind {
+        Kind::Daemon => (
+            unit("service"),
+            jobs::render_daemon(spec, jobs::daemon(spec, name)?),
+            0o644,
+        ),
+        Kind::DaemonSysv => {
+            let d = jobs::daemon(spec, name)?;
+            (
+                jobs::daemon_sysv_path(spec, d),
+                jobs::render_daemon_sysv(spec, d),
+                0o755,
+            )
+        }
+        Kind::Timer => (
+            unit("timer"),
+            jobs::render_timer(spec, jobs::timer(spec, name)?),
+            0o644,
+        ),
+        _ => (
+            unit("service"),
+            jobs::render_timer_service(spec, jobs::timer(spec, name)?),
+            0o644,
+        ),
+    })
+}
+
+/// Every file of the app's daemons and timers: (install path, text, mode).
+/// Nothing when the spec has neither.
+pub fn all_job_files(cli: &Cli, spec: &AppSpec) -> Vec<(String, String, u32)> {
+    let mut files = Vec::new();
+    let unit =
+        |name: &str, suffix: &str| format!("{}/{}.{suffix}", cli.unit_dir, spec.job_unit(name));
+    for d in &spec.daemons {
+        files.push((
+            unit(&d.name, "service"),
+            jobs::render_daemon(spec, d),
+            0o644,
+        ));
+        files.push((
+            jobs::daemon_sysv_path(spec, d),
+            jobs::render_daemon_sysv(spec, d),
+            0o755,
+        ));
+    }
+    for t in &spec.timers {
+        files.push((unit(&t.name, "timer"), jobs::render_timer(spec, t), 0o644));
+        files.push((
+            unit(&t.name, "service"),
+            jobs::render_timer_service(spec, t),
+            0o644,
+        ));
+    }
+    if !spec.timers.is_empty() {
+        files.push((jobs::cron_path(spec), jobs::render_cron(spec), 0o644));
+    }
+    if !spec.daemons.is_empty() || !spec.timers.is_empty() {
+        files.push((jobs::runner_path(spec), jobs::render_runner(spec), 0o755));
+    }
+    files
 }
 
 /// Seconds to wait for a graceful stop before killing: a worker may run up
@@ -139,7 +264,7 @@ pub fn render_systemd(spec: &AppSpec) -> String {
 
 /// `StateDirectory=` (systemd makes it, owned by the user) when `state_dir`
 /// is under /var/lib, else the directory made writable.
-fn state_directory(spec: &AppSpec) -> String {
+pub(crate) fn state_directory(spec: &AppSpec) -> String {
     match spec.state_directory_name() {
         Some(d) => format!("StateDirectory={d}\nStateDirectoryMode=0750\n"),
         None => format!("ReadWritePaths={}\n", spec.state_dir),

@@ -294,7 +294,7 @@ pub fn logrotate_path(spec: &AppSpec) -> String {
 /// uWSGI's log is renamed and reopened through the master FIFO (`l`: uWSGI
 /// opens it itself, `--logto`), so no line is lost and nothing restarts;
 /// the daemons' logs are copied and truncated (their supervisor and command
-/// share one descriptor opened with O_APPEND, which nothing can reopen),
+/// share one descriptor opened with `O_APPEND`, which nothing can reopen),
 /// which may lose the lines written between the copy and the truncation.
 pub fn render_logrotate(spec: &AppSpec) -> String {
     let fifo = spec.master_fifo();

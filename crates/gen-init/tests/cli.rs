@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use debpipe_testkit::{Generator, KillOnDrop, ScratchApp, uwsgi_request, wait_until};
 
+// Where tests go: the web service's unit, socket and SysV script here; the
+// daemons, timers, cron, runner and logrotate in cli/jobs.rs.
+#[path = "cli/jobs.rs"]
+mod jobs;
+
 fn tool(kind: &str) -> Generator {
     let (ext, example_install_path, mode) = match kind {
         "sysv" => ("init", "/etc/init.d/wechat-api", 0o755),

@@ -31,7 +31,8 @@ impl Drop for KillOnDrop {
 /// virtualenv made by the system python, for running real uWSGI.
 /// `/slow` sleeps 2 s before answering; `/write?to=PATH` appends to PATH
 /// and says whether it could (`written`, and the OS's `error`); every answer
-/// is JSON naming the path, the settings module and the pid.
+/// is JSON naming the path, the settings module, the pid, and the variables
+/// of the app's environment whose names start with `DPT_` (`env`).
 #[derive(Debug)]
 pub struct ScratchApp {
     /// Keeps the directory alive.
@@ -66,7 +67,8 @@ impl ScratchApp {
              \x20   path = env.get('PATH_INFO', '')\n\
              \x20   if path.endswith('/slow'):\n\
              \x20       time.sleep(2)\n\
-             \x20   body = {'path': path, 'settings': os.environ.get('DJANGO_SETTINGS_MODULE'), 'pid': os.getpid()}\n\
+             \x20   body = {'path': path, 'settings': os.environ.get('DJANGO_SETTINGS_MODULE'), 'pid': os.getpid(),\n\
+             \x20           'env': {k: v for k, v in os.environ.items() if k.startswith('DPT_')}}\n\
              \x20   if path.endswith('/write'):\n\
              \x20       to = urllib.parse.parse_qs(env.get('QUERY_STRING', ''))['to'][0]\n\
              \x20       try:\n\

@@ -519,6 +519,13 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
     let resp = uwsgi_request(&sock, "/api/scratch/ping").unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.contains(r#""settings": "debpipe_settings""#), "{resp}");
+    // What the app itself sees (an ini `env =` line would win over the
+    // inherited environment without showing in /proc/PID/environ).
+    assert!(
+        resp.contains(r#""DPT_KEY": "from-env-file""#)
+            && resp.contains(r#""DPT_ONLY_ENV": "kept""#),
+        "{resp}"
+    );
 
     check_sysv_account_and_environment(&spec, master);
     let (code, out) = script.run("start");

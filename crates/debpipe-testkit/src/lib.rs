@@ -11,10 +11,13 @@
 //!   clients on several loopback addresses;
 //! - [`generator`]: the generators' command-line contract;
 //! - [`seaweed`]: a real SeaweedFS (S3) for the publisher's tests;
+//! - [`accounts`]: the service's system user, its `debpipe.env`, and
+//!   environment files read by systemd's own parser;
 //! - [`cache`]: the one place that resolves the cache directory for slow
 //!   inputs (wheelhouses, roots).
 #![allow(clippy::missing_panics_doc)]
 
+pub mod accounts;
 pub mod cache;
 pub mod generator;
 pub mod golden;
@@ -23,6 +26,7 @@ pub mod seaweed;
 pub mod services;
 pub mod specs;
 
+pub use accounts::{ensure_system_user, ids, systemd_environment, write_service_env};
 pub use cache::cache_dir;
 pub use generator::Generator;
 pub use golden::{assert_golden, fixtures};

@@ -32,7 +32,8 @@ impl Drop for KillOnDrop {
 /// `/slow` sleeps 2 s before answering; `/write?to=PATH` appends to PATH
 /// and says whether it could (`written`, and the OS's `error`); `/environ`
 /// adds the WSGI environ's string values (`environ`); every answer is JSON
-/// naming the path, the settings module and the pid.
+/// naming the path, the settings module, the pid, and the variables of the
+/// app's environment whose names start with `DPT_` (`env`).
 #[derive(Debug)]
 pub struct ScratchApp {
     /// Keeps the directory alive.
@@ -67,7 +68,8 @@ impl ScratchApp {
              \x20   path = env.get('PATH_INFO', '')\n\
              \x20   if path.endswith('/slow'):\n\
              \x20       time.sleep(2)\n\
-             \x20   body = {'path': path, 'settings': os.environ.get('DJANGO_SETTINGS_MODULE'), 'pid': os.getpid()}\n\
+             \x20   body = {'path': path, 'settings': os.environ.get('DJANGO_SETTINGS_MODULE'), 'pid': os.getpid(),\n\
+             \x20           'env': {k: v for k, v in os.environ.items() if k.startswith('DPT_')}}\n\
              \x20   if path.endswith('/environ'):\n\
              \x20       body['environ'] = {k: v for k, v in env.items() if isinstance(v, str)}\n\
              \x20   if path.endswith('/write'):\n\

@@ -20,7 +20,9 @@ use std::fmt::Write as _;
 
 use debpipe_core::cli::GenArgs;
 use debpipe_core::shell::{Var, fill, split_block};
-use debpipe_core::{AppSpec, Result};
+use debpipe_core::{AppSpec, Error, Result};
+
+pub mod jobs;
 
 /// Which service definition to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,6 +33,24 @@ pub enum Kind {
     Socket,
     /// LSB init script for start-stop-daemon, installed in /etc/init.d
     Sysv,
+    /// systemd unit of the daemon --name, <package>-NAME.service
+    Daemon,
+    /// SysV script of the daemon --name, /etc/init.d/<package>-NAME
+    DaemonSysv,
+    /// systemd timer of the timer --name, <package>-NAME.timer
+    Timer,
+    /// oneshot systemd unit the timer --name starts, <package>-NAME.service
+    TimerService,
+    /// /etc/cron.d/<package>: the timers when systemd does not run
+    Cron,
+    /// /usr/libexec/<package>/run-job, which runs a command of the app as
+    /// its user with its environment (for the cron lines and SysV daemons)
+    Runner,
+    /// /etc/logrotate.d/<package>: the SysV logs of uWSGI and the daemons
+    Logrotate,
+    /// with --root: every file of every daemon and timer (units, SysV
+    /// scripts, cron file, runner), one path a line; none without jobs
+    Jobs,
 }
 
 /// Generate the service definition for an app spec.
@@ -54,6 +74,10 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", default_value = "/lib/systemd/system",
           value_parser = unit_dir)]
     pub unit_dir: String,
+    /// The daemon or timer (its name in the spec) for --kind daemon,
+    /// daemon-sysv, timer, timer-service
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     #[command(flatten)]
     pub args: GenArgs,
 }
@@ -80,7 +104,108 @@ pub fn run(cli: &Cli) -> Result<()> {
         Kind::Sysv => cli
             .args
             .emit(&spec.sysv_script_path(), &render_sysv(&spec), 0o755),
+        Kind::Daemon | Kind::DaemonSysv | Kind::Timer | Kind::TimerService => {
+            let Some(name) = &cli.name else {
+                return Err(Error::Usage(format!(
+                    "--kind {} needs --name NAME (a daemon or timer of the spec); --kind jobs --root DIR writes them all",
+                    clap::ValueEnum::to_possible_value(&cli.kind)
+                        .map(|v| v.get_name().to_string())
+                        .unwrap_or_default()
+                )));
+            };
+            let (path, text, mode) = job_file(cli, &spec, name)?;
+            cli.args.emit(&path, &text, mode)
+        }
+        Kind::Cron => cli
+            .args
+            .emit(&jobs::cron_path(&spec), &jobs::render_cron(&spec), 0o644),
+        Kind::Runner => cli.args.emit(
+            &jobs::runner_path(&spec),
+            &jobs::render_runner(&spec),
+            0o755,
+        ),
+        Kind::Logrotate => cli.args.emit(
+            &jobs::logrotate_path(&spec),
+            &jobs::render_logrotate(&spec),
+            0o644,
+        ),
+        Kind::Jobs => {
+            if cli.args.root.is_none() {
+                return Err(Error::Usage(
+                    "--kind jobs writes several files: it needs --root DIR".into(),
+                ));
+            }
+            for (path, text, mode) in all_job_files(cli, &spec) {
+                cli.args.emit(&path, &text, mode)?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// One daemon's or timer's file, for the kinds that take `--name`.
+fn job_file(cli: &Cli, spec: &AppSpec, name: &str) -> Result<(String, String, u32)> {
+    let unit = |suffix: &str| format!("{}/{}.{suffix}", cli.unit_dir, spec.job_unit(name));
+    Ok(match cli.kind {
+        Kind::Daemon => (
+            unit("service"),
+            jobs::render_daemon(spec, jobs::daemon(spec, name)?),
+            0o644,
+        ),
+        Kind::DaemonSysv => {
+            let d = jobs::daemon(spec, name)?;
+            (
+                jobs::daemon_sysv_path(spec, d),
+                jobs::render_daemon_sysv(spec, d),
+                0o755,
+            )
+        }
+        Kind::Timer => (
+            unit("timer"),
+            jobs::render_timer(spec, jobs::timer(spec, name)?),
+            0o644,
+        ),
+        _ => (
+            unit("service"),
+            jobs::render_timer_service(spec, jobs::timer(spec, name)?),
+            0o644,
+        ),
+    })
+}
+
+/// Every file of the app's daemons and timers: (install path, text, mode).
+/// Nothing when the spec has neither.
+pub fn all_job_files(cli: &Cli, spec: &AppSpec) -> Vec<(String, String, u32)> {
+    let mut files = Vec::new();
+    let unit =
+        |name: &str, suffix: &str| format!("{}/{}.{suffix}", cli.unit_dir, spec.job_unit(name));
+    for d in &spec.daemons {
+        files.push((
+            unit(&d.name, "service"),
+            jobs::render_daemon(spec, d),
+            0o644,
+        ));
+        files.push((
+            jobs::daemon_sysv_path(spec, d),
+            jobs::render_daemon_sysv(spec, d),
+            0o755,
+        ));
+    }
+    for t in &spec.timers {
+        files.push((unit(&t.name, "timer"), jobs::render_timer(spec, t), 0o644));
+        files.push((
+            unit(&t.name, "service"),
+            jobs::render_timer_service(spec, t),
+            0o644,
+        ));
+    }
+    if !spec.timers.is_empty() {
+        files.push((jobs::cron_path(spec), jobs::render_cron(spec), 0o644));
+    }
+    if !spec.daemons.is_empty() || !spec.timers.is_empty() {
+        files.push((jobs::runner_path(spec), jobs::render_runner(spec), 0o755));
+    }
+    files
 }
 
 /// Seconds to wait for a graceful stop before killing: a worker may run up
@@ -106,9 +231,10 @@ pub fn render_systemd(spec: &AppSpec) -> String {
          User={user}\n\
          Group={group}\n\
          RuntimeDirectory={pkg}\n\
-         RuntimeDirectoryMode=0750\n\
+         RuntimeDirectoryMode=0711\n\
          RuntimeDirectoryPreserve=yes\n{state}\
          WorkingDirectory={app}\n\
+         {env}\
          ExecStart={bin} --ini {ini}\n\
          ExecReload=/bin/kill -HUP $MAINPID\n\
          KillSignal=SIGTERM\n\
@@ -125,21 +251,42 @@ pub fn render_systemd(spec: &AppSpec) -> String {
         ver = spec.version,
         user = spec.user,
         group = spec.group,
-        app = spec.app_dir,
+        app = spec.project_root(),
+        env = environment_files(spec),
         bin = spec.uwsgi_bin,
         ini = spec.uwsgi_ini_path(),
         stop = stop_timeout(spec),
         hardening = hardening(spec),
-        state = match spec.state_directory_name() {
-            Some(d) => format!("StateDirectory={d}\nStateDirectoryMode=0750\n"),
-            None => format!("ReadWritePaths={}\n", spec.state_dir),
-        },
+        state = state_directory(spec),
     );
     s
 }
 
-/// Render the socket unit. systemd makes and holds the listening socket
-/// (the same path as the ini's `socket`, which uWSGI needs to take an
+/// `StateDirectory=` (systemd makes it, owned by the user) when `state_dir`
+/// is under /var/lib, else the directory made writable.
+pub(crate) fn state_directory(spec: &AppSpec) -> String {
+    match spec.state_directory_name() {
+        Some(d) => format!("StateDirectory={d}\nStateDirectoryMode=0750\n"),
+        None => format!("ReadWritePaths={}\n", spec.state_dir),
+    }
+}
+
+/// The app's environment, one precedence everywhere: the package's
+/// `debpipe.env` first, then the operator's `env_file` when it exists
+/// (`-`), whose values win (systemd: "variables set in a later file
+/// override those of an earlier one"). uWSGI's ini sets none of them.
+pub fn environment_files(spec: &AppSpec) -> String {
+    format!(
+        "EnvironmentFile={}\nEnvironmentFile=-{}\n",
+        spec.service_env_file(),
+        spec.env_file
+    )
+}
+
+/// Render the socket unit. systemd makes and holds the listening socket,
+/// `user:www-data` 0660 (nginx reaches it through the socket's group, not
+/// through the app's group, which reads the secrets),
+/// at the same path as the ini's `socket` (which uWSGI needs to take an
 /// inherited socket over), so requests queue while the service restarts;
 /// the service's runtime directory is preserved across restarts, so the
 /// socket's path stays.
@@ -152,7 +299,7 @@ pub fn render_socket(spec: &AppSpec) -> String {
          [Socket]\n\
          ListenStream={sock}\n\
          SocketUser={user}\n\
-         SocketGroup={group}\n\
+         SocketGroup={socket_group}\n\
          SocketMode=0660\n\
          DirectoryMode=0755\n\
          Backlog={backlog}\n\
@@ -162,7 +309,7 @@ pub fn render_socket(spec: &AppSpec) -> String {
         pkg = spec.package,
         sock = spec.socket(),
         user = spec.user,
-        group = spec.group,
+        socket_group = AppSpec::SOCKET_GROUP,
         backlog = AppSpec::LISTEN_BACKLOG,
     )
 }
@@ -243,9 +390,12 @@ pub fn render_sysv(spec: &AppSpec) -> String {
         set("PACKAGE", spec.package.clone()),
         set("DAEMON", spec.uwsgi_bin.clone()),
         set("INI", spec.uwsgi_ini_path()),
-        set("APP_DIR", spec.app_dir.clone()),
+        set("APP_DIR", spec.project_root()),
         set("APP_USER", spec.user.clone()),
         set("APP_GROUP", spec.group.clone()),
+        set("SOCKET_GROUP", AppSpec::SOCKET_GROUP.to_string()),
+        set("SERVICE_ENV", spec.service_env_file()),
+        set("ENV_FILE", spec.env_file.clone()),
         set("RUN_DIR", spec.runtime_dir()),
         set("FIFO", spec.master_fifo()),
         set("PIDFILE", spec.pidfile()),
@@ -277,12 +427,15 @@ mod tests {
     fn unit_runs_foreground_uwsgi_as_user() {
         let u = render_systemd(&spec(r#"{"module":"a","version":"1","user":"app"}"#));
         assert!(u.contains("Type=notify\n"));
-        assert!(u.contains("User=app\nGroup=www-data\n"));
+        // The group defaults to the user's (never nginx's www-data).
+        assert!(u.contains("User=app\nGroup=app\n"));
         assert!(u.contains("RuntimeDirectory=a-api\n"));
         assert!(
             u.contains("ExecStart=/opt/www/venvs/a-api/bin/uwsgi --ini /opt/www/uwsgi/a.ini\n")
         );
         assert!(u.contains("TimeoutStopSec=75\n"));
+        let u = render_systemd(&spec(r#"{"module":"a","version":"1"}"#));
+        assert!(u.contains("User=a-api\nGroup=a-api\n"));
     }
 
     #[test]

@@ -3,11 +3,17 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use debpipe_testkit::{Generator, KillOnDrop, ScratchApp, uwsgi_request, wait_until};
+
+// Where tests go: the web service's unit, socket and SysV script here; the
+// daemons, timers, cron, runner and logrotate in cli/jobs.rs.
+#[path = "cli/jobs.rs"]
+mod jobs;
 
 fn tool(kind: &str) -> Generator {
     let (ext, example_install_path, mode) = match kind {
@@ -228,6 +234,7 @@ fn systemd_style_run_notifies_ready_and_stop_lets_requests_finish() {
     let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, ""));
     let spec =
         debpipe_core::AppSpec::from_json(&spec_path, &std::fs::read(&spec_path).unwrap()).unwrap();
+    debpipe_testkit::ensure_system_user(&spec.user); // the socket's owner
     let ini = write(&app.dir.path().join("app.ini"), &gen_uwsgi::render(&spec));
     let unit_path = app.dir.path().join("unit.service");
     generate("systemd", &spec_path, &unit_path);
@@ -316,10 +323,161 @@ impl Drop for Script {
     }
 }
 
+/// The unit's environment as systemd reads it: its `EnvironmentFile=`
+/// lines in their order (`-` for a file that may be missing), through
+/// systemd's own parser: the operator's `env_file` wins over debpipe.env
+/// (the spec's `env`), values the operator does not set stay, and a missing
+/// `env_file` is skipped.
+#[test]
+fn the_units_env_file_overrides_the_specs_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = "dpt-gen-init-envfile";
+    let json = format!(
+        r#"{{"module":"m","version":"1","package":"{pkg}","app_dir":"{}","env":{{"DPT_KEY":"from-env","DPT_ONLY_ENV":"kept"}}}}"#,
+        dir.path().join("m").display()
+    );
+    let spec = debpipe_core::AppSpec::from_json(Path::new("s.json"), json.as_bytes()).unwrap();
+    std::fs::create_dir_all(&spec.app_dir).unwrap();
+    debpipe_testkit::write_service_env(&spec);
+    let unit = gen_init::render_systemd(&spec);
+    let files: Vec<(bool, PathBuf)> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("EnvironmentFile="))
+        .map(|f| match f.strip_prefix('-') {
+            Some(f) => (true, PathBuf::from(f)),
+            None => (false, PathBuf::from(f)),
+        })
+        .collect();
+    assert_eq!(files.len(), 2, "{unit}");
+    assert_eq!(files[0], (false, PathBuf::from(spec.service_env_file())));
+    assert_eq!(files[1], (true, PathBuf::from(&spec.env_file)));
+    let read = || {
+        let paths: Vec<&Path> = files.iter().map(|(_, p)| p.as_path()).collect();
+        debpipe_testkit::systemd_environment(&paths)
+    };
+    let has =
+        |env: &[(String, String)], k: &str, v: &str| env.iter().any(|(a, b)| a == k && b == v);
+    // No env_file yet: the spec's values.
+    let env = read();
+    assert!(has(&env, "DPT_KEY", "from-env"), "{env:?}");
+    assert!(
+        has(&env, "DJANGO_SETTINGS_MODULE", "debpipe_settings"),
+        "{env:?}"
+    );
+    let _env_file = EnvFile::new(&spec, "# the operator's\nDPT_KEY=from-env-file\n");
+    let env = read();
+    assert!(has(&env, "DPT_KEY", "from-env-file"), "{env:?}");
+    assert!(has(&env, "DPT_ONLY_ENV", "kept"), "{env:?}");
+}
+
+/// The operator's `env_file` of a test package, removed with its directory
+/// on drop.
+struct EnvFile(PathBuf);
+
+impl EnvFile {
+    fn new(spec: &debpipe_core::AppSpec, text: &str) -> Self {
+        let path = PathBuf::from(&spec.env_file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        EnvFile(path)
+    }
+}
+
+impl Drop for EnvFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+    }
+}
+
+/// The environment of a running process, from /proc.
+fn environ(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap()
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
+/// Whether `user` can connect to the unix socket `sock` (and its
+/// directory), checked as that user: Ok, or Python's error.
+fn connect_as(user: &str, sock: &Path) -> Result<(), String> {
+    let (_, gid) = debpipe_testkit::ids(user);
+    let out = Command::new("setpriv")
+        .args([
+            &format!("--reuid={user}"),
+            &format!("--regid={gid}"),
+            "--init-groups",
+            "/usr/bin/python3",
+            "-c",
+            "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])",
+        ])
+        .arg(sock)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The SysV script's uWSGI master `master`: the spec's user, the
+/// environment of debpipe.env then `env_file` (whose value wins), and a
+/// socket that www-data reaches and another user does not, in a runtime
+/// directory that holds nothing else readable.
+fn check_sysv_account_and_environment(spec: &debpipe_core::AppSpec, master: u32) {
+    let sock = PathBuf::from(spec.socket());
+    // The environment: debpipe.env, then env_file, whose value wins.
+    let env = environ(master);
+    for want in [
+        "DPT_KEY=from-env-file",
+        "DPT_ONLY_ENV=kept",
+        "DPT_SPACED=two words",
+        "DJANGO_SETTINGS_MODULE=debpipe_settings",
+    ] {
+        assert!(env.iter().any(|v| v == want), "{want} not in {env:?}");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{master}/status")).unwrap();
+    let (uid, _) = debpipe_testkit::ids(&spec.user);
+    assert!(
+        status.contains(&format!("\nUid:\t{uid}\t")),
+        "the master is not the spec's user: {status}"
+    );
+
+    // The socket is user:www-data 0660 in a directory www-data can search
+    // but not list; another user cannot connect, www-data can.
+    let (_, www) = debpipe_testkit::www_data();
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (uid, www, 0o660)
+    );
+    let run_meta = std::fs::metadata(Path::new(&spec.runtime_dir())).unwrap();
+    assert_eq!(run_meta.gid(), www);
+    assert_eq!(run_meta.mode() & 0o7777, 0o2710);
+    assert_eq!(
+        connect_as("www-data", &sock),
+        Ok(()),
+        "www-data cannot reach the socket"
+    );
+    let other = connect_as("nobody", &sock);
+    assert!(
+        other.as_ref().is_err_and(|e| e.contains("PermissionError")),
+        "another user reached the socket: {other:?}"
+    );
+    let fifo = std::fs::metadata(spec.master_fifo()).unwrap();
+    assert_eq!(fifo.mode() & 0o077, 0, "the master FIFO is open to others");
+}
+
 /// The SysV script against real uWSGI: start, status, a second start,
 /// reload (same master, new workers), a stop that lets an in-flight request
-/// finish, status after stop, and a start that fails fast when the app
-/// cannot load.
+/// finish, status after stop, a stop that says nothing was running, and a
+/// start that fails fast when the app cannot load. uWSGI runs as the spec's
+/// user (named after the package; made here as postinst makes it) with the
+/// environment of debpipe.env and then the operator's `env_file`, which wins
+/// over the spec's `env`; nginx's user reaches the socket, and nothing else
+/// in the runtime directory.
 #[test]
 fn sysv_script_starts_reloads_and_stops_uwsgi() {
     let app = ScratchApp::new();
@@ -327,13 +485,20 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
     let log_dir = app.dir.path().join("log");
     let ini = app.dir.path().join("app.ini");
     let extra = format!(
-        r#""uwsgi_ini":"{}","log_dir":"{}","processes":2"#,
+        r#""uwsgi_ini":"{}","log_dir":"{}","processes":2,"env":{{"DPT_KEY":"from-env","DPT_ONLY_ENV":"kept"}}"#,
         ini.display(),
         log_dir.display()
     );
     let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, &extra));
     let spec =
         debpipe_core::AppSpec::from_json(&spec_path, &std::fs::read(&spec_path).unwrap()).unwrap();
+    assert_eq!(spec.user, pkg);
+    debpipe_testkit::ensure_system_user(&spec.user);
+    debpipe_testkit::write_service_env(&spec);
+    let _env_file = EnvFile::new(
+        &spec,
+        "# the operator's\nDPT_KEY=from-env-file\nDPT_SPACED='two words'\n",
+    );
     std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
     let script = Script {
         path: app.dir.path().join("init"),
@@ -344,12 +509,25 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
 
     let (code, out) = script.run("status");
     assert_eq!(code, 3, "status before start: {out}");
+    let (code, out) = script.run("stop");
+    assert_eq!(code, 0, "stop before start: {out}");
+    assert!(out.contains("was not running"), "stop before start: {out}");
     let (code, out) = script.run("start");
     assert_eq!(code, 0, "start: {out}");
     let master = script.pid().expect("pidfile after start");
     assert_eq!(script.run("status").0, 0);
     let resp = uwsgi_request(&sock, "/api/scratch/ping").unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains(r#""settings": "debpipe_settings""#), "{resp}");
+    // What the app itself sees (an ini `env =` line would win over the
+    // inherited environment without showing in /proc/PID/environ).
+    assert!(
+        resp.contains(r#""DPT_KEY": "from-env-file""#)
+            && resp.contains(r#""DPT_ONLY_ENV": "kept""#),
+        "{resp}"
+    );
+
+    check_sysv_account_and_environment(&spec, master);
     let (code, out) = script.run("start");
     assert_eq!(code, 0, "second start: {out}");
     assert_eq!(
@@ -472,27 +650,36 @@ fn finish(
     )
 }
 
+/// The value of `key=` in a unit's text (the last one, as systemd reads it).
+fn directive<'a>(unit: &'a str, key: &str) -> &'a str {
+    unit.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key}= in the unit"))
+}
+
 /// uWSGI under `systemd-socket-activate`, which holds the socket as the
-/// socket unit does (owner, group and mode as its `SocketUser=` & co. set
-/// them), running the unit's `ExecStart` as the unit's user; `held: false`
-/// starts it alone, binding its own socket.
-fn start_socket_activated(sock: &Path, ini: &Path, log: &Path, held: bool) -> KillOnDrop {
-    start_socket_activated_bin(Path::new("uwsgi"), sock, ini, log, held)
+/// socket unit does (owner, group and mode as the generated socket unit's
+/// `SocketUser=`, `SocketGroup=` and `SocketMode=` set them), running the
+/// unit's `ExecStart` as the unit's user; `held: false` starts it alone,
+/// binding its own socket.
+fn start_socket_activated(site: &Site, held: bool) -> KillOnDrop {
+    start_socket_activated_bin(site, Path::new("uwsgi"), held)
 }
 
 /// [`start_socket_activated`] with the uWSGI binary at `bin`.
-fn start_socket_activated_bin(
-    bin: &Path,
-    sock: &Path,
-    ini: &Path,
-    log: &Path,
-    held: bool,
-) -> KillOnDrop {
+fn start_socket_activated_bin(site: &Site, bin: &Path, held: bool) -> KillOnDrop {
+    let (sock, log) = (&site.sock, &site.log);
+    let unit = gen_init::render_systemd(&site.spec);
+    let socket_unit = gen_init::render_socket(&site.spec);
     let mut c = if held {
         let mut c = Command::new("systemd-socket-activate");
         c.arg("-l").arg(sock).arg("setpriv");
         c
     } else {
+        // uWSGI binds the socket itself, as under the SysV script: in a
+        // set-group-ID www-data directory, so its chown-socket is allowed.
+        sysv_runtime_dir(&site.spec);
         Command::new("setpriv")
     };
     let out = || {
@@ -502,24 +689,44 @@ fn start_socket_activated_bin(
             .open(log)
             .unwrap()
     };
-    c.args(["--reuid=www-data", "--regid=www-data", "--init-groups"])
+    c.arg(format!("--reuid={}", directive(&unit, "User")))
+        .arg(format!("--regid={}", directive(&unit, "Group")))
+        .arg("--init-groups")
         .arg(bin)
         .arg("--ini")
-        .arg(ini)
+        .arg(&site.ini)
         .stdout(out())
         .stderr(out());
     let child = KillOnDrop(c.spawn().unwrap());
     if held {
-        assert!(
-            wait_until(10, || sock.exists()),
-            "no socket from systemd-socket-activate"
-        );
-        let (uid, gid) = debpipe_testkit::www_data();
-        std::os::unix::fs::chown(sock, Some(uid), Some(gid)).unwrap();
-        std::fs::set_permissions(sock, std::os::unix::fs::PermissionsExt::from_mode(0o660))
-            .unwrap();
+        own_socket_as_the_unit_does(sock, &socket_unit);
     }
     child
+}
+
+/// Once `systemd-socket-activate` has made the socket: its owner, group and
+/// mode as the socket unit's `SocketUser=`, `SocketGroup=`, `SocketMode=`.
+fn own_socket_as_the_unit_does(sock: &Path, socket_unit: &str) {
+    assert!(
+        wait_until(10, || sock.exists()),
+        "no socket from systemd-socket-activate"
+    );
+    let (uid, _) = debpipe_testkit::ids(directive(socket_unit, "SocketUser"));
+    let (_, gid) = debpipe_testkit::ids(directive(socket_unit, "SocketGroup"));
+    std::os::unix::fs::chown(sock, Some(uid), Some(gid)).unwrap();
+    let mode = u32::from_str_radix(directive(socket_unit, "SocketMode"), 8).unwrap();
+    std::fs::set_permissions(sock, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+/// The runtime directory as the SysV script makes it: the user's, group
+/// www-data, set-group-ID, mode 2710.
+fn sysv_runtime_dir(spec: &debpipe_core::AppSpec) {
+    let run = PathBuf::from(spec.runtime_dir());
+    std::fs::create_dir_all(&run).unwrap();
+    let (uid, _) = debpipe_testkit::ids(&spec.user);
+    let (_, www) = debpipe_testkit::www_data();
+    std::os::unix::fs::chown(&run, Some(uid), Some(www)).unwrap();
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o2710)).unwrap();
 }
 
 /// A scratch app served as under systemd, behind nginx with the generated
@@ -551,11 +758,18 @@ impl Site {
         let spec = debpipe_core::AppSpec::from_json(&spec_path, json.as_bytes()).unwrap();
         let ini = app.dir.path().join("app.ini");
         std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
+        // The unit's user (named after the package), and its runtime
+        // directory as `RuntimeDirectory=` makes it: owned by the user, with
+        // the unit's mode, through which nginx (www-data) reaches the socket.
+        debpipe_testkit::ensure_system_user(&spec.user);
         let run = Path::new("/run").join(pkg);
         let _ = std::fs::remove_dir_all(&run);
         std::fs::create_dir_all(&run).unwrap();
-        let (uid, gid) = debpipe_testkit::www_data();
+        let (uid, gid) = debpipe_testkit::ids(&spec.user);
         std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
+        let unit = gen_init::render_systemd(&spec);
+        let mode = u32::from_str_radix(directive(&unit, "RuntimeDirectoryMode"), 8).unwrap();
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
         let nginx_dir = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
         let nginx = nginx_dir.start();
         Site {
@@ -609,9 +823,9 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
     let site = Site::new("dpt-gen-init-sockact");
-    let (spec, sock, ini, log) = (&site.spec, &site.sock, &site.ini, &site.log);
+    let (spec, log) = (&site.spec, &site.log);
     let get = site.get();
-    let holder = start_socket_activated(sock, ini, log, true);
+    let holder = start_socket_activated(&site, true);
     let took_it = || {
         std::fs::read_to_string(log)
             .unwrap_or_default()
@@ -652,7 +866,7 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(spec.master_fifo(), "q").unwrap();
     drop(holder);
-    let fresh = start_socket_activated(sock, ini, log, false);
+    let fresh = start_socket_activated(&site, false);
     assert!(wait_until(20, || get().is_ok()));
     std::thread::sleep(Duration::from_millis(300));
     let (sent_r, failed_r, _) = finish(&stop, threads);
@@ -673,7 +887,7 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
     let site = Site::new("dpt-gen-init-newbin");
-    let (spec, sock, ini, log) = (&site.spec, &site.sock, &site.ini, &site.log);
+    let (spec, log) = (&site.spec, &site.log);
     let app = &site.app;
     // The "venv's" uWSGI: a copy of the system's, at a path of the app's.
     let bin_dir = app.dir.path().join("bin");
@@ -693,7 +907,7 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     .unwrap();
     std::fs::copy(&system, &bin).unwrap();
     let get = site.get();
-    let _holder = start_socket_activated_bin(&bin, sock, ini, log, true);
+    let _holder = start_socket_activated_bin(&site, &bin, true);
     assert!(wait_until(30, || get().is_ok()), "no answer through nginx");
     let master = std::fs::read_to_string(log)
         .unwrap()
@@ -733,6 +947,24 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     assert_eq!(exe(master), bin, "the master does not run the new binary");
 }
 
+/// Write `cmd` to uWSGI's master FIFO without blocking: a FIFO that no
+/// master reads (one left by a killed master) is an error, not a hang.
+fn fifo_command(fifo: &str, cmd: &str) {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc_o_nonblock())
+        .open(fifo)
+        .unwrap_or_else(|e| panic!("{fifo}: no master reads it: {e}"));
+    f.write_all(cmd.as_bytes()).unwrap();
+}
+
+/// `O_NONBLOCK` on Linux.
+const fn libc_o_nonblock() -> i32 {
+    0o4000
+}
+
 /// What the scratch app says when asked to append to `to`: written or the
 /// OS's error.
 fn probe_write(sock: &Path, to: &Path) -> Result<(), String> {
@@ -745,6 +977,13 @@ fn probe_write(sock: &Path, to: &Path) -> Result<(), String> {
     } else {
         Err(v["error"].as_str().unwrap_or("?").to_string())
     }
+}
+
+/// The app cannot write `denied`.
+fn assert_refused(sock: &Path, denied: &Path) {
+    let r = probe_write(sock, denied);
+    assert!(r.is_err(), "the app could write {}", denied.display());
+    eprintln!("sandbox: {} refused: {}", denied.display(), r.unwrap_err());
 }
 
 /// The unit's file-system sandbox, emulated by `tests/sandbox.sh` from the
@@ -769,7 +1008,10 @@ fn the_units_sandbox_lets_the_app_write_only_its_own_paths() {
         &app.dir.path().join(format!("{pkg}.service")),
         &gen_init::render_systemd(&spec),
     );
-    let (uid, gid) = debpipe_testkit::www_data();
+    // The unit's user, named after the package.
+    debpipe_testkit::ensure_system_user(&spec.user);
+    debpipe_testkit::write_service_env(&spec);
+    let (uid, gid) = debpipe_testkit::ids(&spec.user);
     let owned = app.app_dir.join("media-by-mistake");
     std::fs::create_dir_all(&owned).unwrap();
     std::os::unix::fs::chown(&owned, Some(uid), Some(gid)).unwrap();
@@ -786,13 +1028,22 @@ fn the_units_sandbox_lets_the_app_write_only_its_own_paths() {
             .open(&log)
             .unwrap();
         let mut c = if sandboxed {
-            let mut c =
-                Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sandbox.sh"));
-            c.arg(&unit).arg("--");
+            // The socket unit holds the socket (the unit Requires= it) and
+            // makes its directory; the sandbox makes it the runtime directory.
+            std::fs::create_dir_all(&run).unwrap();
+            let mut c = Command::new("systemd-socket-activate");
+            c.arg("-l")
+                .arg(&sock)
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sandbox.sh"))
+                .arg(&unit)
+                .arg("--");
             c
         } else {
+            sysv_runtime_dir(&spec);
             let mut c = Command::new("setpriv");
-            c.args(["--reuid=www-data", "--regid=www-data", "--init-groups"]);
+            c.arg(format!("--reuid={}", spec.user))
+                .arg(format!("--regid={}", spec.group))
+                .arg("--init-groups");
             c
         };
         c.arg("uwsgi")
@@ -800,7 +1051,11 @@ fn the_units_sandbox_lets_the_app_write_only_its_own_paths() {
             .arg(&ini)
             .stdout(out.try_clone().unwrap())
             .stderr(out);
-        KillOnDrop(c.spawn().unwrap())
+        let child = KillOnDrop(c.spawn().unwrap());
+        if sandboxed {
+            own_socket_as_the_unit_does(&sock, &gen_init::render_socket(&spec));
+        }
+        child
     };
 
     let uwsgi = start(true);
@@ -825,25 +1080,22 @@ fn the_units_sandbox_lets_the_app_write_only_its_own_paths() {
         PathBuf::from("/etc/debpipe-sandbox-probe"),
         PathBuf::from("/var/log/debpipe-sandbox-probe"),
     ] {
-        let r = probe_write(&sock, &denied);
-        assert!(r.is_err(), "the app could write {}", denied.display());
-        eprintln!("sandbox: {} refused: {}", denied.display(), r.unwrap_err());
+        assert_refused(&sock, &denied);
     }
     assert_eq!(
         probe_write(&sock, &owned.join("probe")),
         Err("Read-only file system".to_string()),
         "refused by permissions, not by the sandbox"
     );
-    std::fs::write(spec.master_fifo(), "q").unwrap();
+    fifo_command(&spec.master_fifo(), "q");
     drop(uwsgi);
+    let _ = std::fs::remove_dir_all(&run);
 
     // Negative control: the same app without the sandbox writes there.
-    std::fs::create_dir_all(&run).unwrap();
-    std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
     let plain = start(false);
     assert!(wait_until(20, || uwsgi_request(&sock, "/api/scratch/ping").is_ok()));
     assert_eq!(probe_write(&sock, &owned.join("probe")), Ok(()));
-    std::fs::write(spec.master_fifo(), "q").unwrap();
+    fifo_command(&spec.master_fifo(), "q");
     drop(plain);
     let _ = std::fs::remove_dir_all(&run);
     let _ = std::fs::remove_dir_all(&state);

@@ -12,6 +12,10 @@
 #   ProtectHome=yes        /home, /root and /run/user empty and inaccessible
 #   User=, Group=, NoNewPrivileges=yes, CapabilityBoundingSet= (empty),
 #   UMask=                 through setpriv and umask
+#   EnvironmentFile=       in order, later files winning, `-FILE` optional,
+#                          read by systemd's own parser of environment files
+#                          (systemd-environment-d-generator uses it)
+#   WorkingDirectory=
 # Other directives (system call filters, PrivateUsers, PrivateDevices...) are
 # not emulated. COMMAND keeps this process's pid (every step execs), and the
 # mounts vanish with it (a private mount namespace).
@@ -33,11 +37,40 @@ setpriv=(setpriv --reuid="$user" --regid="$group" --init-groups)
 [ "$(val NoNewPrivileges)" != yes ] || setpriv+=(--no-new-privs)
 if grep -qx 'CapabilityBoundingSet=' "$unit"; then setpriv+=(--bounding-set=-all); fi
 
+# EnvironmentFile=: a missing file fails the unit unless its name starts
+# with `-`; the files go through systemd's parser in their order.
+envd=$(mktemp -d)
+trap 'rm -rf "$envd"' EXIT
+mkdir "$envd/environment.d"
+n=10
+while IFS= read -r f; do
+	[ -n "$f" ] || continue
+	case $f in
+		-*) f=${f#-}; [ -e "$f" ] || continue ;;
+		*) [ -e "$f" ] || { echo "sandbox.sh: EnvironmentFile=$f: no such file" >&2; exit 1; } ;;
+	esac
+	cp "$f" "$envd/environment.d/$n-file.conf"
+	n=$((n + 1))
+done < <(sed -n '/^\[Service\]/,/^\[/p' "$unit" | sed -n 's/^EnvironmentFile=//p')
+if [ "$n" -gt 10 ]; then
+	while IFS= read -r kv; do
+		v=${kv#*=}
+		# Values with spaces come back double-quoted; the env_file subset has
+		# no `"`, `\` or `$`, so stripping the quotes is exact.
+		case $v in \"*\") v=${v#\"}; v=${v%\"} ;; esac
+		export "${kv%%=*}=$v"
+	done < <(env -i XDG_CONFIG_HOME="$envd" /usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator)
+fi
+rm -rf "$envd"
+trap - EXIT
+
 export SB_USER=$user SB_GROUP=$group SB_STRICT SB_RW SB_RUNTIME SB_STATE SB_RUNTIME_MODE SB_STATE_MODE SB_TMP SB_HOME SB_UMASK
 SB_STRICT=$(val ProtectSystem) SB_RW=$(all ReadWritePaths)
 SB_RUNTIME=$(all RuntimeDirectory) SB_STATE=$(all StateDirectory)
 SB_RUNTIME_MODE=$(val RuntimeDirectoryMode) SB_STATE_MODE=$(val StateDirectoryMode)
 SB_TMP=$(val PrivateTmp) SB_HOME=$(val ProtectHome) SB_UMASK=$(val UMask)
+SB_CWD=$(val WorkingDirectory)
+export SB_CWD
 
 # shellcheck disable=SC2016 # the inner script expands its own variables
 exec unshare --mount --propagation private -- bash -c '
@@ -72,5 +105,6 @@ exec unshare --mount --propagation private -- bash -c '
 		mount -o remount,bind,rw "$p"
 	done
 	[ -z "$SB_UMASK" ] || umask "$SB_UMASK"
+	[ -z "$SB_CWD" ] || cd "$SB_CWD"
 	exec "$@"
 ' sandbox "${setpriv[@]}" -- "$@"

@@ -3,10 +3,16 @@
 //! The ini runs uWSGI in the foreground (systemd `Type=notify` or the SysV
 //! script's start-stop-daemon keep it), strict (an unknown key is fatal),
 //! with the app import fatal too (`need-app`), on a unix socket in the
-//! package's runtime directory with mode 660 so only the service's group
-//! (nginx's `www-data`) can talk to it. SIGTERM stops it gracefully: with
+//! package's runtime directory, `user:www-data` mode 660, so that nginx
+//! (`www-data`) reaches it through the socket's group without being in the
+//! app's group, which can read the secrets. SIGTERM stops it gracefully: with
 //! `die-on-term`, uWSGI 2.0 would kill workers mid-request, so the master
 //! maps SIGTERM to `gracefully_kill_them_all`.
+//!
+//! The ini carries no `env =` line: the app's environment comes from the
+//! process environment, which the unit (`EnvironmentFile=`) and the SysV
+//! script fill from the package's `debpipe.env` and then the operator's
+//! `env_file`. An `env =` line would override what the operator set.
 
 use std::fmt::Write as _;
 
@@ -64,8 +70,10 @@ pub fn render(spec: &AppSpec) -> String {
     );
     kv("single-interpreter", &true);
     kv("enable-threads", &true);
-    kv("chdir", &spec.app_dir);
-    kv("pythonpath", &spec.app_dir);
+    // The project root holds the WSGI wrapper the ini loads; `PYTHONPATH`
+    // (from debpipe.env) puts `python_path` after it.
+    kv("chdir", &spec.project_root());
+    kv("pythonpath", &spec.project_root());
     kv("home", &spec.venv);
     // With `mount`, uWSGI serves the app under `location` and moves that
     // prefix from PATH_INFO to SCRIPT_NAME, so Django's URLs start at `/`.
@@ -77,15 +85,19 @@ pub fn render(spec: &AppSpec) -> String {
         }
         None => kv("module", &AppSpec::WSGI_ENTRY),
     }
-    // debpipe's settings overlay: the project's settings, plus the secret
-    // key, hosts, static/media roots and state paths of the package.
-    for (k, v) in spec.service_env() {
-        kv("env", &format!("{k}={v}"));
-    }
     // The same string as the systemd socket unit's ListenStream=: uWSGI
     // keeps an inherited socket only when it matches exactly.
     kv("socket", &spec.socket());
+    // nginx reaches the socket through its group, never through the app's
+    // group. A socket systemd holds already has these (the socket unit's
+    // SocketUser=, SocketGroup=, SocketMode=); under the SysV script, the
+    // runtime directory is set-group-ID www-data, so the socket is born in
+    // that group and this chown, by its owner, is allowed.
     kv("chmod-socket", &660);
+    kv(
+        "chown-socket",
+        &format!("{}:{}", spec.user, AppSpec::SOCKET_GROUP),
+    );
     // Upgrades reload gracefully (`r` on the master FIFO, or SIGHUP): the
     // master keeps the socket, waits for in-flight requests, re-execs itself
     // (a new uWSGI binary too) and loads the new app before its workers
@@ -127,6 +139,18 @@ pub fn render(spec: &AppSpec) -> String {
 mod tests {
     use super::*;
     use debpipe_testkit::spec;
+
+    /// The spec's `env` is not in the ini (it would override the operator's
+    /// `env_file`), and the project root is where uWSGI starts and imports.
+    #[test]
+    fn env_is_left_to_the_environment_and_the_project_root_is_the_path() {
+        let ini = render(&spec(
+            r#"{"module":"a","version":"1","env":{"K":"v"},"project_dir":"src"}"#,
+        ));
+        assert!(!ini.contains("\nenv ="), "{ini}");
+        assert!(!ini.contains("K=v"), "{ini}");
+        assert!(ini.contains("\nchdir = /opt/www/a/src\npythonpath = /opt/www/a/src\n"));
+    }
 
     #[test]
     fn verify_cli() {
@@ -171,7 +195,9 @@ mod tests {
     #[test]
     fn socket_is_in_run_and_not_world_writable() {
         let ini = render(&spec(r#"{"module":"a","version":"1"}"#));
-        assert!(ini.contains("socket = /run/a-api/a-api.sock\nchmod-socket = 660\n"));
+        assert!(ini.contains(
+            "socket = /run/a-api/a-api.sock\nchmod-socket = 660\nchown-socket = a-api:www-data\n"
+        ));
         assert!(!ini.contains("daemonize"));
         assert!(!ini.contains("/tmp"));
     }

@@ -1,7 +1,7 @@
 //! gen-uwsgi as users run it, and its ini as real uWSGI reads it.
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -87,13 +87,22 @@ fn serve(app: &ScratchApp, pkg: &str, extra: &str, path: &str) -> (KillOnDrop, P
     let spec = write(app.dir.path(), "app.json", &app.spec(pkg, extra));
     let ini = app.dir.path().join(format!("{pkg}.ini"));
     cmd().arg("-o").arg(&ini).arg(&spec).assert().success();
+    let parsed = debpipe_core::AppSpec::from_json(&spec, &std::fs::read(&spec).unwrap()).unwrap();
+    // The socket's owner (`chown-socket`): the spec's user, named after the
+    // package.
+    debpipe_testkit::ensure_system_user(&parsed.user);
     let run = Path::new("/run").join(pkg);
     std::fs::create_dir_all(&run).unwrap();
     let sock = run.join(format!("{pkg}.sock"));
+    // The environment comes from debpipe.env, as the unit and the SysV
+    // script give it, not from the ini.
     let uwsgi = KillOnDrop(
         Command::new("uwsgi")
             .arg("--ini")
             .arg(&ini)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .envs(parsed.service_env())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -119,6 +128,10 @@ fn uwsgi_serves_the_app_on_its_socket() {
     let meta = std::fs::metadata(&sock).unwrap();
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    // user:www-data: nginx reaches it through the socket's group.
+    let (uid, _) = debpipe_testkit::ids("dpt-gen-uwsgi-serve");
+    let (_, www) = debpipe_testkit::www_data();
+    assert_eq!((meta.uid(), meta.gid()), (uid, www));
     drop(uwsgi);
     let _ = std::fs::remove_dir_all(&run);
 }

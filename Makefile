@@ -185,8 +185,11 @@ $(BUILD)/facts.json: $(BUILD)/venv.key $(APP)/requirements.txt $(WHEELS)/.filled
 
 # 3. The staging tree: app files, the venv (hard links, kept from the last
 #    stage when it is still this venv's: scripts/stage-venv), Django's
-#    settings overlay, admin helper and collected static files, generated
-#    configs at their install paths, and the control area.
+#    settings overlay, admin helper, debpipe.env; collectstatic, the
+#    build_commands, precompressed static files and the build-time preflight
+#    (stage-django fails the build naming the step); generated configs at
+#    their install paths (the daemons' and timers' units, SysV scripts, cron
+#    file and runner; logrotate), and the control area.
 $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	@echo "==> [stage] stage-app stage-django gen-uwsgi gen-nginx gen-init gen-control"
 	scripts/stage-venv keep $(STAGE) $(BUILD)/venv $$(cat $(BUILD)/venv.key)
@@ -199,6 +202,8 @@ $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	$(TIMED) gen-init $(T)/gen-init --kind systemd $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind socket $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind sysv --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) "gen-init jobs" $(T)/gen-init --kind jobs $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) "gen-init logrotate" $(T)/gen-init --kind logrotate --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-control $(T)/gen-control $(SPEC) $(if $(DIST),--version-suffix $(SUFFIX)) --facts $(BUILD)/facts.json --root $(STAGE) >/dev/null
 	@touch $@
 

@@ -197,7 +197,12 @@ pub fn lintian_overrides(spec: &AppSpec) -> String {
          {p}: package-installs-ieee-data [{venv}/*]\n\
          # Templates and docs inside third-party wheels name external resources; the\n\
          # app decides what it serves, and its own files stay checked.\n\
-         {p}: privacy-breach-generic * [{venv}/*]\n{collected}"
+         {p}: privacy-breach-generic * [{venv}/*]\n\
+         # postinst moves what www-data owned (a version that ran as www-data) over\n\
+         # to the service's own user: `find -user www-data` never follows a\n\
+         # symlink and `chown -h` changes a link itself, in the package's own\n\
+         # state, media and log paths only.\n\
+         {p}: recursive-privilege-change * [postinst:*]\n{collected}"
     )
 }
 

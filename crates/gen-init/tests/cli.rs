@@ -428,6 +428,14 @@ fn connect_as(user: &str, sock: &Path) -> Result<(), String> {
 /// directory that holds nothing else readable.
 fn check_sysv_account_and_environment(spec: &debpipe_core::AppSpec, master: u32) {
     let sock = PathBuf::from(spec.socket());
+    let app = uwsgi_request(&sock, "/api/scratch/env").unwrap();
+    // What the app itself sees (an ini `env =` line would win over the
+    // inherited environment without showing in /proc/PID/environ).
+    assert!(
+        app.contains(r#""DPT_KEY": "from-env-file""#) && app.contains(r#""DPT_ONLY_ENV": "kept""#),
+        "{app}"
+    );
+
     // The environment: debpipe.env, then env_file, whose value wins.
     let env = environ(master);
     for want in [
@@ -519,14 +527,6 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
     let resp = uwsgi_request(&sock, "/api/scratch/ping").unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.contains(r#""settings": "debpipe_settings""#), "{resp}");
-    // What the app itself sees (an ini `env =` line would win over the
-    // inherited environment without showing in /proc/PID/environ).
-    assert!(
-        resp.contains(r#""DPT_KEY": "from-env-file""#)
-            && resp.contains(r#""DPT_ONLY_ENV": "kept""#),
-        "{resp}"
-    );
-
     check_sysv_account_and_environment(&spec, master);
     let (code, out) = script.run("start");
     assert_eq!(code, 0, "second start: {out}");

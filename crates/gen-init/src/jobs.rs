@@ -187,20 +187,6 @@ pub fn cron_path(spec: &AppSpec) -> String {
     format!("/etc/cron.d/{}", spec.package.replace(['.', '+'], "_"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use debpipe_testkit::spec;
-
-    #[test]
-    fn the_cron_file_has_a_name_cron_reads() {
-        let s = spec(r#"{"module":"a","version":"1","package":"a.b+c-api","user":"ab"}"#);
-        assert_eq!(cron_path(&s), "/etc/cron.d/a_b_c-api");
-        let s = spec(r#"{"module":"a","version":"1"}"#);
-        assert_eq!(cron_path(&s), "/etc/cron.d/a-api");
-    }
-}
-
 /// `/etc/cron.d/<package>`: one line per timer, which does nothing when
 /// systemd runs (its timers do the work), and never overlaps a run still
 /// going (`flock -n`).
@@ -351,4 +337,18 @@ pub fn render_logrotate(spec: &AppSpec) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use debpipe_testkit::spec;
+
+    #[test]
+    fn the_cron_file_has_a_name_cron_reads() {
+        let s = spec(r#"{"module":"a","version":"1","package":"a.b+c-api","user":"ab"}"#);
+        assert_eq!(cron_path(&s), "/etc/cron.d/a_b_c-api");
+        let s = spec(r#"{"module":"a","version":"1"}"#);
+        assert_eq!(cron_path(&s), "/etc/cron.d/a-api");
+    }
 }

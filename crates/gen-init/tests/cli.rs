@@ -909,12 +909,16 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     let get = site.get();
     let _holder = start_socket_activated_bin(&site, &bin, true);
     assert!(wait_until(30, || get().is_ok()), "no answer through nginx");
-    let master = std::fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("spawned uWSGI master process (pid: "))
-        .and_then(|r| r.trim_end_matches(')').parse::<u32>().ok())
-        .expect("the master's pid in the log");
+    // The master's logger writes the log asynchronously (log-master).
+    let master_pid = || {
+        std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("spawned uWSGI master process (pid: "))
+            .and_then(|r| r.trim_end_matches(')').parse::<u32>().ok())
+    };
+    assert!(wait_until(10, || master_pid().is_some()));
+    let master = master_pid().expect("the master's pid in the log");
     let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let old_inode = inode(&bin);
@@ -1087,7 +1091,7 @@ fn the_units_sandbox_lets_the_app_write_only_its_own_paths() {
         Err("Read-only file system".to_string()),
         "refused by permissions, not by the sandbox"
     );
-    fifo_command(&spec.master_fifo(), "q");
+    // Stopped by its KillSignal (SIGTERM, graceful), as systemd stops it.
     drop(uwsgi);
     let _ = std::fs::remove_dir_all(&run);
 

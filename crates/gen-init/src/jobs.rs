@@ -179,9 +179,12 @@ pub fn lock_path(spec: &AppSpec, t: &Timer) -> String {
     format!("/run/{}.lock", spec.job_unit(&t.name))
 }
 
-/// Install path of the cron file.
+/// Install path of the cron file: `/etc/cron.d/<package>`, with `.` and
+/// `+` (which a package name may hold) as `_`: cron(8) ignores the files
+/// of /etc/cron.d whose names hold other characters than letters, digits,
+/// `_` and `-`, without a word.
 pub fn cron_path(spec: &AppSpec) -> String {
-    format!("/etc/cron.d/{}", spec.package)
+    format!("/etc/cron.d/{}", spec.package.replace(['.', '+'], "_"))
 }
 
 /// `/etc/cron.d/<package>`: one line per timer, which does nothing when
@@ -334,4 +337,18 @@ pub fn render_logrotate(spec: &AppSpec) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use debpipe_testkit::spec;
+
+    #[test]
+    fn the_cron_file_has_a_name_cron_reads() {
+        let s = spec(r#"{"module":"a","version":"1","package":"a.b+c-api","user":"ab"}"#);
+        assert_eq!(cron_path(&s), "/etc/cron.d/a_b_c-api");
+        let s = spec(r#"{"module":"a","version":"1"}"#);
+        assert_eq!(cron_path(&s), "/etc/cron.d/a-api");
+    }
 }

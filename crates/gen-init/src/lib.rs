@@ -12,6 +12,13 @@
 //! at most 2.0): nothing writable but its runtime and state directories (and
 //! `writable_paths`), no capabilities, `@system-service` system calls.
 //!
+//! The environment, everywhere: the package's `debpipe.env`, then the
+//! operator's `env_file` (which wins); uWSGI's ini sets none of it.
+//!
+//! Modules: this file is the CLI and the web service (unit, socket unit,
+//! SysV script, hardening); [`jobs`] the daemons, timers, cron file, the
+//! runner of the SysV and cron side, and logrotate.
+//!
 //! Every value comes from a validated spec whose paths and names hold no
 //! character that systemd (`%`, `$`, `\`, `;`) or the shell would expand;
 //! the SysV script still single-quotes them.
@@ -61,8 +68,11 @@ pub enum Kind {
     long_about = "Generate the service definition that runs the app's uWSGI (JSON spec, see README).\n\n\
 --kind systemd: a Type=notify unit with the socket directory as RuntimeDirectory, \
 hardening, and a graceful stop. --kind sysv: an LSB init script (start, stop, \
-restart, reload, force-reload, status) using start-stop-daemon and a pidfile.",
-    after_help = "Examples:\n  gen-init app.json > wechat-api.service\n  gen-init --kind sysv -o wechat-api.init app.json\n  gen-init --kind sysv --root stage app.json   # writes stage/etc/init.d/<package>, prints the path"
+restart, reload, force-reload, status) using start-stop-daemon and a pidfile. \
+The app's daemons and timers: --kind jobs --root DIR writes every unit, SysV \
+script, the cron file and the runner they use; --kind daemon|daemon-sysv|timer|timer-service \
+--name NAME writes one. --kind logrotate: the SysV logs' rotation.",
+    after_help = "Examples:\n  gen-init app.json > wechat-api.service\n  gen-init --kind sysv -o wechat-api.init app.json\n  gen-init --kind sysv --root stage app.json   # writes stage/etc/init.d/<package>, prints the path\n  gen-init --kind jobs --root stage app.json   # every daemon's and timer's file, one path a line\n  gen-init --kind daemon --name worker app.json > wechat-api-worker.service"
 )]
 pub struct Cli {
     /// Kind of service definition

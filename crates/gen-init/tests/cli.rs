@@ -428,6 +428,14 @@ fn connect_as(user: &str, sock: &Path) -> Result<(), String> {
 /// directory that holds nothing else readable.
 fn check_sysv_account_and_environment(spec: &debpipe_core::AppSpec, master: u32) {
     let sock = PathBuf::from(spec.socket());
+    let app = uwsgi_request(&sock, "/api/scratch/env").unwrap();
+    // What the app itself sees (an ini `env =` line would win over the
+    // inherited environment without showing in /proc/PID/environ).
+    assert!(
+        app.contains(r#""DPT_KEY": "from-env-file""#) && app.contains(r#""DPT_ONLY_ENV": "kept""#),
+        "{app}"
+    );
+
     // The environment: debpipe.env, then env_file, whose value wins.
     let env = environ(master);
     for want in [
@@ -519,14 +527,6 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
     let resp = uwsgi_request(&sock, "/api/scratch/ping").unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.contains(r#""settings": "debpipe_settings""#), "{resp}");
-    // What the app itself sees (an ini `env =` line would win over the
-    // inherited environment without showing in /proc/PID/environ).
-    assert!(
-        resp.contains(r#""DPT_KEY": "from-env-file""#)
-            && resp.contains(r#""DPT_ONLY_ENV": "kept""#),
-        "{resp}"
-    );
-
     check_sysv_account_and_environment(&spec, master);
     let (code, out) = script.run("start");
     assert_eq!(code, 0, "second start: {out}");
@@ -909,12 +909,16 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     let get = site.get();
     let _holder = start_socket_activated_bin(&site, &bin, true);
     assert!(wait_until(30, || get().is_ok()), "no answer through nginx");
-    let master = std::fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("spawned uWSGI master process (pid: "))
-        .and_then(|r| r.trim_end_matches(')').parse::<u32>().ok())
-        .expect("the master's pid in the log");
+    // The master's logger writes the log asynchronously (log-master).
+    let master_pid = || {
+        std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("spawned uWSGI master process (pid: "))
+            .and_then(|r| r.trim_end_matches(')').parse::<u32>().ok())
+    };
+    assert!(wait_until(10, || master_pid().is_some()));
+    let master = master_pid().expect("the master's pid in the log");
     let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let old_inode = inode(&bin);
@@ -1087,7 +1091,7 @@ fn the_units_sandbox_lets_the_app_write_only_its_own_paths() {
         Err("Read-only file system".to_string()),
         "refused by permissions, not by the sandbox"
     );
-    fifo_command(&spec.master_fifo(), "q");
+    // Stopped by its KillSignal (SIGTERM, graceful), as systemd stops it.
     drop(uwsgi);
     let _ = std::fs::remove_dir_all(&run);
 

@@ -41,6 +41,10 @@ MKDEB_CACHE  ?= $(DEBPIPE_CACHE)/mkdeb
 # and venv: a version bump links the last one in instead of running Django's
 # collectstatic again (STATIC_CACHE= turns it off).
 STATIC_CACHE ?= $(DEBPIPE_CACHE)/collectstatic
+# stage-django's flags: --no-check skips the build-time preflight (the
+# entry point imports, `check --deploy` finds no error), which otherwise
+# fails the build of a release that postinst would refuse.
+STAGE_DJANGO_FLAGS ?=
 TIMED := $(CURDIR)/scripts/timed
 
 CARGO_FLAGS ?= --release --locked
@@ -196,7 +200,7 @@ $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	rm -rf $(STAGE)
 	$(TIMED) stage-app $(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
 	$(TIMED) "stage venv" scripts/stage-venv put $(STAGE) $(BUILD)/venv $$(cat $(BUILD)/venv.key)
-	$(TIMED) stage-django $(IN_ROOT) $(T)/stage-django $(SYSROOT) $(if $(STATIC_CACHE),--cache $(STATIC_CACHE)) $(SPEC) --root $(STAGE) >/dev/null
+	$(TIMED) stage-django $(IN_ROOT) $(T)/stage-django $(SYSROOT) $(if $(STATIC_CACHE),--cache $(STATIC_CACHE)) $(STAGE_DJANGO_FLAGS) $(SPEC) --root $(STAGE) >/dev/null
 	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind systemd $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null

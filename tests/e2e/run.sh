@@ -42,7 +42,8 @@
 #      while (load.py), fails none of them, keeps the edit, replaces every
 #      worker through a graceful reload and serves 1.0.1 with the edited
 #      greeting from each; the same load across a plain stop/start does
-#      fail (the negative control); a broken 1.0.2 (its views raise) is
+#      fail (the negative control); make refuses to build a broken 1.0.2
+#      (its views raise: the build-time preflight), and one built anyway is
 #      refused by postinst while 1.0.1 keeps serving, and 1.0.3 completes;
 #   4. apt-get remove stops the service and removes the program, but keeps
 #      the conffiles (and the log); the init script left behind is a no-op;
@@ -367,7 +368,19 @@ master2=$(pidfile_pid "/run/$package.pid") || fail "the service is not running a
 cp "$app/wechat/views.py" "$work/views.py.good"
 echo 'raise RuntimeError("broken on purpose")' >>"$app/wechat/views.py"
 sed -i 's/"version": *"1\.0\.1"/"version": "1.0.2"/' "$app/app.json"
-logged make-1.0.2 "$make" "${MAKEARGS[@]}"
+# make runs the preflight postinst runs: it refuses to build it, naming the
+# error, and writes no package...
+if "$make" "${MAKEARGS[@]}" >"$logs/make-1.0.2-refused.log" 2>&1; then
+	fail "make built the broken 1.0.2 (log: $logs/make-1.0.2-refused.log)"
+fi
+grep -q "stage-django: error: .*preflight failed: .*broken on purpose" "$logs/make-1.0.2-refused.log" \
+	|| fail "make's refusal does not name the error (log: $logs/make-1.0.2-refused.log)"
+if compgen -G "$repo/*wechat-api_1.0.2*.deb" >/dev/null || compgen -G "$repo/pool/main/w/wechat-api/*_1.0.2*.deb" >/dev/null; then
+	fail "make wrote a .deb of the broken 1.0.2"
+fi
+ok "make refuses the broken 1.0.2: $(grep -m1 -o 'preflight failed: .*' "$logs/make-1.0.2-refused.log")"
+# ...and one built anyway (the preflight skipped) is refused by postinst.
+logged make-1.0.2 "$make" "${MAKEARGS[@]}" STAGE_DJANGO_FLAGS=--no-check
 logged apt-update-3 inroot apt-get -q --error-on=any update
 workers_b=$(workers_of "$master2")
 load_start broken

@@ -2,13 +2,15 @@
 # The flow on an app directory debpipe did not write: a fresh
 # `django-admin startproject` with its own layout (mysite/settings.py,
 # mysite/wsgi.py), an app.json naming its modules, and the wheelhouse.
-# It runs as its own user and group (created by postinst, www-data added to
-# the group for nginx). Builds it with make, checks the package with lintian, installs it on this
+# It runs as its own user and group (created by postinst; nginx's www-data
+# is not in that group: it reaches the socket through the socket's group,
+# www-data). Builds it with make, checks the package with lintian, installs it on this
 # machine with dpkg -i, starts it with its SysV script (this machine's
 # policy-rc.d forbids service starts from maintainer scripts), asks Django's
 # admin login page through the uWSGI socket and through nginx (a private
 # instance, workers as www-data, with the package's snippet in a server
-# block: www-data reaches the socket only through the group), then purges it
+# block: www-data reaches the socket only through the socket's group, and
+# cannot read the secret key), then purges it
 # and checks that nothing of it is left. Needs root.
 #
 #   tests/foreign-app/run.sh [--bin DIR]
@@ -75,10 +77,16 @@ echo "    ok: built and lintian-clean: $(basename "$deb")"
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i failed"; }
 dpkg -L "$pkg" >"$work/files.txt"
 getent passwd mysite >/dev/null || fail "postinst did not create the user mysite"
-id -nG www-data | grep -qw mysite || fail "postinst did not add www-data to the group mysite"
+! id -nG www-data | grep -qw mysite || fail "postinst added www-data (nginx) to the group mysite, which reads the secrets"
 "/etc/init.d/$pkg" start >/dev/null || fail "the SysV script did not start it"
 owner=$(stat -c %U:%G "/run/$pkg/$pkg.sock")
-[ "$owner" = mysite:mysite ] || fail "socket owned by $owner, not mysite:mysite"
+[ "$owner" = mysite:www-data ] || fail "socket owned by $owner, not mysite:www-data"
+secret=/var/lib/$pkg/secret_key
+[ -s "$secret" ] || fail "no secret key $secret"
+if setpriv --reuid=www-data --regid=www-data --init-groups cat "$secret" >/dev/null 2>&1; then
+	fail "www-data (nginx) can read $secret"
+fi
+echo "    ok: socket mysite:www-data; www-data cannot read $secret"
 resp=$(/opt/www/venvs/$pkg/bin/python3 - <<'PY'
 import socket, struct
 path = "/admin/login/"
@@ -135,7 +143,7 @@ for _ in $(seq 1 50); do
 done
 [ "$code" = 200 ] || { cat "$ngx/error.log"; fail "GET /admin/login/ through nginx: HTTP $code"; }
 grep -q 'csrfmiddlewaretoken' "$work/admin.html" || fail "nginx answered 200 without Django's login form"
-echo "    ok: Django's admin login page answers 200 through nginx (workers as www-data, socket mysite:mysite 0660)"
+echo "    ok: Django's admin login page answers 200 through nginx (workers as www-data, socket mysite:www-data 0660)"
 kill -QUIT "$(cat "$ngx/nginx.pid")"
 
 "/etc/init.d/$pkg" stop >/dev/null || fail "the SysV script did not stop it"

@@ -116,7 +116,7 @@ make=${MAKE:-make}
 py=/usr/bin/python3
 arch=$(dpkg --print-architecture)
 
-dist=${DIST:-}
+dist=${DIST:-trixie}
 case $dist in
 	"") suffix="" root_dist=bookworm ;;
 	bookworm) suffix=+deb12 root_dist=bookworm ;;
@@ -247,13 +247,14 @@ worker_until() { # worker_until NOT_PID: a worker pid other than NOT_PID, ~30 s
 	return 1
 }
 
-# Run what the timer NAME runs, as the timer runs it: the SysV fallback's
-# cron line (/etc/cron.d/<package>-NAME: m h dom mon dow user command), or
-# else the ExecStart= of <package>-NAME.service as its User=.
+# Run what the timer NAME runs, as cron runs it in this root (no systemd):
+# its line of /etc/cron.d/<package> (m h dom mon dow user command), the
+# command as that user (root: the line's runner drops to the service user).
 run_timer() {
-	local name=$1 cron=/etc/cron.d/$package-$1 unit line cmd u
+	local name=$1 cron=/etc/cron.d/$package unit line cmd u
 	if [ -f "$root$cron" ]; then
-		line=$(grep -Ev '^[[:space:]]*(#|$|[A-Z_]+=)' "$root$cron" | head -n1)
+		line=$(grep -F "/run/$package-$name.lock" "$root$cron" | head -n1)
+		[ -n "$line" ] || fail "timer $name: no line in $cron"
 		u=$(awk '{ print $6 }' <<<"$line")
 		cmd=$(cut -d' ' -f7- <<<"$(tr -s ' \t' ' ' <<<"$line")")
 		note "timer $name: $cron runs \`$cmd\` as $u"
@@ -653,7 +654,7 @@ pass
 
 # --- step 8: purge ------------------------------------------------------------
 
-begin 8 "apt-get purge $package: its files, state, app dir, venv and units are gone; $env_file and the user stay"
+begin 8 "apt-get purge $package: its files, state, app dir, venv, units and $env_file are gone"
 inroot dpkg -L "$package" >"$work/files.txt"
 logged apt-purge inroot "${APT[@]}" purge "$package"
 check_apt_log "$logs/apt-purge.log"
@@ -666,13 +667,11 @@ w=$(worker_pid) && fail "the worker (pid $w) still runs after the purge"
 	printf '%s\n' "$state" "$app_dir" "$venv" "$cfg" "/run/$package" "/run/$package.pid" \
 		"/etc/systemd/system/multi-user.target.wants/$package-worker.service" \
 		"/etc/systemd/system/timers.target.wants/$package-periodic.timer" \
-		"/etc/cron.d/$package-periodic" "/etc/init.d/$package-worker"
+		"/etc/cron.d/$package" "/etc/init.d/$package-worker" "$env_file"
 } | sort -u >"$work/expected-gone.txt"
 left=$(purge_leftovers "$work/expected-gone.txt")
 [ -z "$left" ] || fail "left behind after purge: $(tr '\n' ' ' <<<"$left")"
 ok "none of the $(wc -l <"$work/expected-gone.txt") paths is left ($state, $app_dir, $venv, $cfg, the units)"
-[ -f "$root$env_file" ] || fail "the purge removed the operator's $env_file"
-ok "the operator's $env_file is kept"
 inroot getent passwd "$user" >/dev/null || note "the purge removed the system user $user"
 gone=$(while IFS= read -r d; do [ -d "$root$d" ] || echo "$d"; done <"$work/dirs-before.txt")
 by_us=$(grep -vxF -f "$work/files.txt" <<<"$gone" || true)

@@ -301,8 +301,8 @@ master1=$(pidfile_pid "/run/$package.pid") || fail "no live process in /run/$pac
 ok "uWSGI master $master1 runs as $(stat -c %U "/proc/$master1") (started by invoke-rc.d)"
 pidfile_pid /run/nginx.pid >/dev/null || fail "nginx is not running in the root"
 ok "nginx runs"
-[ "$(stat -c %U "$root$state" 2>/dev/null)" = www-data ] || fail "no $state owned by www-data"
-ok "$state is www-data's"
+[ "$(stat -c %U "$root$state" 2>/dev/null)" = "$package" ] || fail "no $state owned by the service user $package"
+ok "$state is $package's (the service's own user, not nginx's www-data)"
 pass
 
 # --- step 3: lintian ----------------------------------------------------------
@@ -365,7 +365,16 @@ secret=$(cat "$root$state/secret_key")
 [ "${#secret}" -ge 32 ] || fail "the secret key has ${#secret} characters"
 read -r mode owner <<<"$(secret_mode)"
 case $mode in 600 | 640) ;; *) fail "$state/secret_key has mode $mode (want 0600 or 0640)" ;; esac
-[ "$owner" = www-data ] || fail "$state/secret_key is owned by $owner, not the service user www-data"
+[ "$owner" = "$package" ] || fail "$state/secret_key is owned by $owner, not the service user $package"
+env_file=/etc/$package/$package.env
+[ -f "$root$env_file" ] || fail "postinst made no $env_file"
+[ "$(stat -c '%a %U %G' "$root$env_file")" = "640 root $package" ] || fail "$env_file is $(stat -c '%a %U %G' "$root$env_file"), not 640 root $package"
+for f in "$state/secret_key" "$env_file"; do
+	if inroot setpriv --reuid=www-data --regid=www-data --init-groups cat "$f" >/dev/null 2>&1; then
+		fail "nginx's user www-data can read $f"
+	fi
+done
+ok "nginx's user www-data can read neither $state/secret_key nor $env_file (0640 root:$package)"
 ok "$state/secret_key: ${#secret} characters, mode 0$mode, owner $owner"
 cp -p "$root$state/secret_key" "$work/secret_key.1.0.0"
 # Every file others may read (its mode alone: directories on the way are not
@@ -382,13 +391,13 @@ pass
 begin 7 "an upload; make 1.0.1; apt-get upgrade keeps the database, the upload and the secret"
 upload=$media_dir/original_images/x.txt
 echo "uploaded before the upgrade $$" >"$work/upload.txt"
-inroot setpriv --reuid=www-data --regid=www-data --init-groups sh -c \
+inroot setpriv --reuid="$package" --regid="$package" --init-groups sh -c \
 	'mkdir -p "${1%/*}" && cat >"$1"' sh "$upload" <"$work/upload.txt" \
-	|| fail "www-data cannot write $upload"
+	|| fail "$package cannot write $upload"
 code=$(http_get "/media/original_images/x.txt" "$work/upload.out")
 [ "$code" = 200 ] || fail "GET /media/original_images/x.txt answered HTTP $code, not 200"
 cmp -s "$work/upload.out" "$work/upload.txt" || fail "GET /media/original_images/x.txt is not the uploaded file"
-ok "an upload by www-data in $media_dir is served at /media/"
+ok "an upload by $package in $media_dir is served at /media/ (nginx passes through $state)"
 sed -i 's/"version": *"1\.0\.0"/"version": "1.0.1"/' "$app/app.json"
 grep -q '"version": "1.0.1"' "$app/app.json" || fail "could not set version 1.0.1 in $app/app.json"
 logged make-1.0.1 "$make" "${MAKEARGS[@]}"
@@ -433,7 +442,15 @@ def debpipe_broken_on_purpose(app_configs, **kwargs):
     return [checks.Error("broken on purpose", id="debpipe.E001")]
 PY
 sed -i 's/"version": *"1\.0\.1"/"version": "1.0.2"/' "$app/app.json"
-logged make-1.0.2 "$make" "${MAKEARGS[@]}"
+# make runs the same checks: it refuses the release; built anyway (the
+# build-time preflight skipped), postinst refuses it.
+if "$make" "${MAKEARGS[@]}" >"$logs/make-1.0.2-refused.log" 2>&1; then
+	fail "make built 1.0.2, whose deploy checks fail (log: $logs/make-1.0.2-refused.log)"
+fi
+grep -q "preflight failed: .*broken on purpose" "$logs/make-1.0.2-refused.log" \
+	|| fail "make's refusal does not name the failed check (log: $logs/make-1.0.2-refused.log)"
+ok "make refuses 1.0.2: $(grep -m1 -o 'preflight failed: .*' "$logs/make-1.0.2-refused.log")"
+logged make-1.0.2 "$make" "${MAKEARGS[@]}" STAGE_DJANGO_FLAGS=--no-check
 logged apt-update-3 inroot apt-get -q --error-on=any update
 if inroot "${APT[@]}" upgrade >"$logs/apt-broken.log" 2>&1; then
 	fail "the upgrade to 1.0.2, whose deploy checks fail, succeeded (log: $logs/apt-broken.log)"

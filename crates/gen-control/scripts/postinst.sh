@@ -100,7 +100,11 @@ adopt_files() {
     [ -z "$ROOT" ] || return 0
     [ "$APP_USER" != "$OLD_USER" ] || return 0
     getent passwd "$OLD_USER" >/dev/null || return 0
-    for path in "$STATE_DIR" "$MEDIA_DIR" "$SECRET_FILE" "$LOG_FILE" "$LOG_FILE".*; do
+    # Uploads first, into nginx's group (it serves them), then the rest.
+    if [ -n "$MEDIA_DIR" ] && [ -d "$MEDIA_DIR" ]; then
+        find "$MEDIA_DIR" -user "$OLD_USER" -exec chown -h "$APP_USER:$SOCKET_GROUP" {} +
+    fi
+    for path in "$STATE_DIR" "$SECRET_FILE" "$LOG_FILE" "$LOG_FILE".*; do
         [ -n "$path" ] || continue
         [ -e "$path" ] || [ -L "$path" ] || continue
         find "$path" -user "$OLD_USER" -exec chown -h "$APP_USER:$APP_GROUP" {} +
@@ -120,14 +124,29 @@ make_dirs() {
         install -m 0640 /dev/null "$ROOT$LOG_FILE"
         [ -n "$ROOT" ] || chown "$APP_USER:$APP_GROUP" "$LOG_FILE"
     fi
-    for dir in "$STATE_DIR" "$MEDIA_DIR" "$JOB_LOG_DIR"; do
+    # The state directory is the app's alone, but for nginx passing through
+    # to the media it serves when they live inside it (0751: no listing; the
+    # secret key is 0600, what the app writes 0640 or less). The media
+    # directory is set-group-ID www-data, so uploads and the directories
+    # Django makes for them stay in nginx's group.
+    state_mode=0750
+    case $MEDIA_DIR in "$STATE_DIR"/*) state_mode=0751 ;; esac
+    for dir in "$STATE_DIR" "$JOB_LOG_DIR"; do
         [ -n "$dir" ] || continue
         if [ -z "$ROOT" ]; then
-            install -d -o "$APP_USER" -g "$APP_GROUP" -m 0750 "$dir"
+            install -d -o "$APP_USER" -g "$APP_GROUP" -m "$state_mode" "$dir"
         else
-            install -d -m 0750 "$ROOT$dir"
+            install -d -m "$state_mode" "$ROOT$dir"
         fi
+        state_mode=0750
     done
+    if [ -n "$MEDIA_DIR" ]; then
+        if [ -z "$ROOT" ]; then
+            install -d -o "$APP_USER" -g "$SOCKET_GROUP" -m 2750 "$MEDIA_DIR"
+        else
+            install -d -m 2750 "$ROOT$MEDIA_DIR"
+        fi
+    fi
 }
 
 # Django's SECRET_KEY, made once at the first install and kept across

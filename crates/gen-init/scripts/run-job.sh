@@ -35,6 +35,8 @@ esac
 program=$VENV_BIN/$1
 shift
 cd "$APP_DIR" || exit 1
+# What the command writes is not readable by others (the units' UMask=0027).
+umask 027
 # A shell of its own reads the files, so that no key of theirs changes the
 # values above; the command line was expanded before.
 # shellcheck disable=SC2016 # the inner shell expands its own parameters

@@ -98,6 +98,11 @@ pub fn render(spec: &AppSpec) -> String {
         "chown-socket",
         &format!("{}:{}", spec.user, AppSpec::SOCKET_GROUP),
     );
+    // What the app writes (SQLite databases, logs, the state directory's
+    // files) is not readable by others, under the SysV script as under the
+    // unit's UMask=0027: the state directory lets nginx pass through to the
+    // media it serves, not read the rest.
+    kv("umask", &"027");
     // Upgrades reload gracefully (`r` on the master FIFO, or SIGHUP): the
     // master keeps the socket, waits for in-flight requests, re-execs itself
     // (a new uWSGI binary too) and loads the new app before its workers

@@ -74,7 +74,12 @@ impl Site {
     fn start(package: &str, mode: Mode, extra: impl Fn(&ScratchApp) -> String) -> Self {
         let app = ScratchApp::new();
         let spec = app.dir.path().join("app.json");
-        std::fs::write(&spec, app.spec(package, &extra(&app))).unwrap();
+        // uWSGI runs as www-data here (these tests are about what nginx
+        // passes on, not accounts): the socket is then www-data's own.
+        let fields = extra(&app);
+        let sep = if fields.trim().is_empty() { "" } else { "," };
+        let fields = format!(r#""user":"www-data","group":"www-data"{sep}{fields}"#);
+        std::fs::write(&spec, app.spec(package, &fields)).unwrap();
         let parsed =
             debpipe_core::AppSpec::from_json(&spec, &std::fs::read(&spec).unwrap()).unwrap();
         assert_eq!(parsed.server.is_some(), mode == Mode::Server, "{mode:?}");

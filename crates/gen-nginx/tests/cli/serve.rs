@@ -59,7 +59,7 @@ fn nginx_serves_the_app_through_uwsgi_and_static_files_with_server_block_and_sni
     let spec_text = app.spec(
         pkg,
         &format!(
-            r#""static":{{"url":"/static/","dir":"{}"}},"server":{{"listen":"127.0.0.1:{port}","server_name":["app.test"]}}"#,
+            r#""user":"www-data","group":"www-data","static":{{"url":"/static/","dir":"{}"}},"server":{{"listen":"127.0.0.1:{port}","server_name":["app.test"]}}"#,
             static_dir.display()
         ),
     );

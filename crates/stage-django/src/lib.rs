@@ -11,7 +11,8 @@
 //! - [`steps`]: Python in the stage with the build root's python:
 //!   collectstatic (with `static`; linked from the [`cache`] when it can
 //!   be), the spec's `build_commands`, and the preflight postinst runs (the
-//!   entry point imports, `check --deploy` finds no error);
+//!   entry point imports, `manage.py check` finds no error; the deploy checks, which may need the
+//!   server's services, are postinst's);
 //! - [`tidy`]: no bytecode left, and the gzip files the build commands
 //!   wrote normalised ([`gz`]);
 //! - [`gz`]: the static files precompressed for nginx's `gzip_static`.
@@ -47,7 +48,7 @@ env_file). Then, with the staged venv's python (or the build root's, --sysroot),
 project root, with the spec's env and build_env and DEBPIPE_BUILD=1 (never env_file): \
 collectstatic into <static.dir> when the spec has `static` and the project uses \
 django.contrib.staticfiles; each of build_commands; a .gz beside each compressible static file; \
-and the preflight postinst runs (the entry point imports, `check --deploy` finds no error). \
+and the preflight (the entry point imports, `manage.py check` finds no error; postinst adds the deploy checks). \
 No bytecode is left, and gzip files have no timestamp. Prints STAGE.",
     after_help = "Examples:\n  stage-app app.json --app . --root stage\n  mkvenv app.json -r requirements.txt --root stage > facts.json\n  stage-django app.json --root stage\n  stage-django --render settings app.json   # print the overlay"
 )]
@@ -70,7 +71,7 @@ pub struct Cli {
     #[arg(long)]
     pub no_collectstatic: bool,
     /// Do not run the build-time preflight (the WSGI entry imports,
-    /// `check --deploy` finds no error)
+    /// `manage.py check` finds no error)
     #[arg(long)]
     pub no_check: bool,
     /// Keep collected static trees in DIR, keyed by the staged app's files,

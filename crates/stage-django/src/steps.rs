@@ -277,7 +277,7 @@ pub fn build_command(py: &Python, words: &[String], static_root: Option<&Path>) 
 }
 
 /// The build-time preflight: the WSGI entry imports and Django's checks
-/// (`check --deploy`) find no error, as postinst will check them.
+/// (`manage.py check`) find no error; postinst adds the deploy checks.
 pub fn preflight(py: &Python, static_root: Option<&Path>) -> Result<()> {
     let (module, callable) = AppSpec::WSGI_ENTRY
         .split_once(':')
@@ -292,7 +292,7 @@ pub fn preflight(py: &Python, static_root: Option<&Path>) -> Result<()> {
     let said = said.trim();
     let msg = match said.strip_prefix("ok ") {
         Some(n) => format!(
-            "preflight: {module}:{callable} imports, check --deploy found no error ({n} warnings)"
+            "preflight: {module}:{callable} imports, manage.py check found no error ({n} warnings)"
         ),
         None if said == "no-django" => "preflight: no Django in the venv, nothing checked".into(),
         None => format!("preflight: {said}"),

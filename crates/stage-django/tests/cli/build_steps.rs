@@ -278,7 +278,7 @@ fn the_preflight_fails_the_build_on_import_and_check_errors() {
     let p = Project::new("");
     let out = ok(&p.stage());
     assert!(
-        out.contains("preflight: debpipe_wsgi:application imports, check --deploy found no error"),
+        out.contains("preflight: debpipe_wsgi:application imports, manage.py check found no error"),
         "{out}"
     );
     write(&p.app().join("site_app/views.py"), "import nosuchmodule\n");
@@ -316,7 +316,7 @@ fn the_preflight_fails_the_build_on_import_and_check_errors() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.lines().last().unwrap().ends_with(
-            "preflight failed: manage.py check --deploy found 1 error(s): \
+            "preflight failed: manage.py check found 1 error(s): \
              site_app.Thing.name: (fields.E120) CharFields must define a 'max_length' attribute."
         ),
         "{err}"

@@ -13,7 +13,7 @@
 #   make publish S3=s3://bucket/prefix [DIST=bookworm] [REPO_KEY=...]
 #                                 build the app and publish it into the apt
 #                                 repository on S3 (endpoint, keys: AWS_*)
-#   make test | e2e | bench | wheels | roots | roots-refresh | serve | sign | publish | man | clean
+#   make test | e2e | e2e-pretalx | bench | wheels | roots | roots-refresh | serve | sign | publish | man | clean
 
 APP      ?= examples/wechat
 REPO     ?= dist
@@ -98,7 +98,7 @@ INDEX   := $(REPO)/Release
 SCAN    := .
 endif
 
-.PHONY: all deps tools test e2e bench wheels roots roots-refresh root serve sign publish man clean $(TOOLS)
+.PHONY: all deps tools test e2e e2e-pretalx bench wheels roots roots-refresh root serve sign publish man clean $(TOOLS)
 .DELETE_ON_ERROR:
 
 all: $(INDEX)
@@ -257,6 +257,12 @@ else
 	tests/dist/run.sh
 	tests/s3-app/run.sh
 endif
+
+# A real application from PyPI (pretalx: PostgreSQL, Redis, a Celery
+# worker, periodic jobs, a build step) on a fresh root of the release its
+# python needs (trixie), installed with apt, upgraded under load, purged.
+e2e-pretalx: tools
+	DIST=$(or $(DIST),trixie) tests/pretalx-app/run.sh
 
 bench: tools
 	crates/mkdeb/bench/run.sh

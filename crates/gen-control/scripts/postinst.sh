@@ -244,7 +244,13 @@ refused() {
 preflight() {
     [ -z "$ROOT" ] || return 0
     "$VENV/bin/python3" -c 'import django' 2>/dev/null || return 0
-    if ! out=$(app_env && "$MANAGE" shell -c "import importlib; getattr(importlib.import_module('$WSGI_MODULE'), '$WSGI_CALLABLE')" 2>&1); then
+    # The entry point is imported by python itself, not through `manage
+    # shell`: apps replace that command (pretalx's refuses to run without
+    # an event scope).
+    # shellcheck disable=SC2016 # python's code, not the shell's
+    if ! out=$(app_env && cd "$APP_DIR" && setpriv --reuid="$APP_USER" --regid="$APP_GROUP" --init-groups -- \
+        "$VENV/bin/python3" -c 'import importlib, sys, django; django.setup(); getattr(importlib.import_module(sys.argv[1]), sys.argv[2])' \
+        "$WSGI_MODULE" "$WSGI_CALLABLE" 2>&1); then
         echo "$PACKAGE: the new version does not import ($WSGI_MODULE:$WSGI_CALLABLE): $(printf '%s\n' "$out" | tail -n 1)" >&2
         refused "$1"
         return 1

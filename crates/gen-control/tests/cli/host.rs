@@ -105,7 +105,31 @@ impl HostPkg {
         let area = staging.join("DEBIAN");
         // The installed tree, as dpkg would have unpacked it.
         std::fs::create_dir_all(&app).unwrap();
-        write(&venv.join("lib/fake/django/__init__.py"), "", 0o644);
+        // A fake Django: setup() logs the environment and user it runs with
+        // (postinst imports the entry point as the service user, in a
+        // directory that user may write), and fails while `fail-preflight`
+        // exists; the entry point is a module of the app.
+        std::fs::create_dir_all(d.join("pylog")).unwrap();
+        std::fs::set_permissions(d.join("pylog"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        write(
+            &venv.join("lib/fake/django/__init__.py"),
+            &format!(
+                "import os, pwd\n\
+                 def setup():\n\
+                 \x20   e = os.environ.get\n\
+                 \x20   with open('{d}/pylog/imports', 'a') as f:\n\
+                 \x20       f.write('import as %s FOO=%s GREETING=%s SETTINGS=%s\\n' % (pwd.getpwuid(os.getuid()).pw_name, e('FOO', 'unset'), e('GREETING', 'unset'), e('DJANGO_SETTINGS_MODULE', 'unset')))\n\
+                 \x20   if os.path.exists('{d}/fail-preflight'):\n\
+                 \x20       raise RuntimeError('django.core.exceptions.ImproperlyConfigured: DB_PASSWORD is not set')\n",
+                d = d.display()
+            ),
+            0o644,
+        );
+        write(
+            &venv.join("lib/fake/debpipe_wsgi.py"),
+            "application = object()\n",
+            0o644,
+        );
         write(
             &venv.join("bin/python3"),
             &format!(
@@ -351,15 +375,22 @@ fn upgrade_from_www_data_moves_ownership_over_without_following_symlinks() {
     let me = format!("{0}:{0}", pkg.name);
     for p in [
         pkg.state.clone(),
-        media.clone(),
         pkg.state.join("db.sqlite3"),
         pkg.state.join("secret_key"),
-        media.join("upload.png"),
         pkg.state.join("link"),
         pkg.log.join("dpc.log"),
         pkg.log.join("dpc.log.1"),
     ] {
         assert_eq!(owner(&p), me, "{}", p.display());
+    }
+    // Uploads stay in nginx's group: it serves them.
+    for p in [media.clone(), media.join("upload.png")] {
+        assert_eq!(
+            owner(&p),
+            format!("{}:www-data", pkg.name),
+            "{}",
+            p.display()
+        );
     }
     assert_eq!(mode(&pkg.state.join("secret_key")), 0o600);
     assert_eq!(owner(&outside), "www-data:www-data", "followed a symlink");
@@ -453,7 +484,11 @@ fn first_install_upgrade_remove_and_purge_for_real() {
     assert_eq!(owner(&pkg.etc.join("local.cfg")), format!("root:{n}"));
     assert_eq!(mode(&pkg.etc.join("local.cfg")), 0o640);
     assert_eq!(owner(&pkg.state), format!("{n}:{n}"));
-    assert_eq!(mode(&pkg.state), 0o750);
+    // nginx passes through to the media inside it, and lists nothing.
+    assert_eq!(mode(&pkg.state), 0o751);
+    let media = pkg.state.join("media");
+    assert_eq!(owner(&media), format!("{n}:www-data"));
+    assert_eq!(mode(&media), 0o2750);
     assert_eq!(
         owner(&PathBuf::from(format!("/run/{n}"))),
         format!("{n}:www-data")
@@ -465,15 +500,18 @@ fn first_install_upgrade_remove_and_purge_for_real() {
     assert_eq!(
         manage,
         [
-            &format!(
-                "manage shell -c import importlib; getattr(importlib.import_module('debpipe_wsgi'), 'application'){env_seen}"
-            ),
             &format!("manage check --deploy{env_seen}"),
             &format!("manage migrate --noinput{env_seen}"),
             &format!("manage clearsessions{env_seen}"),
             &format!("manage remove_stale_contenttypes --no-input{env_seen}"),
         ],
         "{calls:#?}"
+    );
+    let imports = std::fs::read_to_string(pkg.dir.path().join("pylog/imports")).unwrap_or_default();
+    assert_eq!(
+        imports.lines().next(),
+        Some(format!("import as {n}{env_seen}").as_str()),
+        "the preflight imports the entry point as the service user with the app's environment"
     );
     let at = |want: &str| {
         calls

@@ -271,7 +271,7 @@ run_timer() {
 }
 
 # The secret key pretalx generates in its data directory, its mode and owner.
-secret_mode() { stat -c '%a %U' "$root$state/.secret"; }
+secret_mode() { inroot stat -c '%a %U' "$state/.secret"; }
 
 # --- step 1: build ------------------------------------------------------------
 
@@ -472,16 +472,18 @@ inroot runuser -u postgres -- psql -p "$pg_port" -d pretalx -tAc 'SELECT count(*
 ok "postinst migrated: $(cat "$work/migrations") migrations applied (password from $env_file)"
 master1=$(pidfile_pid "/run/$package.pid") || fail "no live process in /run/$package.pid: the web service is not running"
 [ "$(readlink "/proc/$master1/exe")" = "$root$venv/bin/uwsgi" ] || fail "pid $master1 is not the venv's uwsgi"
-[ "$(stat -c %U "/proc/$master1")" = "$user" ] || fail "uWSGI runs as $(stat -c %U "/proc/$master1"), not $user"
+# (the user is the root's: compare uids, the host has no such name)
+uid=$(inroot id -u "$user")
+[ "$(stat -c %u "/proc/$master1")" = "$uid" ] || fail "uWSGI runs as uid $(stat -c %u "/proc/$master1"), not $user ($uid)"
 ok "uWSGI master $master1 runs as $user"
 worker1=$(worker_until none) || fail "no Celery worker (pretalx.celery_app) runs in the root: the worker daemon did not start"
-[ "$(stat -c %U "/proc/$worker1")" = "$user" ] || fail "the worker runs as $(stat -c %U "/proc/$worker1"), not $user"
+[ "$(stat -c %u "/proc/$worker1")" = "$uid" ] || fail "the worker runs as uid $(stat -c %u "/proc/$worker1"), not $user ($uid)"
 tr '\0' '\n' <"/proc/$worker1/environ" | grep -qx "PRETALX_DB_PASS=$db_password" \
 	|| fail "the worker's environment lacks PRETALX_DB_PASS from $env_file"
 ok "worker $worker1: $(tr '\0' ' ' <"/proc/$worker1/cmdline"), as $user, with $env_file's environment"
 pidfile_pid /run/nginx.pid >/dev/null || fail "nginx is not running in the root"
 ok "nginx runs"
-[ "$(stat -c '%U %a' "$root$state")" = "$user 750" ] || note "$state: $(stat -c '%U %a' "$root$state")"
+note "$state: $(inroot stat -c '%U:%G %a' "$state")"
 lintian_rc=0
 wait "$lintian_pid" || lintian_rc=$?
 if [ "$lintian_rc" != 0 ]; then
@@ -581,10 +583,16 @@ read -r smode sowner <<<"$(secret_mode)"
 [ "$smode $sowner" = "600 $user" ] || fail "$state/.secret is mode $smode, owner $sowner (want 600 $user)"
 ok "$state/.secret: mode 0600, owner $user"
 cp -p "$root$state/.secret" "$work/secret.1"
-[ "$(stat -c '%a %U %G' "$root$cfg")" = "640 root $user" ] || fail "$cfg is $(stat -c '%a %U %G' "$root$cfg"), not 640 root $user"
+[ "$(inroot stat -c '%a %U %G' "$cfg")" = "640 root $user" ] || fail "$cfg is $(inroot stat -c '%a %U %G' "$cfg"), not 640 root $user"
 ok "$cfg: 0640 root:$user"
-[ "$(stat -c %a "$root$env_file")" = 600 ] || [ "$(stat -c '%a %G' "$root$env_file")" = "640 $user" ] \
-	|| fail "$env_file is $(stat -c '%a %U %G' "$root$env_file") after the install"
+[ "$(stat -c %a "$root$env_file")" = 600 ] || [ "$(inroot stat -c '%a %G' "$env_file")" = "640 $user" ] \
+	|| fail "$env_file is $(inroot stat -c '%a %U %G' "$env_file") after the install"
+for f in "$env_file" "$state/.secret" "$cfg"; do
+	if inroot setpriv --reuid=www-data --regid=www-data --init-groups cat "$f" >/dev/null 2>&1; then
+		fail "nginx's user www-data can read $f"
+	fi
+done
+ok "nginx's user www-data can read none of $env_file, $state/.secret, $cfg"
 find "$root" \( -path "$root/proc" -o -path "$root/sys" -o -path "$root/dev" \
 	-o -path "$root/var/cache/apt/archives" \) -prune -o -type f -perm -o=r -print0 >"$work/readable.lst"
 leaks=$(xargs -0 -r grep -lF -e "$db_password" -e "$(cat "$work/secret.1")" -- <"$work/readable.lst" | sed "s|^$root||" || true)

@@ -244,6 +244,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     let mut stats = Stats::default();
     let mut elves = Vec::new();
     let bin = build_dir.join("bin");
+    relocate::drop_venv_gitignore(&build_dir)?;
     relocate_tree(&build_dir, &bin, &relocation, &mut stats, &mut elves)?;
     fs::set_permissions(&build_dir, fs::Permissions::from_mode(0o755))
         .map_err(|e| Error::io(&build_dir, e))?;

@@ -29,6 +29,22 @@ pub struct Relocation {
     pub stage: Vec<u8>,
 }
 
+/// Python 3.13's `venv` writes a `.gitignore` of `*` at the venv's top, for
+/// a venv inside a git checkout; in a package it is a stray VCS file
+/// (lintian: package-contains-vcs-control-file). Only that file, as venv
+/// writes it, is removed.
+pub(crate) fn drop_venv_gitignore(venv: &Path) -> Result<()> {
+    let path = venv.join(".gitignore");
+    match fs::read(&path) {
+        Ok(text) if text.starts_with(b"# Created by venv") => {
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
 /// Walk the venv: remove bytecode, rewrite traces of the build path and
 /// unversioned python shebangs, fix modes, and collect ELF files. `bin` is
 /// the venv's `bin/` directory, where `#!` scripts stay executable.
@@ -319,4 +335,23 @@ pub fn point_unversioned_python(data: &[u8], venv: &[u8]) -> Option<Vec<u8>> {
     let mut out = shebang_header(&python, &args);
     out.extend_from_slice(rest.get(end + 1..).unwrap_or_default());
     Some(out)
+}
+
+#[cfg(test)]
+mod gitignore_tests {
+    #[test]
+    fn only_venvs_own_gitignore_is_dropped() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join(".gitignore"),
+            "# Created by venv; see https://docs.python.org/3/library/venv.html\n*\n",
+        )
+        .unwrap();
+        super::drop_venv_gitignore(d.path()).unwrap();
+        assert!(!d.path().join(".gitignore").exists());
+        std::fs::write(d.path().join(".gitignore"), "build/\n").unwrap();
+        super::drop_venv_gitignore(d.path()).unwrap();
+        assert!(d.path().join(".gitignore").exists());
+        super::drop_venv_gitignore(&d.path().join("none")).unwrap();
+    }
 }

@@ -157,25 +157,71 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
     io::write_staged(
         root,
         &format!("/usr/share/lintian/overrides/{}", spec.package),
-        lintian_overrides(spec).as_bytes(),
+        lintian_overrides(spec, &private_conffiles(root)?).as_bytes(),
         0o644,
     )?;
     Ok(())
 }
 
+/// The staged files under `etc/` whose mode keeps others (or the group) out:
+/// their install paths without the leading `/`, sorted.
+fn private_conffiles(root: &Path) -> Result<Vec<String>> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) -> Result<()> {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for e in entries {
+            let path = e.map_err(|e| Error::io(dir, e))?.path();
+            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if meta.is_dir() {
+                walk(&path, root, out)?;
+            } else if meta.is_file()
+                && meta.permissions().mode() & 0o044 != 0o044
+                && let Ok(rel) = path.strip_prefix(root)
+            {
+                out.push(rel.display().to_string());
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(&root.join("etc"), root, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
 /// What lintian says of any packaged virtualenv, and why it is expected:
-/// each override is limited to the venv's own files.
-pub fn lintian_overrides(spec: &AppSpec) -> String {
+/// each override is limited to the venv's own files (and the static files
+/// collected from it), the conffiles that keep their restrictive modes
+/// (`private`, install paths without the leading `/`), and the changelog
+/// debpipe writes.
+pub fn lintian_overrides(spec: &AppSpec, private: &[String]) -> String {
+    use std::fmt::Write as _;
     let p = &spec.package;
     let venv = spec.venv.trim_start_matches('/');
     // collectstatic copies the same libraries out of the venv, to be served.
-    let collected = spec.static_files.as_ref().map_or_else(String::new, |st| {
+    let mut collected = spec.static_files.as_ref().map_or_else(String::new, |st| {
+        let dir = st.dir.trim_start_matches('/');
         format!(
             "# collectstatic copies them from the venv into the static root nginx serves.\n\
-             {p}: embedded-javascript-library * [{}/*]\n",
-            st.dir.trim_start_matches('/')
+             {p}: embedded-javascript-library * [{dir}/*]\n\
+             {p}: duplicate-font-file * [{dir}/*]\n\
+             {p}: truetype-font-prohibits-installable-embedding * [{dir}/*]\n"
         )
     });
+    if !private.is_empty() {
+        collected.push_str(
+            "# The app ships these configuration files readable by the service's group\n\
+             # alone (they hold its settings); postinst gives them that group.\n",
+        );
+        for f in private {
+            let _ = writeln!(collected, "{p}: non-standard-file-perm * [{f}]");
+        }
+    }
+    if spec.version.contains('-') {
+        collected.push_str("# A private package has no Debian bug to close (no ITP).\n");
+        let _ = writeln!(collected, "{p}: initial-upload-closes-no-bugs *");
+    }
     format!(
         "# The seed's layout installs the app and its virtualenv under /opt/www on purpose.\n\
          {p}: dir-or-file-in-opt\n\
@@ -198,6 +244,15 @@ pub fn lintian_overrides(spec: &AppSpec) -> String {
          # Templates and docs inside third-party wheels name external resources; the\n\
          # app decides what it serves, and its own files stay checked.\n\
          {p}: privacy-breach-generic * [{venv}/*]\n\
+         # Fonts inside wheels (reportlab's Type 1 and TrueType fonts, DRF's\n\
+         # Font Awesome) are the wheels' own, under their licences, for a private\n\
+         # package: lintian's font and licence checks are about Debian's archive.\n\
+         {p}: license-problem-font-adobe-copyrighted-fragment [{venv}/*]\n\
+         {p}: license-problem-font-adobe-copyrighted-fragment-no-credit [{venv}/*]\n\
+         {p}: duplicate-font-file * [{venv}/*]\n\
+         {p}: truetype-font-prohibits-installable-embedding * [{venv}/*]\n\
+         # A wheel's own source files (a .gitignore of its bundled sources).\n\
+         {p}: package-contains-vcs-control-file [{venv}/*]\n\
          # postinst moves what www-data owned (a version that ran as www-data) over\n\
          # to the service's own user: `find -user www-data` never follows a\n\
          # symlink and `chown -h` changes a link itself, in the package's own\n\

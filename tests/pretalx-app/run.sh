@@ -519,7 +519,7 @@ today = dt.date.today()
 ev, _ = Event.objects.get_or_create(slug='$event', defaults=dict(
     name='DemoCon', organiser=Organiser.objects.get(slug='democon-org'),
     date_from=today, date_to=today + dt.timedelta(days=2), email='orga@example.com',
-    timezone='UTC', locale='en', locale_array='en', is_public=True))
+    timezone='UTC', locale='en', is_public=True))
 with scope(event=ev):
     if not ev.log_entries.exists():
         ev.log_action('pretalx.event.create')

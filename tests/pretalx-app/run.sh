@@ -541,8 +541,11 @@ code=$(http_get "/static/$css" "$work/static.out")
 [ "$code" = 200 ] || fail "GET /static/$css answered HTTP $code, not 200"
 cmp -s "$work/static.out" "$root$static_dir/$css" || fail "GET /static/$css is not the collected file"
 ok "GET /static/$css: 200, the collected bytes"
-vite_main=$(json_get "$root$static_dir/pretalx-manifest.json" src/main.js file) \
-	|| fail "no src/main.js in $static_dir/pretalx-manifest.json"
+# (the schedule editor's entry: src/main.js in pretalx 2025.2, whose build
+# step makes it; schedule-editor/src/main.js in 2026.2, which ships it)
+vite_main=$(json_get "$root$static_dir/pretalx-manifest.json" schedule-editor/src/main.js file 2>/dev/null \
+	|| json_get "$root$static_dir/pretalx-manifest.json" src/main.js file) \
+	|| fail "no schedule editor entry in $static_dir/pretalx-manifest.json"
 code=$(http_get "/static/$vite_main" "$work/vite.out")
 [ "$code" = 200 ] || fail "GET /static/$vite_main (the schedule editor) answered HTTP $code"
 cmp -s "$work/vite.out" "$root$static_dir/$vite_main" || fail "GET /static/$vite_main is not the built bundle"

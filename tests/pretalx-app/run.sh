@@ -557,7 +557,10 @@ pass
 
 begin 5 "the worker runs a task from the queue; the periodic timer's command runs and its task is processed"
 logged task pretalx_py "
-from pretalx.event.services import task_periodic_event_services as t
+try:
+    from pretalx.event.tasks import task_periodic_event_services as t  # 2026.2
+except ImportError:
+    from pretalx.event.services import task_periodic_event_services as t  # 2025.2
 r = t.apply_async(args=('$event',))
 r.get(timeout=60)
 print('task', r.id, r.status)
@@ -658,7 +661,10 @@ cmp -s "$work/upload.out" "$work/upload.txt" || fail "GET /media/$event/upload-t
 cmp -s "$work/secret.1" "$root$state/.secret" || fail "the secret key changed with the upgrade"
 ok "the upload and the secret key are kept"
 logged task-2 pretalx_py "
-from pretalx.event.services import task_periodic_event_services as t
+try:
+    from pretalx.event.tasks import task_periodic_event_services as t  # 2026.2
+except ImportError:
+    from pretalx.event.services import task_periodic_event_services as t  # 2025.2
 r = t.apply_async(args=('$event',))
 r.get(timeout=60)
 print('task', r.id, r.status)

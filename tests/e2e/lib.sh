@@ -113,6 +113,10 @@ mount_root() {
 	mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
 	mount -t sysfs -o ro sysfs "$root/sys" && MOUNTS+=("$root/sys")
 	mount --bind /dev/pts "$root/dev/pts" && MOUNTS+=("$root/dev/pts")
+	# A booted Debian has a tmpfs /dev/shm open to all (1777): POSIX
+	# semaphores live there (Celery's prefork pool makes them).
+	mkdir -p "$root/dev/shm"
+	mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/dev/shm" && MOUNTS+=("$root/dev/shm")
 	if [ "${E2E_APT_CACHE:-1}" = 1 ]; then
 		mkdir -p "$cache_dir/apt-archives/partial"
 		rm -f "$cache_dir/apt-archives/${package}_"*.deb

@@ -40,20 +40,20 @@ pub enum Kind {
     Socket,
     /// LSB init script for start-stop-daemon, installed in /etc/init.d
     Sysv,
-    /// systemd unit of the daemon --name, <package>-NAME.service
+    /// systemd unit of the daemon --name, PACKAGE-NAME.service
     Daemon,
-    /// SysV script of the daemon --name, /etc/init.d/<package>-NAME
+    /// SysV script of the daemon --name, /etc/init.d/PACKAGE-NAME
     DaemonSysv,
-    /// systemd timer of the timer --name, <package>-NAME.timer
+    /// systemd timer of the timer --name, PACKAGE-NAME.timer
     Timer,
-    /// oneshot systemd unit the timer --name starts, <package>-NAME.service
+    /// oneshot systemd unit the timer --name starts, PACKAGE-NAME.service
     TimerService,
-    /// /etc/cron.d/<package>: the timers when systemd does not run
+    /// /etc/cron.d/PACKAGE: the timers when systemd does not run
     Cron,
-    /// /usr/libexec/<package>/run-job, which runs a command of the app as
+    /// /usr/libexec/PACKAGE/run-job, which runs a command of the app as
     /// its user with its environment (for the cron lines and SysV daemons)
     Runner,
-    /// /etc/logrotate.d/<package>: the SysV logs of uWSGI and the daemons
+    /// /etc/logrotate.d/PACKAGE: the SysV logs of uWSGI and the daemons
     Logrotate,
     /// with --root: every file of every daemon and timer (units, SysV
     /// scripts, cron file, runner), one path a line; none without jobs

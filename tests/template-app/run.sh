@@ -196,7 +196,8 @@ check_login() {
 }
 
 # The secret key, its mode and owner.
-secret_mode() { stat -c '%a %U' "$root$state/secret_key"; }
+# (as the root names its owners: the service user is the root's, not the host's)
+secret_mode() { inroot stat -c '%a %U' "$state/secret_key"; }
 
 # --- step 1: build ------------------------------------------------------------
 
@@ -298,10 +299,10 @@ notok=$(inroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | grep -v '^i
 ok "installed with apt from the signed repository ($(grep -c '^\[.*\] Setting up ' "$logs/apt-install.log") packages set up)"
 master1=$(pidfile_pid "/run/$package.pid") || fail "no live process in /run/$package.pid: the service is not running"
 [ "$(readlink "/proc/$master1/exe")" = "$root$venv/bin/uwsgi" ] || fail "pid $master1 is not the venv's uwsgi"
-ok "uWSGI master $master1 runs as $(stat -c %U "/proc/$master1") (started by invoke-rc.d)"
+ok "uWSGI master $master1 runs as uid $(stat -c %u "/proc/$master1") (started by invoke-rc.d)"
 pidfile_pid /run/nginx.pid >/dev/null || fail "nginx is not running in the root"
 ok "nginx runs"
-[ "$(stat -c %U "$root$state" 2>/dev/null)" = "$package" ] || fail "no $state owned by the service user $package"
+[ "$(inroot stat -c %U "$state" 2>/dev/null)" = "$package" ] || fail "no $state owned by the service user $package"
 ok "$state is $package's (the service's own user, not nginx's www-data)"
 pass
 
@@ -368,7 +369,7 @@ case $mode in 600 | 640) ;; *) fail "$state/secret_key has mode $mode (want 0600
 [ "$owner" = "$package" ] || fail "$state/secret_key is owned by $owner, not the service user $package"
 env_file=/etc/$package/$package.env
 [ -f "$root$env_file" ] || fail "postinst made no $env_file"
-[ "$(stat -c '%a %U %G' "$root$env_file")" = "640 root $package" ] || fail "$env_file is $(stat -c '%a %U %G' "$root$env_file"), not 640 root $package"
+[ "$(inroot stat -c '%a %U %G' "$env_file")" = "640 root $package" ] || fail "$env_file is $(inroot stat -c '%a %U %G' "$env_file"), not 640 root $package"
 for f in "$state/secret_key" "$env_file"; do
 	if inroot setpriv --reuid=www-data --regid=www-data --init-groups cat "$f" >/dev/null 2>&1; then
 		fail "nginx's user www-data can read $f"

@@ -294,7 +294,8 @@ note "work directory: $work"
 ("$top/tests/e2e/mkroot.sh" "$root" "$root_dist" </dev/null >"$logs/mkroot.log" 2>&1 9>&-) &
 mkroot_pid=$!
 
-# The app: app.json, requirements.txt, etc/ (modes kept: pretalx.cfg is 0640).
+# The app: app.json, requirements.txt, etc/ (pretalx.cfg is 0644 in git, as any
+# checkout leaves it: /etc/pretalx is private_config's default, so it ships 0640).
 mkdir "$app"
 tar -C "$here/app" -cf - app.json requirements.txt etc | tar -C "$app" -xpf -
 sed -i "s/\"version\": *\"[^\"]*\"/\"version\": \"$pretalx_version-1\"/" "$app/app.json"

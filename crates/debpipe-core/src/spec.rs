@@ -145,6 +145,7 @@ struct RawSpec {
     timers: Option<BTreeMap<String, RawTimer>>,
     trusted_proxies: Option<Vec<String>>,
     no_binary: Option<Vec<String>>,
+    private_config: Option<Vec<String>>,
 }
 
 /// A validated app spec with every default filled in (serialized by
@@ -287,6 +288,11 @@ pub struct AppSpec {
     /// Python projects built from source in the build root instead of
     /// installed from a binary wheel.
     pub no_binary: Vec<String>,
+    /// Directories (or files) under `/etc` whose staged files are readable
+    /// by root and the service's group alone (0640), whatever mode the
+    /// source had (git keeps no 0640); default `["/etc/<package>"]`, where
+    /// `env_file` lives by default.
+    pub private_config: Vec<String>,
 }
 
 impl AppSpec {
@@ -574,6 +580,9 @@ impl AppSpec {
             timers: extras.timers,
             trusted_proxies: extras.trusted_proxies,
             no_binary: extras.no_binary,
+            private_config: extras
+                .private_config
+                .unwrap_or_else(|| vec![format!("/etc/{package}")]),
             module,
             package,
         };
@@ -831,6 +840,7 @@ struct Extras {
     timers: Vec<Timer>,
     trusted_proxies: Vec<String>,
     no_binary: Vec<String>,
+    private_config: Option<Vec<String>>,
 }
 
 impl Extras {
@@ -860,16 +870,16 @@ impl Extras {
             build_env.push((k, v));
         }
         let env_file = match raw.env_file.take() {
-            Some(f) => {
-                check("env_file", &f, abs_path)?;
-                if !is_within(&f, "/etc") || f == "/etc" {
-                    return Err(Error::invalid(
-                        "env_file",
-                        format!("the operator's configuration lives under /etc, got {f:?}"),
-                    ));
-                }
-                Some(f)
-            }
+            Some(f) => Some(under_etc("env_file", f)?),
+            None => None,
+        };
+        let private_config = match raw.private_config.take() {
+            Some(list) => Some(
+                list.into_iter()
+                    .enumerate()
+                    .map(|(i, p)| under_etc(&format!("private_config[{i}]"), p))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
             None => None,
         };
         let daemons = crate::jobs::daemons(raw.daemons.take())?;
@@ -911,8 +921,21 @@ impl Extras {
             timers,
             trusted_proxies,
             no_binary,
+            private_config,
         })
     }
+}
+
+/// `path` checked as an absolute path below `/etc` (not `/etc` itself).
+fn under_etc(field: &str, path: String) -> Result<String> {
+    check(field, &path, abs_path)?;
+    if !is_within(&path, "/etc") || path == "/etc" {
+        return Err(Error::invalid(
+            field,
+            format!("the operator's configuration lives under /etc, got {path:?}"),
+        ));
+    }
+    Ok(path)
 }
 
 /// True when `path` is `dir` or below it (both absolute and normalized).

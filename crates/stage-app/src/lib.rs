@@ -6,7 +6,10 @@
 //!   dotfiles and bytecode) goes to `STAGE/<app_dir>`;
 //! - `APP/etc/**` goes to `STAGE/etc/**` (gen-control lists them as
 //!   conffiles), keeping the read bits a file withholds: a 0640 file stays
-//!   0640 and gen-control's postinst gives it the service's group;
+//!   0640 and gen-control's postinst gives it the service's group. Files
+//!   under the spec's `private_config` (default `/etc/<package>`) lose
+//!   others' bits whatever their source mode, since a git checkout keeps
+//!   no 0640;
 //! - `STAGE/usr/share/doc/<package>/copyright` (from `APP/COPYING` or
 //!   `APP/LICENSE` when present) and `changelog.Debian.gz` (gzip without a
 //!   timestamp), and lintian overrides, each with its reason: the seed's
@@ -129,6 +132,9 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
     let etc = app.join("etc");
     if etc.is_dir() {
         copy_tree(&etc, &root.join("etc"), Tree::Etc, &stage)?;
+        for dir in &spec.private_config {
+            withhold_from_others(&under(root, dir))?;
+        }
     }
     let doc = format!("/usr/share/doc/{}", spec.package);
     let mtime = fs::metadata(app).map_err(|e| Error::io(app, e))?;
@@ -288,6 +294,26 @@ pub fn etc_mode(rule: u32, source: u32) -> u32 {
         mode &= !0o007;
     }
     mode
+}
+
+/// Take others' bits off every staged file at or below `path` (a
+/// `private_config` entry): the file is then readable by root and, once
+/// postinst gives it the service's group, by the app alone. A missing path
+/// stages nothing, so there is nothing to do.
+fn withhold_from_others(path: &Path) -> Result<()> {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if meta.is_dir() {
+        for e in fs::read_dir(path).map_err(|e| Error::io(path, e))? {
+            withhold_from_others(&e.map_err(|e| Error::io(path, e))?.path())?;
+        }
+    } else if meta.is_file() {
+        let mode = meta.permissions().mode() & 0o7777 & !0o007;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 fn copy_tree(from: &Path, to: &Path, tree: Tree, stage: &Path) -> Result<()> {

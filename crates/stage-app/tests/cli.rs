@@ -71,6 +71,9 @@ fn stages_project_etc_docs_and_overrides() {
     .unwrap();
     write(&app.join("tools/lib.py"), "#!/usr/bin/python3\n");
     write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
+    // Under the package's own /etc directory (private_config's default) a
+    // file checked out 0644, as git leaves every file, is staged 0640.
+    write(&app.join("etc/demo-api/demo-api.cfg"), "password = x\n");
     // Conffiles keep the read bits they withhold: readable by their group
     // alone (postinst gives them the service's group), or by root alone.
     for (f, m) in [
@@ -119,6 +122,7 @@ fn stages_project_etc_docs_and_overrides() {
     assert_eq!(
         files,
         [
+            "etc/demo-api/demo-api.cfg 640",
             "etc/demo/demo.yaml 644",
             "etc/demo/hook.sh 750",
             "etc/demo/root-only.cfg 600",
@@ -163,6 +167,54 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
             ));
         }
     }
+}
+
+/// `private_config` names other files or directories: their files lose
+/// others' bits (an executable keeps its owner's and group's); the rest of
+/// `etc/` keeps its modes.
+#[test]
+fn private_config_withholds_others_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    write(
+        &app.join("app.json"),
+        r#"{"module":"demo","version":"1.0","private_config":["/etc/demo/secrets","/etc/demo/token"]}"#,
+    );
+    write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
+    write(&app.join("etc/demo/token"), "t\n");
+    write(&app.join("etc/demo/secrets/db.cfg"), "p\n");
+    write(&app.join("etc/demo/secrets/hook.sh"), "#!/bin/sh\n");
+    std::fs::set_permissions(
+        app.join("etc/demo/secrets/hook.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    write(&app.join("etc/demo-api/public.cfg"), "a\n");
+    let stage = dir.path().join("stage");
+    let out = cmd()
+        .arg(app.join("app.json"))
+        .arg("--root")
+        .arg(&stage)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files = Vec::new();
+    collect(&stage.join("etc"), &stage.join("etc"), &mut files);
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "demo-api/public.cfg 644",
+            "demo/demo.yaml 644",
+            "demo/secrets/db.cfg 640",
+            "demo/secrets/hook.sh 750",
+            "demo/token 640",
+        ]
+    );
 }
 
 #[test]

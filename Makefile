@@ -7,10 +7,10 @@
 #   make                          the example app (examples/wechat) into dist/
 #   make APP=path/to/app REPO=dir same for any app laid out as the README says
 #   make REPO_KEY=<gpg key id>    sign the repository (InRelease, Release.gpg)
-#   make DIST=trixie              build for another Debian release (bullseye,
-#                                 bookworm, trixie) in its build root, into the
+#   make DIST=trixie              build for another Debian release (a codename
+#                                 of releases.tsv) in its build root, into the
 #                                 pool/ + dists/ layout of REPO
-#   make publish S3=s3://bucket/prefix [DIST=bookworm] [REPO_KEY=...]
+#   make publish S3=s3://bucket/prefix [DIST=codename] [REPO_KEY=...]
 #                                 build the app and publish it into the apt
 #                                 repository on S3 (endpoint, keys: AWS_*)
 #   make test | e2e | e2e-pretalx | bench | wheels | roots | roots-refresh | serve | sign | publish | man | clean
@@ -50,7 +50,7 @@ TIMED := $(CURDIR)/scripts/timed
 CARGO_FLAGS ?= --release --locked
 T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
 TOOLS := appspec gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs pushrepo stage-app stage-django
-RUST_SOURCES := Cargo.toml Cargo.lock $(shell find crates -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
+RUST_SOURCES := Cargo.toml Cargo.lock releases.tsv $(shell find crates -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
 
 SPEC   := $(APP)/app.json
 STAGE  := $(BUILD)/stage
@@ -66,23 +66,23 @@ SIGN   := $(if $(REPO_KEY),--sign-key $(REPO_KEY) $(if $(GNUPGHOME),--gpg-homedi
 # the builds of one app version for several releases sort by release), and
 # the package goes into REPO's pool/main/<l>/<package>/, indexed in
 # dists/DIST/main/binary-ARCH/ with the other releases' indexes untouched.
-DISTS  := bullseye bookworm trixie
+# What differs between releases is in releases.tsv (scripts/release.sh
+# reads it; gen-init --dist puts the units in the release's unit directory).
+RELEASE := scripts/release.sh
+DISTS   = $(shell $(RELEASE) list)
 ifneq ($(DIST),)
 ifeq ($(filter $(DIST),$(DISTS)),)
 $(error DIST=$(DIST) is not supported: use one of $(DISTS), or no DIST for this host's release)
 endif
-DEB_NUMBER_bullseye := 11
-DEB_NUMBER_bookworm := 12
-DEB_NUMBER_trixie   := 13
 ARCH    := $(shell dpkg --print-architecture)
 ROOT    := $(DEBPIPE_CACHE)/roots/$(DIST)-$(ARCH)
 WHEELS  := $(APP)/wheels/$(DIST)-$(ARCH)
 WHEEL_CACHE := $(DEBPIPE_CACHE)/wheels/$(DIST)-$(ARCH)
-SUFFIX  := +deb$(DEB_NUMBER_$(DIST))
-# From Debian 13 on /lib is only an alias of /usr/lib: units go to /usr/lib.
-UNIT_DIR := $(if $(filter trixie,$(DIST)),--unit-dir /usr/lib/systemd/system)
-# bullseye's pip (20.3) has no `pip --python VENV`: its venv keeps pip.
-ifeq ($(DIST),bullseye)
+SUFFIX  := $(shell $(RELEASE) suffix $(DIST))
+INIT_DIST := --dist $(DIST)
+# A pip older than 22.3 (bullseye's 20.3) has no `pip --python VENV`: the
+# venv keeps its own pip.
+ifneq ($(shell dpkg --compare-versions $$($(RELEASE) pip $(DIST)) lt 22.3 && echo old),)
 MKVENV_FLAGS := $(filter-out --without-pip,$(MKVENV_FLAGS))
 endif
 PYTHON  := /usr/bin/python3
@@ -203,10 +203,10 @@ $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
 	$(TIMED) stage-django $(IN_ROOT) $(T)/stage-django $(SYSROOT) $(if $(STATIC_CACHE),--cache $(STATIC_CACHE)) $(STAGE_DJANGO_FLAGS) $(SPEC) --root $(STAGE) >/dev/null
 	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
-	$(TIMED) gen-init $(T)/gen-init --kind systemd $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
-	$(TIMED) gen-init $(T)/gen-init --kind socket $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-init $(T)/gen-init --kind systemd $(INIT_DIST) --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) gen-init $(T)/gen-init --kind socket $(INIT_DIST) --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind sysv --root $(STAGE) $(SPEC) >/dev/null
-	$(TIMED) "gen-init jobs" $(T)/gen-init --kind jobs $(UNIT_DIR) --root $(STAGE) $(SPEC) >/dev/null
+	$(TIMED) "gen-init jobs" $(T)/gen-init --kind jobs $(INIT_DIST) --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) "gen-init logrotate" $(T)/gen-init --kind logrotate --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-control $(T)/gen-control $(SPEC) $(if $(DIST),--version-suffix $(SUFFIX)) --facts $(BUILD)/facts.json --root $(STAGE) >/dev/null
 	@touch $@
@@ -260,9 +260,10 @@ endif
 
 # A real application from PyPI (pretalx: PostgreSQL, Redis, a Celery
 # worker, periodic jobs, a build step) on a fresh root of the release its
-# python needs (trixie), installed with apt, upgraded under load, purged.
+# python needs (the run.sh's default), installed with apt, upgraded under
+# load, purged.
 e2e-pretalx: tools
-	DIST=$(or $(DIST),trixie) tests/pretalx-app/run.sh
+	$(if $(DIST),DIST=$(DIST) )tests/pretalx-app/run.sh
 
 bench: tools
 	crates/mkdeb/bench/run.sh

@@ -1,6 +1,6 @@
 #!/bin/bash
-# mkroot.sh DIR [DIST]: lay a fresh Debian minbase root of DIST (bullseye,
-# bookworm or trixie; default bookworm) in DIR.
+# mkroot.sh DIR [DIST]: lay a fresh Debian minbase root of DIST (a codename
+# of releases.tsv; default: this machine's release) in DIR.
 #
 # The root is made once with `debootstrap --variant=minbase DIST` from the
 # mirror that this machine's own apt sources name (scripts/debian-mirror),
@@ -23,12 +23,9 @@ die() { echo "mkroot: error: $*" >&2; exit 1; }
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then echo "usage: mkroot.sh DIR [DIST]" >&2; exit 2; fi
 dir=$1
-dist=${2:-bookworm}
-case $dist in
-	bullseye|bookworm|trixie) ;;
-	*) die "unknown DIST '$dist': bullseye, bookworm or trixie" ;;
-esac
+dist=${2:-$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)}
 scripts=$(cd "$(dirname "$0")/../../scripts" && pwd)
+"$scripts/release.sh" number "$dist" >/dev/null || exit 1
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, mknod, chroot)"
 
 cache=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/e2e

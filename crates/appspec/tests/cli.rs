@@ -100,6 +100,42 @@ fn get_prints_one_value_and_reads_stdin() {
     );
 }
 
+/// `--dist`: the unit path is the release's (releases.tsv): /lib for
+/// bookworm, /usr/lib from trixie on; /lib without a release.
+#[test]
+fn get_systemd_unit_is_the_dist_release_path() {
+    // appspec ARGS... minimal.json: exit code and stdout.
+    let run = |args: &[&str]| {
+        let out = cmd()
+            .args(args)
+            .arg(fixtures().join("specs/minimal.json"))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let unit = |dir: &str| (Some(0), format!("{dir}/wechat-api.service\n"));
+    assert_eq!(run(&["get", "systemd_unit"]), unit("/lib/systemd/system"));
+    let bookworm = run(&["get", "--dist", "bookworm", "systemd_unit"]);
+    assert_eq!(bookworm, unit("/lib/systemd/system"));
+    let trixie = run(&["get", "--dist", "trixie", "systemd_unit"]);
+    assert_eq!(trixie, unit("/usr/lib/systemd/system"));
+    for r in debpipe_core::release::all() {
+        let got = run(&["get", "--dist", r.codename, "systemd_unit"]);
+        assert_eq!(got, unit(r.unit_dir), "{}", r.codename);
+    }
+    let (code, check) = run(&["check", "--dist", "trixie"]);
+    let v: serde_json::Value = serde_json::from_str(&check).unwrap();
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        v["systemd_unit"],
+        "/usr/lib/systemd/system/wechat-api.service"
+    );
+    assert_eq!(
+        run(&["get", "--dist", "sid", "systemd_unit"]),
+        (Some(2), String::new())
+    );
+}
+
 #[test]
 fn unknown_field_and_flag_are_usage_errors_2() {
     let out = cmd()

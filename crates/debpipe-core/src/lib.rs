@@ -3,7 +3,8 @@
 //! Only what two or more tools need lives here: the app spec model and its
 //! validation ([`spec`], its allow-lists in [`validate`]), deb822
 //! paragraphs ([`deb822`]), input and atomic output ([`io`]), `SOURCE_DATE_EPOCH` ([`time`]) and Debian's date
-//! formats ([`date`]), Debian version comparison ([`version`]), hex
+//! formats ([`date`]), Debian version comparison ([`version`]), the Debian releases
+//! and what differs between them ([`release`], the repository's `releases.tsv`), hex
 //! digests ([`hex`]), shell quoting and script templates ([`shell`]), and
 //! the error type with its exit-code convention ([`error`]).
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod io;
 pub mod jobs;
 pub mod modes;
 pub mod pool;
+pub mod release;
 pub mod shell;
 pub mod spec;
 pub mod sysroot;

@@ -638,15 +638,16 @@ impl AppSpec {
         }
     }
 
-    /// Install path of the systemd unit.
-    pub fn systemd_unit_path(&self) -> String {
-        format!("/lib/systemd/system/{}.service", self.package)
+    /// Install path of the systemd unit, in `unit_dir` (the target
+    /// release's, [`crate::release::Release::unit_dir`]).
+    pub fn systemd_unit_path(&self, unit_dir: &str) -> String {
+        format!("{unit_dir}/{}.service", self.package)
     }
 
     /// Install path of the systemd socket unit, which holds the listening
-    /// socket while the service restarts.
-    pub fn systemd_socket_path(&self) -> String {
-        format!("/lib/systemd/system/{}.socket", self.package)
+    /// socket while the service restarts, in `unit_dir`.
+    pub fn systemd_socket_path(&self, unit_dir: &str) -> String {
+        format!("{unit_dir}/{}.socket", self.package)
     }
 
     /// Install path of the SysV init script.

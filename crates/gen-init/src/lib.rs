@@ -78,18 +78,33 @@ pub struct Cli {
     /// Kind of service definition
     #[arg(short, long, value_enum, default_value_t = Kind::Systemd)]
     pub kind: Kind,
-    /// Where the systemd units are installed: /lib/systemd/system for
-    /// Debian 11 and 12; /usr/lib/systemd/system from Debian 13 on, where
-    /// /lib is only an alias of /usr/lib (`make DIST=trixie` passes it)
-    #[arg(long, value_name = "DIR", default_value = "/lib/systemd/system",
-          value_parser = unit_dir)]
-    pub unit_dir: String,
+    /// The Debian release the units are for (a codename of releases.tsv):
+    /// they go to its unit directory, /usr/lib/systemd/system from Debian 13
+    /// on, where /lib is only an alias of /usr/lib (`make DIST=...` passes it)
+    #[arg(long, value_name = "DIST", value_parser = debpipe_core::release::parse_dist)]
+    pub dist: Option<&'static debpipe_core::release::Release>,
+    /// Where the systemd units are installed instead of the --dist one's
+    /// [default: /lib/systemd/system]
+    #[arg(long, value_name = "DIR", value_parser = unit_dir, conflicts_with = "dist")]
+    pub unit_dir: Option<String>,
     /// The daemon or timer (its name in the spec) for --kind daemon,
     /// daemon-sysv, timer, timer-service
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     #[command(flatten)]
     pub args: GenArgs,
+}
+
+impl Cli {
+    /// Where the systemd units go: --unit-dir, else the --dist release's,
+    /// else /lib/systemd/system (which every release reads).
+    pub fn unit_dir(&self) -> &str {
+        match (&self.unit_dir, self.dist) {
+            (Some(dir), _) => dir,
+            (None, Some(release)) => release.unit_dir,
+            (None, None) => debpipe_core::release::DEFAULT_UNIT_DIR,
+        }
+    }
 }
 
 fn unit_dir(v: &str) -> std::result::Result<String, String> {
@@ -102,12 +117,12 @@ pub fn run(cli: &Cli) -> Result<()> {
     let spec = cli.args.spec()?;
     match cli.kind {
         Kind::Systemd => cli.args.emit(
-            &format!("{}/{}.service", cli.unit_dir, spec.package),
+            &spec.systemd_unit_path(cli.unit_dir()),
             &render_systemd(&spec),
             0o644,
         ),
         Kind::Socket => cli.args.emit(
-            &format!("{}/{}.socket", cli.unit_dir, spec.package),
+            &spec.systemd_socket_path(cli.unit_dir()),
             &render_socket(&spec),
             0o644,
         ),
@@ -155,7 +170,7 @@ pub fn run(cli: &Cli) -> Result<()> {
 
 /// One daemon's or timer's file, for the kinds that take `--name`.
 fn job_file(cli: &Cli, spec: &AppSpec, name: &str) -> Result<(String, String, u32)> {
-    let unit = |suffix: &str| format!("{}/{}.{suffix}", cli.unit_dir, spec.job_unit(name));
+    let unit = |suffix: &str| format!("{}/{}.{suffix}", cli.unit_dir(), spec.job_unit(name));
     Ok(match cli.kind {
         Kind::Daemon => (
             unit("service"),
@@ -188,7 +203,7 @@ fn job_file(cli: &Cli, spec: &AppSpec, name: &str) -> Result<(String, String, u3
 pub fn all_job_files(cli: &Cli, spec: &AppSpec) -> Vec<(String, String, u32)> {
     let mut files = Vec::new();
     let unit =
-        |name: &str, suffix: &str| format!("{}/{}.{suffix}", cli.unit_dir, spec.job_unit(name));
+        |name: &str, suffix: &str| format!("{}/{}.{suffix}", cli.unit_dir(), spec.job_unit(name));
     for d in &spec.daemons {
         files.push((
             unit(&d.name, "service"),

@@ -92,6 +92,53 @@ fn unit_dir_moves_both_units() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("absolute path"));
 }
 
+/// `--dist`: every unit, the web service's and the jobs', goes to the
+/// release's unit directory (releases.tsv), /usr/lib from Debian 13 on;
+/// with --unit-dir too it is a usage error.
+#[test]
+fn dist_puts_every_unit_in_the_release_unit_dir() {
+    let example = debpipe_testkit::fixtures().join("specs/example.json");
+    let jobs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jobs.json");
+    // gen-init --kind KIND ARGS... --root STAGE SPEC: its exit code.
+    let run = |kind: &str, args: &[&str], stage: &Path| {
+        let spec = if kind == "jobs" { &jobs } else { &example };
+        let out = tool(kind)
+            .cmd()
+            .args(args)
+            .arg("--root")
+            .arg(stage)
+            .arg(spec)
+            .output();
+        out.unwrap().status.code()
+    };
+    for r in debpipe_core::release::all() {
+        for kind in ["systemd", "socket", "jobs"] {
+            let stage = tempfile::tempdir().unwrap();
+            assert_eq!(run(kind, &["--dist", r.codename], stage.path()), Some(0));
+            let units = std::fs::read_dir(stage.path().join(&r.unit_dir[1..]));
+            assert!(units.map_or(0, Iterator::count) > 0, "{kind} --dist {r:?}");
+            let usr = r.unit_dir.starts_with("/usr/");
+            assert!(
+                !usr || !stage.path().join("lib").exists(),
+                "{kind} --dist {r:?}"
+            );
+        }
+    }
+    let trixie = tempfile::tempdir().unwrap();
+    assert_eq!(
+        run("systemd", &["--dist", "trixie"], trixie.path()),
+        Some(0)
+    );
+    assert!(
+        trixie
+            .path()
+            .join("usr/lib/systemd/system/wechat-api.service")
+            .is_file()
+    );
+    let both = ["--dist", "trixie", "--unit-dir", "/x"];
+    assert_eq!(run("systemd", &both, trixie.path()), Some(2));
+}
+
 fn generate(kind: &str, spec: &Path, out: &Path) {
     let st = tool(kind)
         .cmd()

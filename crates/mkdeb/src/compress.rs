@@ -125,12 +125,29 @@ impl Format {
                 if debpipe_core::version::compare(dpkg.as_bytes(), min.as_bytes())
                     == std::cmp::Ordering::Less =>
             {
+                // The newest release whose dpkg does not read it (releases.tsv).
+                let newest = debpipe_core::release::all()
+                    .iter()
+                    .rfind(|r| !r.reads(self.name()))
+                    .map_or(String::new(), |r| {
+                        format!(" (Debian {} and older)", r.number)
+                    });
                 Err(format!(
-                    "{} members need dpkg >= {min} to install, and the target's dpkg is {dpkg} (Debian 11 and older): use -Zxz or -Zgzip",
+                    "{} members need dpkg >= {min} to install, and the target's dpkg is {dpkg}{newest}: use -Zxz or -Zgzip",
                     self.extension().trim_start_matches('.')
                 ))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The name `-Z` takes and releases.tsv's `compressions` use: `zstd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gzip => "gzip",
+            Self::Xz => "xz",
+            Self::Zstd => "zstd",
+            Self::None => "none",
         }
     }
 
@@ -170,6 +187,25 @@ mod target_tests {
         assert!(Format::Zstd.check_target_dpkg("1.21.18").is_ok());
         assert!(Format::Zstd.check_target_dpkg("1.22.22").is_ok());
         assert!(Format::Xz.check_target_dpkg("1.20.13").is_ok());
+        assert!(e.contains("(Debian 11 and older)"), "{e}");
+    }
+
+    /// releases.tsv's `compressions` of each release are what this check
+    /// lets through for its dpkg: a new row that disagrees fails here.
+    #[test]
+    fn the_release_table_agrees_with_the_target_check() {
+        for r in debpipe_core::release::all() {
+            for format in [Format::Gzip, Format::Xz, Format::Zstd] {
+                assert_eq!(
+                    format.check_target_dpkg(r.dpkg).is_ok(),
+                    r.reads(format.name()),
+                    "{} (dpkg {}) and {}",
+                    r.codename,
+                    r.dpkg,
+                    format.name()
+                );
+            }
+        }
     }
 }
 

@@ -12,10 +12,11 @@
 #      failing step, and an interrupted root build leaves nothing a later
 #      build uses; a wheelhouse built for another python is refused naming
 #      the wheel;
-#   1. the example app built for bullseye, bookworm and trixie into one
-#      signed repository: each dists/DIST lists its own build only
-#      (1.0.0+deb11, +deb12, +deb13, each pinned to its release's python),
-#      the pool holds the three files, and no build dropped another's
+#   1. the example app built for every release of releases.tsv (bullseye,
+#      bookworm, trixie...) into one signed repository: each dists/DIST
+#      lists its own build only (1.0.0+deb11, +deb12, +deb13..., each pinned
+#      to its release's python), the pool holds one file a release, and no
+#      build dropped another's
 #      entries; zstd asked for bullseye is refused, saying why;
 #   2. dist-upgrade: a fresh bookworm root installs the bookworm build from
 #      the repository and serves it through nginx; its sources are switched
@@ -26,20 +27,11 @@
 # Environment: DEBPIPE_CACHE (the build roots, wheelhouses, the e2e root
 # tarballs and apt's .debs are cached there), KEEP=1 (as --keep), MAKE.
 # Needs root, port 80 free, and the Debian mirror (see scripts/debian-mirror).
-set -eEuo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-e2e=$top/tests/e2e
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+parse_options "$@"
 example=$top/examples/wechat
-keep=${KEEP:-0}
-[ "${1:-}" != --keep ] || keep=1
-cache_top=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}
 export DEBPIPE_CACHE=$cache_top
-cache=$cache_top/e2e
-make=${MAKE:-make}
-py=/usr/bin/python3
-arch=$(dpkg --print-architecture)
 package=wechat-api
 venv=/opt/www/venvs/$package
 host=wechat.example.com
@@ -66,18 +58,16 @@ expect_fail() {
 
 begin 0 "bad input: unknown DIST, a root that cannot be made, an interrupted root build, foreign wheels"
 [ "$(id -u)" = 0 ] || fail "must run as root (chroot, mount)"
-mkdir -p "$cache"
-exec 9>"$cache/lock"
-flock -n 9 || fail "another e2e run holds $cache/lock"
-work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-dist.XXXXXX")
-work=$(realpath "$work")
-logs=$work/logs app=$work/app repo=$work/repo gnupg=$work/gnupg
-mkdir -p "$logs" "$repo"
-note "work directory: $work"
+lock_e2e
+new_work dist
+app=$work/app repo=$work/repo gnupg=$work/gnupg
+mkdir -p "$repo"
 
-expect_fail make-sid 'DIST=sid is not supported: use one of bullseye bookworm trixie' \
+# Every release of releases.tsv, oldest first (the builds of step 1).
+mapfile -t dists < <(release list)
+expect_fail make-sid "DIST=sid is not supported: use one of ${dists[*]}" \
 	"$make" -C "$top" DIST=sid
-expect_fail build-root-sid "unknown DIST 'sid': supported are bullseye, bookworm and trixie" \
+expect_fail build-root-sid "unknown DIST 'sid': supported are $(release supported)" \
 	"$top/scripts/build-root" sid
 
 # An interrupted root build: killed during debootstrap, it leaves its
@@ -124,18 +114,15 @@ pass
 
 # --- step 1 ------------------------------------------------------------------
 
-begin 1 "one signed repository, three releases: each dist lists its own build, the pool has three files"
-mkdir -m 0700 "$gnupg"
-logged gpg-key gpg --batch --homedir "$gnupg" --passphrase '' \
-	--quick-gen-key 'debpipe dist <dist@debpipe.invalid>' ed25519 sign 1d
-fpr=$(gpg --homedir "$gnupg" --with-colons --list-secret-keys 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }')
-gpg --homedir "$gnupg" --export "$fpr" >"$work/debpipe.gpg"
+begin 1 "one signed repository, every release: each dist lists its own build, the pool has one file a release"
+signing_key
 MAKEARGS=(-C "$top" "APP=$app" "REPO=$repo" "REPO_KEY=$fpr" "GNUPGHOME=$gnupg")
-declare -A number=([bullseye]=11 [bookworm]=12 [trixie]=13) python=([bullseye]=3.9 [bookworm]=3.11 [trixie]=3.13)
-for d in bullseye bookworm trixie; do
+declare -A number=() python=()
+for d in "${dists[@]}"; do
+	number[$d]=$(release number "$d") python[$d]=$(release python "$d")
 	logged "make-$d" "$make" "${MAKEARGS[@]}" BUILD="$work/build/$d" DIST="$d"
 done
-for d in bullseye bookworm trixie; do
+for d in "${dists[@]}"; do
 	packages=$repo/dists/$d/main/binary-$arch/Packages
 	[ "$(grep -c '^Package: ' "$packages")" = 1 ] || fail "dists/$d lists $(grep -c '^Package: ' "$packages") packages, not its one build"
 	grep -qx "Version: 1.0.0+deb${number[$d]}" "$packages" || fail "dists/$d does not list 1.0.0+deb${number[$d]}"
@@ -147,18 +134,21 @@ for d in bullseye bookworm trixie; do
 	ok "dists/$d: 1.0.0+deb${number[$d]}, python3 ${python[$d]}, signed"
 done
 pool=$(cd "$repo" && find pool -name '*.deb' | sort)
-[ "$(wc -l <<<"$pool")" = 3 ] || fail "the pool does not hold three files: $pool"
+[ "$(wc -l <<<"$pool")" = ${#dists[@]} ] || fail "the pool does not hold ${#dists[@]} files: $pool"
 ok "pool: $(tr '\n' ' ' <<<"$pool")"
 [ ! -e "$repo/Packages" ] || fail "a DIST build wrote the flat layout's Packages"
-for v in 11 12 13; do
-	grep -q "+deb$v" <<<"$pool" || fail "no +deb$v build in the pool"
+order=()
+for d in "${dists[@]}"; do
+	suffix=$(release suffix "$d")
+	grep -q -- "$suffix" <<<"$pool" || fail "no $suffix build in the pool"
+	order+=("1.0.0$suffix")
 done
-# dpkg's order of the three builds: by release.
-for pair in "1.0.0+deb11 1.0.0+deb12" "1.0.0+deb12 1.0.0+deb13" "1.0.0+deb13 1.0.1+deb11"; do
-	read -r a b <<<"$pair"
-	dpkg --compare-versions "$a" lt "$b" || fail "$a does not sort before $b"
+# dpkg's order of the builds: by release, and all before the next version's.
+order+=("1.0.1$(release suffix "${dists[0]}")")
+for ((i = 1; i < ${#order[@]}; i++)); do
+	dpkg --compare-versions "${order[i-1]}" lt "${order[i]}" || fail "${order[i-1]} does not sort before ${order[i]}"
 done
-ok "1.0.0+deb11 < 1.0.0+deb12 < 1.0.0+deb13 < 1.0.1+deb11 (dpkg --compare-versions)"
+ok "$(printf '%s < ' "${order[@]}" | sed 's/ < $//') (dpkg --compare-versions)"
 rm -f "$work/build/bullseye/deb-path"
 expect_fail zstd-bullseye 'zst members need dpkg >= 1\.21\.18 to install, and the target.s dpkg is 1\.20' \
 	"$make" "${MAKEARGS[@]}" BUILD="$work/build/bullseye" DIST=bullseye MKDEB_FLAGS=-Zzstd
@@ -167,24 +157,12 @@ pass
 # --- step 2 ------------------------------------------------------------------
 
 begin 2 "dist-upgrade bookworm -> trixie moves the app to its trixie build, which answers"
-root=$work/root
 logged mkroot "$e2e/mkroot.sh" "$root" bookworm
 mount_root "$cache"
 need_port_80
-port=$(free_port)
-(cd "$repo" && exec "$py" -m http.server --bind 127.0.0.1 "$port" </dev/null >"$logs/http.log" 2>&1 9>&-) &
-http_pid=$!
-for _ in $(seq 1 100); do
-	curl -sf -o /dev/null "http://127.0.0.1:$port/dists/trixie/Release" && break
-	sleep 0.1
-done
-install -d -m 0755 "$root/etc/apt/keyrings"
-install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
-echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] http://127.0.0.1:$port/ bookworm main" \
-	>"$root/etc/apt/sources.list.d/debpipe.list"
-logged apt-update-bookworm inroot apt-get -q --error-on=any update
-logged apt-install inroot "${APT[@]}" install "$package"
-check_apt_log "$logs/apt-install.log"
+serve_repo "$repo" /dists/trixie/Release
+apt_source "http://127.0.0.1:$port/" "bookworm main" apt-update-bookworm
+install_package ""
 out=$(ping_until 1.0.0+deb12) || fail "the bookworm build does not answer through nginx: $out"
 [ "$(inroot "$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = 3.11 ] \
 	|| fail "the bookworm build's venv does not run python 3.11"

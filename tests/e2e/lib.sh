@@ -1,87 +1,15 @@
 # shellcheck shell=bash
 # Shared by the end-to-end tests that install a package into a fresh Debian
-# root (tests/e2e/run.sh, tests/template-app/run.sh): step reporting, logged
-# commands, commands in the root, and the cleanup that stops every process
-# the test started and undoes every mount, also when a step fails.
+# root (every tests/*/run.sh), after tests/lib.sh (the prologue, reporting
+# and the cleanup): load through nginx, the root's mounts, commands in the
+# root, its processes, what a purge left, apt's log; and the cleanup's part
+# that stops every process in the root and undoes every mount.
 #
-# Source it after setting:
-#   suite     the test's name, in the summary (`<suite>: PASS`)
-#   package   the Debian package under test; venv, its venv's path
-#   keep      1 keeps the work directory after the run
-# then set, as the test goes: work (the work directory), root (the fresh
-# root in it), logs, http_pid (the repository's HTTP server), gnupg (a
-# throwaway GNUPGHOME), and add each mount to MOUNTS.
+# Source it after setting package (the Debian package under test) and venv
+# (its venv's path); then set root (the fresh root) and add each mount to
+# MOUNTS as the test goes.
 # shellcheck disable=SC2154 # the variables above are the caller's
 # shellcheck disable=SC2034 # APT, ... are used by the callers
-
-# --- reporting ---------------------------------------------------------------
-
-t_start=$EPOCHREALTIME
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-STEP="" STEP_DESC="" STEP_T="" FAILED=0 err_cmd="" err_line=""
-RESULTS=()
-trap 'err_cmd=$BASH_COMMAND; err_line=$LINENO' ERR
-
-begin() {
-	STEP=$1 STEP_DESC=$2 STEP_T=$EPOCHREALTIME
-	echo
-	echo "=== step $STEP: $STEP_DESC"
-}
-pass() {
-	local line
-	if [ ${#SOFT[@]} -gt 0 ]; then
-		line="FAIL step $STEP: $STEP_DESC ($(since "$STEP_T")s): $(printf '%s; ' "${SOFT[@]}")"
-		line=${line%; }
-		echo "$line" >&2
-		FAILED=1 SOFT=()
-	else
-		line="PASS step $STEP: $STEP_DESC ($(since "$STEP_T")s)"
-		echo "$line"
-	fi
-	RESULTS+=("$line")
-	STEP=""
-}
-# A failed check that leaves the root usable: the step fails, the next run.
-SOFT=()
-soft_fail() {
-	echo "    FAILED: $*" >&2
-	SOFT+=("$*")
-}
-fail() {
-	local line
-	line="FAIL step $STEP: $STEP_DESC ($(since "$STEP_T")s): $*"
-	echo "$line" >&2
-	RESULTS+=("$line")
-	FAILED=1 STEP=""
-	exit 1
-}
-note() { echo "    $*"; }
-ok() { echo "    ok: $*"; }
-
-# Run a command with its output in logs/NAME.log, each line stamped with the
-# time since the command started; on failure show the log's tail and fail.
-logged() {
-	local name=$1 log s rc=0
-	shift
-	log=$logs/$name.log
-	s=$EPOCHREALTIME
-	# In the background and waited for, so that a signal is handled at once
-	# (cleanup then stops the command: it is one of the test's descendants).
-	("$@" </dev/null 9>&- 2>&1 | stamp "$s" >"$log") &
-	wait $! || rc=$?
-	if [ "$rc" -ne 0 ]; then
-		echo "    --- last lines of $log:" >&2
-		tail -n 40 "$log" | sed 's/^/    | /' >&2
-		fail "\`$*\` exited $rc (log: $log)"
-	fi
-	note "$name: $(since "$s")s (log: $log)"
-}
-stamp() {
-	local line
-	while IFS= read -r line; do
-		printf '[%6.1fs] %s\n' "$(since "$1")" "$line"
-	done
-}
 
 # --- load --------------------------------------------------------------------
 
@@ -125,6 +53,31 @@ mount_root() {
 		note "apt's .deb cache: $cache_dir/apt-archives (E2E_APT_CACHE=0 turns it off)"
 	fi
 }
+# mkroot_start DIST: lay the fresh root of DIST in $root (mkroot.sh) in the
+# background, while the package builds; mkroot_wait waits for it.
+mkroot_start() {
+	mkroot_dist=$1
+	("$lib_dir/mkroot.sh" "$root" "$1" </dev/null >"$logs/mkroot.log" 2>&1 9>&-) &
+	mkroot_pid=$!
+}
+mkroot_wait() {
+	wait "$mkroot_pid" || fail "mkroot.sh failed (log: $logs/mkroot.log)"
+	ok "fresh Debian $mkroot_dist minbase root in $root"
+}
+# serve_repo DIR PATH: python's http.server (as `make serve` runs it) in DIR
+# on a free port of 127.0.0.1 (sets port and http_pid), once it serves PATH.
+serve_repo() {
+	port=$(free_port)
+	(cd "$1" && exec "$py" -m http.server --bind 127.0.0.1 "$port") </dev/null >"$logs/http.log" 2>&1 9>&- &
+	http_pid=$!
+	for _ in $(seq 1 300); do
+		curl -sf -o /dev/null "http://127.0.0.1:$port$2" && break
+		kill -0 "$http_pid" 2>/dev/null || fail "the HTTP server died (log: $logs/http.log)"
+		sleep 0.1
+	done
+	curl -sf -o /dev/null "http://127.0.0.1:$port$2" || fail "the HTTP server does not answer on port $port"
+	ok "the repository is served on http://127.0.0.1:$port/"
+}
 # Fail unless port 80 is free (the root shares the host's network).
 need_port_80() {
 	local busy
@@ -132,8 +85,43 @@ need_port_80() {
 		fail "port 80 is taken on this machine (the root's nginx needs it):"$'\n'"$busy"
 	fi
 }
-# A free TCP port on 127.0.0.1; a field of the JSON on stdin.
-free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# GET PATH through the root's nginx (Host: $host): the body in FILE, the
+# status on stdout; more curl arguments may follow. HTTP_TIMEOUT: seconds
+# (default 20).
+http_get() {
+	curl -sS --max-time "${HTTP_TIMEOUT:-20}" -H "Host: $host" -o "$2" -w '%{http_code}' "${@:3}" "http://127.0.0.1:80$1"
+}
+# GET PATH until it answers 200 (the service may still be loading): the
+# last status. HTTP_TRIES: how many, 0.5 s apart (default 30).
+get_until_ok() {
+	local code=""
+	for _ in $(seq 1 "${HTTP_TRIES:-30}"); do
+		code=$(http_get "$@" 2>/dev/null) || code=000
+		[ "$code" != 200 ] || break
+		sleep 0.5
+	done
+	echo "$code"
+}
+# upload_served USER FILE URL: FILE of the root, written by USER (the
+# service user, as the app writes its media), is served by nginx at URL
+# with its bytes ($work/upload.txt).
+upload_served() {
+	local code
+	echo "uploaded before the upgrade $$" >"$work/upload.txt"
+	# shellcheck disable=SC2016 # the inner script's own arguments
+	inroot setpriv --reuid="$1" --regid="$1" --init-groups sh -c \
+		'mkdir -p "${1%/*}" && cat >"$1"' sh "$2" <"$work/upload.txt" \
+		|| fail "$1 cannot write $2"
+	upload_still_served "$3" "(nginx cannot read ${2%/*}?)"
+}
+# upload_still_served URL [WHEN]: GET URL answers 200 with the upload's bytes.
+upload_still_served() {
+	local code
+	code=$(http_get "$1" "$work/upload.out")
+	[ "$code" = 200 ] || fail "GET $1 answered HTTP $code, not 200 ${2:-}"
+	cmp -s "$work/upload.out" "$work/upload.txt" || fail "GET $1 is not the upload ${2:-}"
+}
+# A field of the JSON on stdin.
 # GET $LOAD_PATH through nginx (Host: $host).
 ping_app() { curl -sS --max-time 10 -H "Host: $host" "http://127.0.0.1:80$LOAD_PATH"; }
 # ping_field_until FIELD VALUE: the app's answer once its JSON FIELD is VALUE
@@ -188,6 +176,16 @@ pidfile_pid() {
 	echo "$pid"
 }
 
+# The fresh root's directories ($work/dirs-before.txt), to check after the
+# purge that it took none of them: dirs_gone lists those gone that the
+# package (dpkg -L, $work/files.txt) did not list.
+snapshot_dirs() { (cd "$root" && find . -xdev -type d ! -path './run/*' ! -path './tmp/*' | sed 's|^\.||' | sort) >"$work/dirs-before.txt"; }
+dirs_gone() {
+	local d gone
+	gone=$(while IFS= read -r d; do [ -d "$root$d" ] || echo "$d"; done <"$work/dirs-before.txt")
+	grep -vxF -f "$work/files.txt" <<<"$gone" || true
+}
+
 # The paths listed in FILE (one per line) that still exist in the root, but
 # for directories another package owns (/etc, /opt, ...): what a purge left.
 purge_leftovers() {
@@ -214,59 +212,68 @@ check_apt_log() {
 	grep -iE 'warning' "$1" | sed 's/^/    note: /' || true
 }
 
+# --- apt in the root ---------------------------------------------------------
+
+# apt_source URL SUITE [NAME]: the test's repository (signed by the key in
+# $work/debpipe.gpg) in the root's apt sources with signed-by, no
+# trusted=yes; then apt-get update (its log: NAME, default apt-update-1).
+apt_source() {
+	install -d -m 0755 "$root/etc/apt/keyrings"
+	install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
+	echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] $1 $2" >"$root/etc/apt/sources.list.d/debpipe.list"
+	note "sources: $(cat "$root/etc/apt/sources.list.d/debpipe.list")"
+	logged "${3:-apt-update-1}" inroot apt-get -q --error-on=any update
+}
+
+# install_package [VERSION [WHAT]]: apt-get install WHAT (default: the
+# package) from the sources, no error in apt's log; with VERSION, the
+# package was set up at VERSION and every package is fully installed.
+install_package() {
+	local notok
+	logged apt-install inroot "${APT[@]}" install "${2:-$package}"
+	check_apt_log "$logs/apt-install.log"
+	[ -n "${1:-}" ] || return 0
+	grep -q "Setting up $package ($1)" "$logs/apt-install.log" || fail "$package $1 was not set up"
+	# shellcheck disable=SC2016 # a dpkg-query format
+	notok=$(inroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' || true)
+	[ -z "$notok" ] || fail "packages not fully installed:"$'\n'"$notok"
+}
+
+# apt-get purge the package: no error in apt's log, dpkg knows it no more.
+purge_package() {
+	local st
+	logged apt-purge inroot "${APT[@]}" purge "$package"
+	check_apt_log "$logs/apt-purge.log"
+	# shellcheck disable=SC2016 # a dpkg-query format
+	st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+	[ -z "$st" ] || [ "$st" = not-installed ] || fail "dpkg status of $package after purge: $st"
+}
+
+# apt-get upgrade (keeping edited conffiles) while load.py sends requests
+# through nginx: sets sent and failed (load.py's), nginx_502 (the 502s in
+# nginx's log meanwhile) and t_up (the upgrade's seconds).
+upgrade_under_load() {
+	local before
+	before=$(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true)
+	load_start upgrade
+	t_up=$EPOCHREALTIME
+	logged apt-upgrade inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade
+	t_up=$(since "$t_up")
+	load_stop upgrade
+	read -r sent failed <"$logs/upgrade.load"
+	nginx_502=$(( $(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true) - before ))
+}
+
 # --- cleanup -----------------------------------------------------------------
 
-work="" root="" http_pid="" gnupg=""
 MOUNTS=()
 
-stop_pid() { # stop_pid PID: TERM, wait up to 10 s, then KILL
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
-# Pids of every process below PID (children, their children...).
-descendants() {
-	ps -e -o pid= -o ppid= | awk -v top="$1" '
-		{ kids[$2] = kids[$2] " " $1 }
-		END {
-			queue = top
-			while (queue != "") {
-				n = split(queue, q, " "); queue = ""
-				for (i = 1; i <= n; i++) {
-					m = split(kids[q[i]], k, " ")
-					for (j = 1; j <= m; j++) { print k[j]; queue = queue " " k[j] }
-				}
-			}
-		}'
-}
-
-cleanup() {
-	local rc=$? m pid left
-	set +e
-	trap - ERR INT TERM
-	# A command still running when a signal came (make, apt-get...).
-	for pid in $(descendants $$); do
-		[ "$pid" = "$http_pid" ] || stop_pid "$pid"
-	done
-	if [ -n "$STEP" ]; then # a command failed (set -e) or a signal came
-		local line
-		case $err_cmd in
-			interrupted*) line="FAIL step $STEP: $STEP_DESC ($(since "$STEP_T")s): $err_cmd" ;;
-			*) line="FAIL step $STEP: $STEP_DESC ($(since "$STEP_T")s): \`$err_cmd\` failed (line $err_line)" ;;
-		esac
-		echo "$line" >&2
-		RESULTS+=("$line")
-		FAILED=1
-	fi
-	[ "$FAILED" = 0 ] || rc=1
+# The package's uWSGI and nginx by their pidfiles, then whatever else still
+# runs in the root (every process there is the test's doing); then the
+# mounts, last first.
+cleanup_root() {
+	local m pid i
 	if [ -n "$root" ] && [ -d "$root" ]; then
-		# The package's uWSGI and nginx by their pidfiles, then whatever else
-		# still runs in the root (every process there is the test's doing).
 		for m in /run/$package.pid /run/nginx.pid; do
 			pid=$(pidfile_pid "$m") && { echo "cleanup: stopping pid $pid ($m)"; stop_pid "$pid"; }
 		done
@@ -275,37 +282,9 @@ cleanup() {
 			stop_pid "$pid"
 		done
 	fi
-	if [ -n "$http_pid" ]; then
-		echo "cleanup: stopping the HTTP server (pid $http_pid)"
-		stop_pid "$http_pid"
-	fi
-	if [ -n "$gnupg" ] && [ -d "$gnupg" ]; then
-		gpgconf --homedir "$gnupg" --kill all 2>/dev/null
-	fi
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
 		m=${MOUNTS[i]}
 		umount "$m" 2>/dev/null || umount -l "$m" || echo "cleanup: could not unmount $m" >&2
 	done
-	if [ -n "$work" ] && [ -d "$work" ]; then
-		left=$(awk -v r="$work/" 'index($2, r) == 1 { print $2 }' /proc/self/mounts)
-		if [ -n "$left" ]; then
-			echo "cleanup: still mounted, not removing $work:"$'\n'"$left" >&2
-			rc=1
-		elif [ "$keep" = 1 ]; then
-			echo "cleanup: kept $work (root, repo, logs)"
-		elif [ "$rc" != 0 ]; then
-			rm -rf --one-file-system "$root"
-			echo "cleanup: kept $work (logs, repo, app; the root is removed: --keep keeps it)"
-		else
-			rm -rf --one-file-system "$work"
-		fi
-	fi
-	echo
-	echo "=== $suite summary ($(since "$t_start")s)"
-	for m in "${RESULTS[@]}"; do echo "$m"; done
-	if [ "$rc" = 0 ]; then echo "$suite: PASS"; else echo "$suite: FAIL"; fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'err_cmd="interrupted by SIGINT"; exit 130' INT
-trap 'err_cmd="interrupted by SIGTERM"; exit 143' TERM
+CLEANUP_HOOKS+=(cleanup_root)

@@ -3,7 +3,7 @@
 # End-to-end test of debpipe: build the example app's package and a signed
 # flat apt repository with `make`, then install, upgrade and purge it with
 # apt in a fresh Debian 12 root that has no Rust, no pip and no build tools.
-# With DIST set (bullseye, bookworm, trixie), `make DIST=...` builds for that
+# With DIST set (a codename of releases.tsv), `make DIST=...` builds for that
 # release in its build root, into the pool/ + dists/DIST layout, and the
 # fresh root is of that release.
 #
@@ -55,50 +55,22 @@
 #
 # Needs root (chroot, mount), port 80 free (the root shares the host's
 # network), debootstrap, zstd, gpg, curl, python3, and what `make` needs.
-set -eEuo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+parse_options "$@"
 example=$top/examples/wechat
-
-bin=${DEBPIPE_BIN:-}
-keep=${KEEP:-0}
-while [ $# -gt 0 ]; do
-	case $1 in
-		--bin) bin=${2:?--bin needs a directory}; shift 2 ;;
-		--bin=*) bin=${1#--bin=}; shift ;;
-		--keep) keep=1; shift ;;
-		-h|--help) sed -n '3,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-		*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-	esac
-done
-[ -z "$bin" ] || bin=$(cd "$bin" && pwd)
-
-cache=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}/e2e
-make=${MAKE:-make}
-py=/usr/bin/python3
-[ -x "$py" ] || py=python3
 
 package=wechat-api
 venv=/opt/www/venvs/$package
 dist=${DIST:-}
-arch=$(dpkg --print-architecture)
-# Where the indexes are, the version suffix and apt's suite for the layout.
-case $dist in
-	"") suffix="" ;;
-	bullseye) suffix=+deb11 ;;
-	bookworm) suffix=+deb12 ;;
-	trixie) suffix=+deb13 ;;
-	*) echo "run.sh: unknown DIST '$dist': bullseye, bookworm or trixie" >&2; exit 2 ;;
-esac
-# Where the units are installed (the Makefile's UNIT_DIR).
-unit_dir=/lib/systemd/system
-[ "$dist" != trixie ] || unit_dir=/usr/lib/systemd/system
+# The version suffix, the units' directory and the root's release
+# (releases.tsv; without DIST, this host's).
+target_dist "$dist"
 host=wechat.example.com
 LOAD_PATH=/api/wechat/ping
 
-# Reporting (begin, pass, fail, logged...), commands in the root (inroot,
-# pidfile_pid...), check_apt_log, and the cleanup on exit.
+# Commands in the root (inroot, pidfile_pid...), check_apt_log, and the
+# root's cleanup on exit.
 suite=e2e${dist:+-$dist}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
@@ -119,34 +91,23 @@ begin 0 "build wechat-api 1.0.0 into a signed repository with make, serve it"
 for c in debootstrap zstd gpg gpgv curl chroot mount flock "$make" "$py"; do
 	command -v "$c" >/dev/null || fail "$c is not installed (scripts/install-deps)"
 done
-mkdir -p "$cache"
-exec 9>"$cache/lock"
-flock -n 9 || fail "another e2e run holds $cache/lock"
-# (fd 9 is closed for every command the test starts: a daemon must not keep
-# the lock after the run.)
+lock_e2e
 need_port_80
 ok "port 80 is free"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-e2e.XXXXXX")
-work=$(realpath "$work")
-root=$work/root logs=$work/logs app=$work/app repo=$work/repo gnupg=$work/gnupg
-mkdir -p "$logs" "$repo"
+new_work e2e
+app=$work/app repo=$work/repo gnupg=$work/gnupg
+mkdir -p "$repo"
 if [ -n "$dist" ]; then
 	release_dir=$repo/dists/$dist index_dir=$repo/dists/$dist/main/binary-$arch apt_suite="$dist main"
 else
 	release_dir=$repo index_dir=$repo apt_suite=./
 fi
-note "work directory: $work"
 
-logged mkroot "$here/mkroot.sh" "$root" "${dist:-bookworm}"
-ok "fresh Debian ${dist:-bookworm} minbase root in $root"
+logged mkroot "$here/mkroot.sh" "$root" "$root_dist"
+ok "fresh Debian $root_dist minbase root in $root"
 
-mkdir -m 0700 "$gnupg"
-logged gpg-key gpg --batch --homedir "$gnupg" --passphrase '' \
-	--quick-gen-key 'debpipe e2e <e2e@debpipe.invalid>' ed25519 sign 1d
-fpr=$(gpg --homedir "$gnupg" --with-colons --list-secret-keys 2>>"$logs/gpg-key.log" | awk -F: '$1 == "fpr" { print $10; exit }')
-[ -n "$fpr" ] || fail "no key in $gnupg"
-gpg --homedir "$gnupg" --export "$fpr" >"$work/debpipe.gpg"
+signing_key
 ok "throwaway signing key $fpr"
 
 # The app: a copy of examples/wechat (mtimes kept), with the cached wheelhouse.
@@ -212,7 +173,7 @@ pass
 
 begin 1 "apt-get install $package in the fresh root: signed repo, dependencies from the mirror"
 # The fresh root's directories, to check that the purge takes none of them.
-(cd "$root" && find . -xdev -type d ! -path './run/*' ! -path './tmp/*' | sed 's|^\.||' | sort) >"$work/dirs-before.txt"
+snapshot_dirs
 mount_root "$cache"
 [ ! -d "$root/run/systemd/system" ] || fail "systemd runs in the root"
 for tool in cargo rustc pip pip3 gcc make; do
@@ -220,21 +181,12 @@ for tool in cargo rustc pip pip3 gcc make; do
 done
 ok "the root has no systemd, no Rust, no pip, no build tools"
 
-install -d -m 0755 "$root/etc/apt/keyrings"
-install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
-echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] http://127.0.0.1:$port/ $apt_suite" \
-	>"$root/etc/apt/sources.list.d/debpipe.list"
-note "sources: $(cat "$root/etc/apt/sources.list.d/debpipe.list")"
-logged apt-update-1 inroot apt-get -q --error-on=any update
+apt_source "http://127.0.0.1:$port/" "$apt_suite"
 grep -q "127.0.0.1:$port ${apt_suite%% *} InRelease" "$logs/apt-update-1.log" \
 	|| fail "apt did not fetch the repository's InRelease (log: $logs/apt-update-1.log)"
 ok "apt-get update verified the signed repository"
 
-logged apt-install inroot "${APT[@]}" install "$package"
-check_apt_log "$logs/apt-install.log"
-grep -q "Setting up $package (1.0.0$suffix)" "$logs/apt-install.log" || fail "$package 1.0.0 was not set up"
-notok=$(inroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' || true)
-[ -z "$notok" ] || fail "packages not fully installed:"$'\n'"$notok"
+install_package "1.0.0$suffix"
 for dep in python3 nginx; do
 	v=$(inroot dpkg-query -W -f='${Version}' "$dep" 2>/dev/null) || fail "apt did not install $dep"
 	ok "dependency $dep $v installed from the mirror"
@@ -285,22 +237,12 @@ nginx_conf=/etc/nginx/sites-available/$package.conf
 echo "# edited by the admin" >>"$root$nginx_conf"
 cp "$root$nginx_conf" "$work/nginx.conf.edited"
 ok "edited /etc/wechat/wechat.yaml and $nginx_conf"
-sed -i 's/"version": *"1\.0\.0"/"version": "1.0.1"/' "$app/app.json"
-grep -q '"version": "1.0.1"' "$app/app.json" || fail "could not set version 1.0.1 in $app/app.json"
-logged make-1.0.1 "$make" "${MAKEARGS[@]}"
-grep -E '==>' "$logs/make-1.0.1.log" | sed 's/^/    /'
+make_version 1.0.0 1.0.1
 grep -qx "Version: 1.0.1$suffix" "$index_dir/Packages" || fail "Packages does not list version 1.0.1$suffix"
 logged apt-update-2 inroot apt-get -q --error-on=any update
 workers1=$(workers_of "$master1")
 [ -n "$workers1" ] || fail "no uWSGI worker under master $master1"
-nginx_502_before=$(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true)
-load_start upgrade
-t_up=$EPOCHREALTIME
-logged apt-upgrade inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade
-t_up=$(since "$t_up")
-load_stop upgrade
-read -r sent failed <"$logs/upgrade.load"
-nginx_502=$(( $(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true) - nginx_502_before ))
+upgrade_under_load
 note "under load through nginx during apt-get upgrade ($t_up s): $sent requests, $failed failed, $nginx_502 answered 502 in nginx's log"
 [ "$sent" -gt 0 ] || fail "the load generator sent no request during the upgrade"
 if [ "$failed" -ne 0 ] || [ "$nginx_502" -ne 0 ]; then fail "$failed of $sent requests failed during the upgrade ($nginx_502 502s): $(cat "$logs/upgrade.load-errors")"; fi
@@ -367,7 +309,7 @@ master2=$(pidfile_pid "/run/$package.pid") || fail "the service is not running a
 # fixed version completes the upgrade.
 cp "$app/wechat/views.py" "$work/views.py.good"
 echo 'raise RuntimeError("broken on purpose")' >>"$app/wechat/views.py"
-sed -i 's/"version": *"1\.0\.1"/"version": "1.0.2"/' "$app/app.json"
+set_version 1.0.1 1.0.2
 # make runs the preflight postinst runs: it refuses to build it, naming the
 # error, and writes no package...
 if "$make" "${MAKEARGS[@]}" >"$logs/make-1.0.2-refused.log" 2>&1; then
@@ -400,7 +342,7 @@ out=$(ping_app) || fail "GET /api/wechat/ping failed after the broken upgrade: $
 	|| fail "dpkg status after the broken upgrade: $(inroot dpkg-query -W -f='${Status}' "$package")"
 ok "broken 1.0.2 refused by postinst: $sent_b requests, none failed, 1.0.1 still serves from the same workers"
 cp "$work/views.py.good" "$app/wechat/views.py"
-sed -i 's/"version": *"1\.0\.2"/"version": "1.0.3"/' "$app/app.json"
+set_version 1.0.2 1.0.3
 logged make-1.0.3 "$make" "${MAKEARGS[@]}"
 logged apt-update-4 inroot apt-get -q --error-on=any update
 logged apt-fixed inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade
@@ -454,10 +396,7 @@ pass
 # --- step 5: purge -------------------------------------------------------------
 
 begin 5 "apt-get purge $package: no file, log or socket left"
-logged apt-purge inroot "${APT[@]}" purge "$package"
-check_apt_log "$logs/apt-purge.log"
-st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
-[ -z "$st" ] || [ "$st" = not-installed ] || fail "dpkg status of $package after purge: $st"
+purge_package
 ok "dpkg: $package not installed"
 
 # Every path the package had, plus what its scripts and service made, is
@@ -481,8 +420,7 @@ ok "nginx -t still passes"
 # makes /opt in its postinst but does not own it); a package built by
 # dpkg-deb behaves the same, and mkdeb matches dpkg-deb. Anything else gone
 # was removed by our maintainer scripts: that fails.
-gone=$(while IFS= read -r d; do [ -d "$root$d" ] || echo "$d"; done <"$work/dirs-before.txt")
-by_us=$(grep -vxF -f "$work/files.txt" <<<"$gone" || true)
+by_us=$(dirs_gone)
 if [ -n "$by_us" ]; then
 	soft_fail "the purge removed directories the fresh system had: ${by_us//$'\n'/, }"
 else

@@ -91,45 +91,21 @@
 # Needs root (chroot, mount), port 80 free, network access to PyPI and (for
 # bookworm's build) the npm registry, and to the Debian mirror; debootstrap,
 # zstd, gpg, curl, lintian, python3, and what `make` needs.
-set -eEuo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-
-bin=${DEBPIPE_BIN:-}
-keep=${KEEP:-0}
-while [ $# -gt 0 ]; do
-	case $1 in
-		--bin) bin=${2:?--bin needs a directory}; shift 2 ;;
-		--bin=*) bin=${1#--bin=}; shift ;;
-		--keep) keep=1; shift ;;
-		-h|--help) sed -n '3,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-		*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-	esac
-done
-[ -z "$bin" ] || bin=$(cd "$bin" && pwd)
-
-cache_top=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+parse_options "$@"
 cache=$cache_top/pretalx-app
-e2e_cache=$cache_top/e2e
-make=${MAKE:-make}
-py=/usr/bin/python3
-arch=$(dpkg --print-architecture)
 
 dist=${DIST:-trixie}
-case $dist in
-	"") suffix="" root_dist=bookworm ;;
-	bookworm) suffix=+deb12 root_dist=bookworm ;;
-	trixie) suffix=+deb13 root_dist=trixie ;;
-	*) echo "run.sh: DIST '$dist': pretalx is built for bookworm or trixie only" >&2; exit 2 ;;
-esac
-# pretalx's release per target python (requirements.txt's markers).
+# The version suffix, the units' directory, the root's release.
+target_dist "$dist"
+# The test's matrix: pretalx's release per target python (requirements.txt's
+# markers) and the release's PostgreSQL.
 case $root_dist in
 	bookworm) pretalx_version=2025.2.2 pg_version=15 ;;
 	trixie) pretalx_version=2026.2.1 pg_version=17 ;;
+	*) echo "run.sh: DIST '$dist': pretalx is built for bookworm or trixie only" >&2; exit 2 ;;
 esac
-unit_dir=/lib/systemd/system
-[ "$root_dist" != trixie ] || unit_dir=/usr/lib/systemd/system
 
 package=pretalx
 user=pretalx
@@ -148,25 +124,12 @@ LOAD_PATH=/$event/
 
 suite=pretalx-app${dist:+-$dist}
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
-. "$top/tests/e2e/lib.sh"
+. "$e2e/lib.sh"
 
 # --- helpers ------------------------------------------------------------------
 
-# GET PATH through the root's nginx: the body in FILE, the status on stdout;
-# more curl arguments may follow.
-http_get() {
-	curl -sS --max-time 30 -H "Host: $host" -o "$2" -w '%{http_code}' "${@:3}" "http://127.0.0.1:80$1"
-}
-# GET PATH until it answers 200 (the service may still be loading), ~30 s.
-get_until_ok() {
-	local code=""
-	for _ in $(seq 1 60); do
-		code=$(http_get "$@" 2>/dev/null) || code=000
-		[ "$code" != 200 ] || break
-		sleep 0.5
-	done
-	echo "$code"
-}
+# http_get and get_until_ok (tests/e2e/lib.sh): pretalx's pages take longer.
+HTTP_TIMEOUT=30 HTTP_TRIES=60
 # A value of a JSON file of the root: json_get FILE KEY [KEY...].
 json_get() {
 	"$py" -c 'import json, sys
@@ -280,19 +243,15 @@ begin 1 "the app directory (app.json, requirements.txt, etc/); make builds $pack
 for c in debootstrap zstd gpg gpgv curl chroot mount flock lintian setpriv "$make" "$py"; do
 	command -v "$c" >/dev/null || fail "$c is not installed (scripts/install-deps)"
 done
-mkdir -p "$cache" "$e2e_cache"
-exec 9>"$e2e_cache/lock"
-flock -n 9 || fail "another e2e run holds $e2e_cache/lock"
+mkdir -p "$cache"
+lock_e2e
 need_port_80
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-pretalx.XXXXXX")
-work=$(realpath "$work")
-root=$work/root logs=$work/logs app=$work/pretalx repo=$work/repo gnupg=$work/gnupg
-mkdir -p "$logs" "$repo"
-note "work directory: $work"
+new_work pretalx
+app=$work/pretalx repo=$work/repo gnupg=$work/gnupg
+mkdir -p "$repo"
 
-("$top/tests/e2e/mkroot.sh" "$root" "$root_dist" </dev/null >"$logs/mkroot.log" 2>&1 9>&-) &
-mkroot_pid=$!
+mkroot_start "$root_dist"
 
 # The app: app.json, requirements.txt, etc/ (pretalx.cfg is 0644 in git, as any
 # checkout leaves it: /etc/pretalx is private_config's default, so it ships 0640).
@@ -340,12 +299,7 @@ ls "$wheelhouse"/psycopg2_binary-*-linux_*.whl >/dev/null 2>&1 \
 	|| fail "psycopg2-binary was not built from source (no_binary): $(cd "$wheelhouse" && ls psycopg2* 2>/dev/null)"
 ok "wheelhouse $wheelhouse: $(find "$wheelhouse" -name '*.whl' | wc -l) wheels, $(du -sh "$wheelhouse" | cut -f1) (psycopg2-binary built against libpq)"
 
-mkdir -m 0700 "$gnupg"
-logged gpg-key gpg --batch --homedir "$gnupg" --passphrase '' \
-	--quick-gen-key 'debpipe pretalx-app <pretalx-app@debpipe.invalid>' ed25519 sign 1d
-fpr=$(gpg --homedir "$gnupg" --with-colons --list-secret-keys 2>>"$logs/gpg-key.log" | awk -F: '$1 == "fpr" { print $10; exit }')
-[ -n "$fpr" ] || fail "no key in $gnupg"
-gpg --homedir "$gnupg" --export "$fpr" >"$work/debpipe.gpg"
+signing_key
 MAKEARGS+=("REPO_KEY=$fpr" "GNUPGHOME=$gnupg")
 
 version=$pretalx_version-1$suffix
@@ -391,20 +345,15 @@ grep -qE '^(OnUnitActiveSec=5min|OnCalendar=.*(\*|[0-9]+)/5(:00)?$)' "$work/peri
 	|| fail "$package-periodic.timer does not run every 5 minutes: $(grep -E '^On' "$work/periodic.timer" | tr '\n' ' ')"
 ok "units: $package-worker.service, $package-{periodic,clearsessions}.{service,timer} (every 5 min, daily)"
 
-lintian --fail-on error "$deb" </dev/null >"$logs/lintian.log" 2>&1 9>&- &
-lintian_pid=$!
-note "lintian runs in the background (pid $lintian_pid; step 3 reports it)"
+lintian_start "$deb"
 pass
 
 # --- step 2: the root, PostgreSQL, Redis, the environment file ------------------
 
 begin 2 "a fresh $root_dist root with PostgreSQL and Redis started by hand on free ports; the operator's $env_file"
-port=$(free_port)
-(cd "$repo" && exec "$py" -m http.server --bind 127.0.0.1 "$port") </dev/null >"$logs/http.log" 2>&1 9>&- &
-http_pid=$!
-wait "$mkroot_pid" || fail "mkroot.sh failed (log: $logs/mkroot.log)"
-ok "fresh Debian $root_dist minbase root in $root"
-(cd "$root" && find . -xdev -type d ! -path './run/*' ! -path './tmp/*' | sed 's|^\.||' | sort) >"$work/dirs-before.txt"
+serve_repo "$repo" "${index#"$repo"}"
+mkroot_wait
+snapshot_dirs
 mount_root "$e2e_cache"
 logged apt-update-0 inroot apt-get -q --error-on=any update
 # PostgreSQL and Redis must not start on their default ports (the root shares
@@ -454,16 +403,8 @@ pass
 # --- step 3: install ----------------------------------------------------------
 
 begin 3 "apt-get install $package: user, migrate, web service, worker, timers, nginx; lintian"
-install -d -m 0755 "$root/etc/apt/keyrings"
-install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
-echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] http://127.0.0.1:$port/ $apt_suite" \
-	>"$root/etc/apt/sources.list.d/debpipe.list"
-logged apt-update-1 inroot apt-get -q --error-on=any update
-logged apt-install inroot "${APT[@]}" install "$package"
-check_apt_log "$logs/apt-install.log"
-grep -q "Setting up $package ($version)" "$logs/apt-install.log" || fail "$package $version was not set up"
-notok=$(inroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' || true)
-[ -z "$notok" ] || fail "packages not fully installed:"$'\n'"$notok"
+apt_source "http://127.0.0.1:$port/" "$apt_suite"
+install_package "$version"
 ok "installed with apt ($(grep -c '^\[.*\] Setting up ' "$logs/apt-install.log") packages set up)"
 inroot getent passwd "$user" >/dev/null || fail "postinst made no user $user"
 [ "$(inroot getent passwd "$user" | cut -d: -f3)" -lt 1000 ] || fail "$user is not a system user"
@@ -485,12 +426,7 @@ ok "worker $worker1: $(tr '\0' ' ' <"/proc/$worker1/cmdline"), as $user, with $e
 pidfile_pid /run/nginx.pid >/dev/null || fail "nginx is not running in the root"
 ok "nginx runs"
 note "$state: $(inroot stat -c '%U:%G %a' "$state")"
-lintian_rc=0
-wait "$lintian_pid" || lintian_rc=$?
-if [ "$lintian_rc" != 0 ]; then
-	grep -E '^E: ' "$logs/lintian.log" | awk '{ print $3 }' | sort | uniq -c | sort -rn | sed 's/^/    E /' >&2
-	fail "lintian exits $lintian_rc: $(grep -c '^E: ' "$logs/lintian.log" || true) errors (log: $logs/lintian.log)"
-fi
+lintian_wait
 # No warning may come from a file debpipe generated or normalised: only
 # third-party files inside the venv (or collected from it) may be warned of.
 ours=$(grep -E '^W: ' "$logs/lintian.log" | grep -vE "\[(${venv#/}|${static_dir#/})/" || true)
@@ -620,30 +556,15 @@ pass
 
 begin 7 "an upload; make $pretalx_version-2; apt-get upgrade under load: no request fails, worker restarted, state kept"
 upload=$media_dir/$event/upload-test.txt
-echo "uploaded before the upgrade $$" >"$work/upload.txt"
-inroot setpriv --reuid="$user" --regid="$user" --init-groups sh -c \
-	'mkdir -p "${1%/*}" && cat >"$1"' sh "$upload" <"$work/upload.txt" \
-	|| fail "$user cannot write $upload"
-code=$(http_get "/media/$event/upload-test.txt" "$work/upload.out")
-[ "$code" = 200 ] || fail "GET /media/$event/upload-test.txt answered HTTP $code, not 200 (nginx cannot read $media_dir?)"
-cmp -s "$work/upload.out" "$work/upload.txt" || fail "GET /media/$event/upload-test.txt is not the upload"
+upload_served "$user" "$upload" "/media/$event/upload-test.txt"
 ok "an upload by $user in $media_dir is served at /media/"
 echo "# edited by the admin" >>"$root$cfg"
 cp "$root$cfg" "$work/cfg.edited"
-sed -i "s/\"version\": *\"$pretalx_version-1\"/\"version\": \"$pretalx_version-2\"/" "$app/app.json"
-logged make-2 "$make" "${MAKEARGS[@]}"
-grep -E '==>' "$logs/make-2.log" | sed 's/^/    /'
+make_version "$pretalx_version-1" "$pretalx_version-2"
 version=$pretalx_version-2$suffix
 grep -qx "Version: $version" "$index" || fail "Packages does not list version $version"
 logged apt-update-2 inroot apt-get -q --error-on=any update
-nginx_502_before=$(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true)
-load_start upgrade
-t_up=$EPOCHREALTIME
-logged apt-upgrade inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade
-t_up=$(since "$t_up")
-load_stop upgrade
-read -r sent failed <"$logs/upgrade.load"
-nginx_502=$(( $(grep -c '" 502 ' "$root/var/log/nginx/access.log" || true) - nginx_502_before ))
+upgrade_under_load
 note "GET $LOAD_PATH through nginx during apt-get upgrade ($t_up s): $sent requests, $failed failed, $nginx_502 answered 502"
 [ "$sent" -gt 0 ] || fail "the load generator sent no request during the upgrade"
 if [ "$failed" -ne 0 ] || [ "$nginx_502" -ne 0 ]; then
@@ -661,9 +582,7 @@ cmp -s "$work/cfg.edited" "$root$cfg" || fail "the edited $cfg was changed by th
 ok "the edited conffile $cfg is kept"
 check_login 2
 ok "the database kept the organiser"
-code=$(http_get "/media/$event/upload-test.txt" "$work/upload.out")
-[ "$code" = 200 ] || fail "GET /media/$event/upload-test.txt answered HTTP $code after the upgrade"
-cmp -s "$work/upload.out" "$work/upload.txt" || fail "GET /media/$event/upload-test.txt is not the upload after the upgrade"
+upload_still_served "/media/$event/upload-test.txt" "after the upgrade"
 cmp -s "$work/secret.1" "$root$state/.secret" || fail "the secret key changed with the upgrade"
 ok "the upload and the secret key are kept"
 logged task-2 pretalx_py "
@@ -683,10 +602,7 @@ pass
 
 begin 8 "apt-get purge $package: its files, state, app dir, venv, units and $env_file are gone"
 inroot dpkg -L "$package" >"$work/files.txt"
-logged apt-purge inroot "${APT[@]}" purge "$package"
-check_apt_log "$logs/apt-purge.log"
-st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
-[ -z "$st" ] || [ "$st" = not-installed ] || fail "dpkg status of $package after purge: $st"
+purge_package
 pidfile_pid "/run/$package.pid" >/dev/null && fail "the web service still runs after the purge"
 w=$(worker_pid) && fail "the worker (pid $w) still runs after the purge"
 {
@@ -700,8 +616,7 @@ left=$(purge_leftovers "$work/expected-gone.txt")
 [ -z "$left" ] || fail "left behind after purge: $(tr '\n' ' ' <<<"$left")"
 ok "none of the $(wc -l <"$work/expected-gone.txt") paths is left ($state, $app_dir, $venv, $cfg, the units)"
 inroot getent passwd "$user" >/dev/null || note "the purge removed the system user $user"
-gone=$(while IFS= read -r d; do [ -d "$root$d" ] || echo "$d"; done <"$work/dirs-before.txt")
-by_us=$(grep -vxF -f "$work/files.txt" <<<"$gone" || true)
+by_us=$(dirs_gone)
 [ -z "$by_us" ] || fail "the purge removed directories the fresh system had: ${by_us//$'\n'/, }"
 ok "every directory of the fresh system is still there"
 rm -f "$e2e_cache/apt-archives/${package}_"*.deb

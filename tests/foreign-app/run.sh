@@ -4,41 +4,40 @@
 # mysite/wsgi.py), an app.json naming its modules, and the wheelhouse.
 # It runs as its own user and group (created by postinst; nginx's www-data
 # is not in that group: it reaches the socket through the socket's group,
-# www-data). Builds it with make, checks the package with lintian, installs it on this
-# machine with dpkg -i, starts it with its SysV script (this machine's
-# policy-rc.d forbids service starts from maintainer scripts), asks Django's
-# admin login page through the uWSGI socket and through nginx (a private
-# instance, workers as www-data, with the package's snippet in a server
-# block: www-data reaches the socket only through the socket's group, and
-# cannot read the secret key), then purges it
-# and checks that nothing of it is left. Needs root.
+# www-data). Builds it with make, checks the package with lintian, installs
+# it with apt in a fresh Debian root of this machine's release (mkroot.sh:
+# its dependencies from the mirror), where postinst starts it through
+# invoke-rc.d; restarts it with its SysV script, asks Django's admin login
+# page through the uWSGI socket and through nginx (a private instance in the
+# root on a free 127.0.0.1 port, workers as www-data, with the package's
+# snippet in a server block: www-data reaches the socket only through the
+# socket's group, and cannot read the secret key), then purges it and
+# checks that nothing of it is left. Needs root (chroot, mount), port 80
+# free (the root's own nginx, a dependency, starts on it), debootstrap,
+# zstd, lintian, and what `make` needs.
 #
-#   tests/foreign-app/run.sh [--bin DIR]
-set -euo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${DEBPIPE_BIN:-}
-if [ "${1:-}" = --bin ]; then bin=$2; fi
-if [ -n "$bin" ]; then bin=$(cd "$bin" && pwd); fi
-work=$(mktemp -d /tmp/debpipe-foreign.XXXXXX)
+#   tests/foreign-app/run.sh [--bin DIR] [--keep]
+#
+#   --bin DIR   the built tools: passed to make as T=DIR; or set DEBPIPE_BIN
+#   --keep      keep the work directory (root, app, logs); or set KEEP=1
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+parse_options "$@"
+suite=foreign-app
 pkg=mysite-api
-cleanup() {
-	local rc=$?
-	if [ -s "$work/nginx/nginx.pid" ]; then kill -QUIT "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true; sleep 0.3; fi
-	if dpkg-query -W "$pkg" >/dev/null 2>&1; then
-		if [ -x "/etc/init.d/$pkg" ]; then "/etc/init.d/$pkg" stop >/dev/null 2>&1 || true; fi
-		dpkg -P "$pkg" >/dev/null 2>&1 || true
-	fi
-	# Debian leaves system users behind on purge; this test removes its own.
-	if getent passwd mysite >/dev/null; then deluser --quiet mysite >/dev/null 2>&1 || true; fi
-	if getent group mysite >/dev/null; then delgroup --quiet mysite >/dev/null 2>&1 || true; fi
-	rm -rf "$work"
-	[ $rc -eq 0 ] && echo "foreign-app: PASS" || echo "foreign-app: FAIL" >&2
-}
-trap cleanup EXIT
-fail() { echo "foreign-app: $*" >&2; exit 1; }
+package=$pkg
+venv=/opt/www/venvs/$pkg
+# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
+. "$e2e/lib.sh"
+
+begin 1 "a startproject app built with make (a second make does nothing), lintian-clean"
+[ "$(id -u)" = 0 ] || fail "must run as root (chroot, mount)"
+lock_e2e
+new_work foreign
+mkroot_start "$host_dist"
 
 # The wheelhouse of the example app has Django and uWSGI (make wheels fills it).
-make -s -C "$top" wheels APP="$top/examples/wechat" >/dev/null
+logged make-wheels "$make" -s -C "$top" wheels APP="$top/examples/wechat"
 wheels=$top/examples/wechat/wheels
 version_of() { find "$wheels" -maxdepth 1 -iname "$1-*.whl" -printf '%f\n' | head -1 | cut -d- -f2; }
 django=$(version_of django)
@@ -47,8 +46,8 @@ if [ -z "$django" ] || [ -z "$uwsgi" ]; then fail "no Django or uWSGI wheel in $
 
 app=$work/mysite
 mkdir -p "$app"
-/usr/bin/python3 -m venv "$work/tools"
-"$work/tools/bin/pip" install -q --no-index --find-links "$wheels" "Django==$django"
+"$py" -m venv "$work/tools"
+logged pip-django "$work/tools/bin/pip" install -q --no-index --find-links "$wheels" "Django==$django"
 (cd "$app" && "$work/tools/bin/django-admin" startproject mysite .)
 printf 'Django==%s\nuWSGI==%s\n' "$django" "$uwsgi" >"$app/requirements.txt"
 cat >"$app/app.json" <<JSON
@@ -62,32 +61,47 @@ touch "$app/wheels/.filled"
 
 args=(-C "$top" "APP=$app" "REPO=$work/repo" "BUILD=$work/build")
 [ -z "$bin" ] || args+=("T=$bin")
-make -s "${args[@]}" >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make failed"; }
+logged make "$make" -s "${args[@]}"
 deb=$(cat "$work/build/deb-path")
 # A second make with nothing changed does nothing.
-make "${args[@]}" >"$work/make2.log" 2>&1 || { cat "$work/make2.log"; fail "second make failed"; }
-if grep -q '^==> \[' "$work/make2.log"; then
-	cat "$work/make2.log"
-	fail "a second make with nothing changed ran stages again"
+logged make-again "$make" "${args[@]}"
+if grep -q '\] ==> \[' "$logs/make-again.log"; then
+	fail "a second make with nothing changed ran stages again (log: $logs/make-again.log)"
 fi
-echo "    ok: a second make with nothing changed does nothing"
-lintian --fail-on error "$deb" >"$work/lintian.log" 2>&1 || { cat "$work/lintian.log"; fail "lintian errors"; }
-echo "    ok: built and lintian-clean: $(basename "$deb")"
+ok "a second make with nothing changed does nothing"
+logged lintian lintian --fail-on error "$deb"
+ok "built and lintian-clean: $(basename "$deb")"
+pass
 
-dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i failed"; }
-dpkg -L "$pkg" >"$work/files.txt"
-getent passwd mysite >/dev/null || fail "postinst did not create the user mysite"
-! id -nG www-data | grep -qw mysite || fail "postinst added www-data (nginx) to the group mysite, which reads the secrets"
-"/etc/init.d/$pkg" start >/dev/null || fail "the SysV script did not start it"
-owner=$(stat -c %U:%G "/run/$pkg/$pkg.sock")
+begin 2 "apt-get install in a fresh $host_dist root: postinst starts it, the SysV script restarts it"
+mkroot_wait
+mount_root "$cache"
+need_port_80
+cp "$deb" "$root/tmp/"
+logged apt-update inroot apt-get -q --error-on=any update
+install_package 0.1.0 "/tmp/$(basename "$deb")"
+inroot dpkg -L "$pkg" >"$work/files.txt"
+inroot getent passwd mysite >/dev/null || fail "postinst did not create the user mysite"
+! inroot id -nG www-data | grep -qw mysite || fail "postinst added www-data (nginx) to the group mysite, which reads the secrets"
+logged sysv-restart inroot "/etc/init.d/$pkg" restart
+sock=/run/$pkg/$pkg.sock
+for _ in $(seq 1 50); do
+	[ -S "$root$sock" ] && break
+	sleep 0.1
+done
+# Owners as the root names them (its passwd, not the host's).
+owner=$(inroot stat -c %U:%G "$sock") || fail "no socket $sock after the restart"
 [ "$owner" = mysite:www-data ] || fail "socket owned by $owner, not mysite:www-data"
 secret=/var/lib/$pkg/secret_key
-[ -s "$secret" ] || fail "no secret key $secret"
-if setpriv --reuid=www-data --regid=www-data --init-groups cat "$secret" >/dev/null 2>&1; then
+[ -s "$root$secret" ] || fail "no secret key $secret"
+if inroot setpriv --reuid=www-data --regid=www-data --init-groups cat "$secret" >/dev/null 2>&1; then
 	fail "www-data (nginx) can read $secret"
 fi
-echo "    ok: socket mysite:www-data; www-data cannot read $secret"
-resp=$(/opt/www/venvs/$pkg/bin/python3 - <<'PY'
+ok "socket mysite:www-data; www-data cannot read $secret"
+pass
+
+begin 3 "Django's admin login page through the uWSGI socket and through nginx"
+resp=$(inroot "$venv/bin/python3" - <<'PY'
 import socket, struct
 path = "/admin/login/"
 pairs = [("REQUEST_METHOD", "GET"), ("PATH_INFO", path), ("REQUEST_URI", path),
@@ -105,15 +119,16 @@ print(out.split(b"\r\n", 1)[0].decode())
 PY
 )
 [ "$resp" = "HTTP/1.1 200 OK" ] || fail "admin login page: $resp"
-echo "    ok: installed, started, Django's admin login page answers 200 through the socket"
+ok "Django's admin login page answers 200 through the socket"
 
-ngx=$work/nginx
-mkdir -p "$ngx"
-cp /etc/nginx/uwsgi_params "$ngx/"
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A private nginx in the root (its paths are the root's), on a free port.
+ngx=/tmp/nginx
+mkdir -p "$root$ngx"
+cp "$root/etc/nginx/uwsgi_params" "$root$ngx/"
+port=$(free_port)
 snippet=/opt/www/nginx/mysite.conf
 grep -qxF "$snippet" "$work/files.txt" || fail "the package has no nginx snippet $snippet"
-cat >"$ngx/nginx.conf" <<NGINX
+cat >"$root$ngx/nginx.conf" <<NGINX
 user www-data;
 worker_processes 1;
 pid $ngx/nginx.pid;
@@ -132,28 +147,32 @@ http {
     }
 }
 NGINX
-nginx_cmd=(nginx -p "$ngx" -e "$ngx/error.log" -c "$ngx/nginx.conf")
-"${nginx_cmd[@]}" -t >"$work/nginx-t.log" 2>&1 || { cat "$work/nginx-t.log"; fail "nginx -t rejects the snippet in a server block"; }
-"${nginx_cmd[@]}" || { cat "$ngx/error.log"; fail "nginx did not start"; }
+nginx_cmd=(inroot nginx -p "$ngx" -e "$ngx/error.log" -c "$ngx/nginx.conf")
+logged nginx-t "${nginx_cmd[@]}" -t
+# (not logged: the daemon must not hold the log's pipe)
+"${nginx_cmd[@]}" </dev/null >"$logs/nginx.log" 2>&1 9>&- || fail "nginx did not start: $(cat "$logs/nginx.log" "$root$ngx/error.log")"
 code=""
 for _ in $(seq 1 50); do
 	code=$(curl -s -o "$work/admin.html" -w '%{http_code}' "http://127.0.0.1:$port/admin/login/" || true)
 	[ "$code" = 000 ] || break
 	sleep 0.1
 done
-[ "$code" = 200 ] || { cat "$ngx/error.log"; fail "GET /admin/login/ through nginx: HTTP $code"; }
+[ "$code" = 200 ] || fail "GET /admin/login/ through nginx: HTTP $code: $(cat "$root$ngx/error.log")"
 grep -q 'csrfmiddlewaretoken' "$work/admin.html" || fail "nginx answered 200 without Django's login form"
-echo "    ok: Django's admin login page answers 200 through nginx (workers as www-data, socket mysite:www-data 0660)"
-kill -QUIT "$(cat "$ngx/nginx.pid")"
+ok "Django's admin login page answers 200 through nginx (workers as www-data, socket mysite:www-data 0660)"
+kill -QUIT "$(cat "$root$ngx/nginx.pid")"
+pass
 
-"/etc/init.d/$pkg" stop >/dev/null || fail "the SysV script did not stop it"
-dpkg -P "$pkg" >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "dpkg -P failed"; }
+begin 4 "stop, purge: nothing of it is left"
+logged sysv-stop inroot "/etc/init.d/$pkg" stop
+purge_package
 left=()
 while IFS= read -r f; do
-	[ -e "$f" ] && [ ! -d "$f" ] && left+=("$f")
-done < <(cat "$work/files.txt"; printf '%s\n' /var/log/uwsgi/mysite.log /run/$pkg.pid)
-for d in "/run/$pkg" /opt/www/mysite "/opt/www/venvs/$pkg"; do
-	[ -e "$d" ] && left+=("$d")
+	[ -e "$root$f" ] && [ ! -d "$root$f" ] && left+=("$f")
+done < <(cat "$work/files.txt"; printf '%s\n' /var/log/uwsgi/mysite.log "/run/$pkg.pid")
+for d in "/run/$pkg" /opt/www/mysite "$venv"; do
+	[ -e "$root$d" ] && left+=("$d")
 done
 [ ${#left[@]} -eq 0 ] || fail "left after purge: ${left[*]}"
-echo "    ok: purged, nothing of it left"
+ok "purged, nothing of it left"
+pass

@@ -37,7 +37,7 @@ new_work foreign
 mkroot_start "$host_dist"
 
 # The wheelhouse of the example app has Django and uWSGI (make wheels fills it).
-logged make-wheels "$make" -s -C "$top" wheels APP="$top/examples/wechat"
+logged make-wheels "$make" -s -C "$top" wheels APP="$top/examples/wechat" ${bin:+"T=$bin"}
 wheels=$top/examples/wechat/wheels
 version_of() { find "$wheels" -maxdepth 1 -iname "$1-*.whl" -printf '%f\n' | head -1 | cut -d- -f2; }
 django=$(version_of django)

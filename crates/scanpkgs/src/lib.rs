@@ -27,13 +27,9 @@
 
 pub mod byhash;
 pub mod cache;
-pub mod control;
-pub mod deb;
 pub mod dists;
-pub mod gpg;
 pub mod overrides;
 pub mod read;
-pub mod release;
 pub mod repo;
 pub mod scan;
 pub mod walk;
@@ -46,9 +42,9 @@ use debpipe_core::error::{Status, status};
 pub use debpipe_core::{Error, Result};
 
 use crate::cache::Cache;
-use crate::release::ReleaseFields;
 use crate::repo::RepoOptions;
 use crate::scan::{Hashes, ScanOptions};
+use debpipe_repo::release::ReleaseFields;
 
 const AFTER_HELP: &str = "\
 Examples:

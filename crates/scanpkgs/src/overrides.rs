@@ -1,7 +1,7 @@
 //! Override files: the maintainer's and the section/priority overrides, and the extra overrides, as dpkg-scanpackages applies them.
 
-use crate::control::{self};
 use crate::scan::Entry;
+use debpipe_repo::stanza as control;
 use std::collections::{BTreeMap, HashSet};
 
 /// Split like Perl's `split /\s+/, $line, limit`: a leading empty field is

@@ -488,7 +488,7 @@ fn check_release(dir: &Path, want: &[&str]) {
     }
 }
 
-use scanpkgs::deb::hex;
+use debpipe_core::hex::encode as hex;
 
 /// A child process killed and reaped when dropped, even on a failed assert.
 struct KillOnDrop(Child);

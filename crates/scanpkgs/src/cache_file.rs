@@ -167,24 +167,22 @@ mod tests {
     use crate::options;
     use clap::Parser as _;
 
+    /// The command line `scanpkgs ARGS...` and its repository options.
+    fn parse(args: &[&str]) -> (Cli, Option<RepoOptions>) {
+        let cli =
+            Cli::try_parse_from(std::iter::once("scanpkgs").chain(args.iter().copied())).unwrap();
+        let (_, repo) = options(&cli).unwrap();
+        (cli, repo)
+    }
+
     #[test]
     fn cache_defaults_outside_the_repository() {
         let tmp = tempfile::tempdir().unwrap();
         let repo_dir = tmp.path().join("r");
         std::fs::create_dir(&repo_dir).unwrap();
         let r = repo_dir.to_str().unwrap();
-        let cli = Cli::try_parse_from([
-            "scanpkgs",
-            "--out-dir",
-            r,
-            "--dist",
-            "s",
-            "-a",
-            "amd64",
-            "pool",
-        ])
-        .unwrap();
-        let (_, repo) = options(&cli).unwrap();
+        let dists = ["--dist", "s", "-a", "amd64", "pool"];
+        let (cli, repo) = parse(&[&["--out-dir", r][..], &dists].concat());
         let env = |k: &str| (k == "DEBPIPE_CACHE").then(|| OsString::from("/c"));
         let file = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();
         assert!(!file.named);
@@ -197,33 +195,14 @@ mod tests {
         assert_eq!(file.path, cache::file_for(Path::new("/c/scanpkgs"), &index));
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&repo_dir, &link).unwrap();
-        let l = link.to_str().unwrap();
-        let cli = Cli::try_parse_from([
-            "scanpkgs",
-            "--out-dir",
-            l,
-            "--dist",
-            "s",
-            "-a",
-            "amd64",
-            "pool",
-        ])
-        .unwrap();
-        let (_, repo) = options(&cli).unwrap();
+        let (cli, repo) = parse(&[&["--out-dir", link.to_str().unwrap()][..], &dists].concat());
         assert_eq!(cache_path(&cli, repo.as_ref(), env).unwrap(), Some(file));
 
         // --cache DIR holds the same file name; an existing FILE (the
-        // old spelling) is used as given; --no-cache and no --out-dir
-        // mean none.
+        // old spelling) is used as given, with one warning.
         let d = tmp.path().join("d");
-        let dir_args = ["scanpkgs", "--out-dir", r, "--dist", "s", "-a", "amd64"];
-        let cli = Cli::try_parse_from(dir_args.iter().copied().chain([
-            "--cache",
-            d.to_str().unwrap(),
-            "pool",
-        ]))
-        .unwrap();
-        let (_, repo) = options(&cli).unwrap();
+        let given = ["--out-dir", r, "--cache", d.to_str().unwrap()];
+        let (cli, repo) = parse(&[&given[..], &dists].concat());
         let named = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();
         assert_eq!(
             (named.path, named.named),
@@ -232,16 +211,7 @@ mod tests {
         assert!(crate::deprecations(&cli).is_empty());
         let f = tmp.path().join("f");
         std::fs::write(&f, b"").unwrap();
-        let cli = Cli::try_parse_from([
-            "scanpkgs",
-            "--out-dir",
-            r,
-            "--cache",
-            f.to_str().unwrap(),
-            "pool",
-        ])
-        .unwrap();
-        let (_, repo) = options(&cli).unwrap();
+        let (cli, repo) = parse(&["--out-dir", r, "--cache", f.to_str().unwrap(), "pool"]);
         let named = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();
         assert_eq!((named.path, named.named), (f.clone(), true));
         let warned = crate::deprecations(&cli);
@@ -250,12 +220,9 @@ mod tests {
             warned[0].contains("--cache DIR") && warned[0].contains("0.2.0"),
             "{warned:?}"
         );
-        for args in [
-            &["scanpkgs", "--out-dir", r, "--no-cache", "pool"][..],
-            &["scanpkgs", "pool"],
-        ] {
-            let cli = Cli::try_parse_from(args).unwrap();
-            let (_, repo) = options(&cli).unwrap();
+        // --no-cache, and no --out-dir, mean none.
+        for args in [&["--out-dir", r, "--no-cache", "pool"][..], &["pool"]] {
+            let (cli, repo) = parse(args);
             assert_eq!(cache_path(&cli, repo.as_ref(), env).unwrap(), None);
         }
     }

@@ -2,22 +2,18 @@
 //! storage, so that no reader ever sees a torn repository and no two
 //! publishers lose each other's packages.
 //!
-//! The modules: [`store`] (the object store as a small trait, with
-//! conditional writes), [`s3`] (that trait on S3, endpoint and credentials
-//! from `AWS_*`), [`lock`] (the lock object, its renewal and takeover, and
-//! the probe for conditional writes), [`index`] (a Packages index: merge,
-//! `--keep`, pool paths), [`release`] (the Release with by-hash),
-//! [`publish`] (reading, planning and writing in order, and deleting after
-//! the grace period) and [`duration`] (`24h`, `90s` on the command line).
-//! Reading .debs and signing are scanpkgs'.
+//! The modules: [`s3`] (debpipe-repo's `Store` trait on S3, endpoint and
+//! credentials from `AWS_*`), [`lock`] (the lock object, its renewal and
+//! takeover, and the probe for conditional writes), [`publish`] (reading,
+//! planning and writing in order, and deleting after the grace period) and
+//! [`duration`] (`24h`, `90s` on the command line). The formats (reading
+//! .debs, Packages, Release, by-hash, signing) and the `Store` trait are
+//! debpipe-repo's, shared with scanpkgs.
 
 pub mod duration;
-pub mod index;
 pub mod lock;
 pub mod publish;
-pub mod release;
 pub mod s3;
-pub mod store;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -26,10 +22,10 @@ use std::time::Duration;
 use debpipe_core::error::{Status, status};
 pub use debpipe_core::{Error, Result};
 
-use crate::index::Entry;
 use crate::lock::LockOptions;
 use crate::publish::{Deb, Options, Outcome};
 use crate::s3::{Config, RepoUrl, S3Store};
+use debpipe_repo::packages::Entry;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -45,7 +41,7 @@ Examples:
 
 Layout: pool/<component>/<l>/<package>/<package>_<version>_<arch>.deb and
 dists/<dist>/{InRelease,Release,Release.gpg}, <component>/binary-<arch>/
-Packages{,.gz} with by-hash/SHA256/ copies (Acquire-By-Hash: yes).
+Packages{,.gz} with by-hash/SHA512/ copies (Acquire-By-Hash: yes).
 
 What is already published stays: the new packages are merged into the
 indexes read from the store. The same file again changes nothing (and an
@@ -128,15 +124,15 @@ fn check_segment(flag: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
-/// Read the .debs: hashes and control from scanpkgs' reader, and the bytes.
+/// Read the .debs: hashes and control from debpipe-repo's reader, and the bytes.
 pub fn read_debs(paths: &[PathBuf], component: &str) -> Result<Vec<Deb>> {
-    let mut bufs = scanpkgs::deb::Buffers::default();
+    let mut bufs = debpipe_repo::deb::Buffers::default();
     paths
         .iter()
         .map(|path| {
             let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
             let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
-            let info = scanpkgs::deb::read_deb(&mut f, len, &mut bufs)
+            let info = debpipe_repo::deb::read_deb(&mut f, len, &mut bufs)
                 .map_err(|why| Error::file(path, why))?;
             let entry = Entry::from_deb(&info, component).map_err(|why| Error::file(path, why))?;
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -174,7 +170,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         keep: cli.keep.map(|k| k as usize),
         grace: cli.grace,
         sign_key: cli.sign_key.clone(),
-        fields: release::Fields {
+        fields: publish::Fields {
             origin: cli.origin.clone(),
             label: cli.label.clone(),
             dist: dist.clone(),

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use debpipe_core::date;
 
-use crate::store::{Put, Store, Written};
 use crate::{Error, Result};
+use debpipe_repo::store::{Put, Store, Written};
 
 /// The lock's key, relative to the repository.
 pub const LOCK_KEY: &str = "pushrepo.lock";
@@ -384,7 +384,7 @@ fn lock_or_recover<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::mem::MemStore;
+    use debpipe_repo::store::mem::MemStore;
 
     fn opts(holder: &str, ttl: u64, wait: u64) -> LockOptions {
         LockOptions {

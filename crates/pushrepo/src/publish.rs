@@ -7,8 +7,10 @@
 //! 2. Probe that the store honours conditional writes, take the lock, and
 //!    read again under it (the ETags read now are what every later
 //!    overwrite is conditional on).
-//! 3. Write: pool files (create-only), `by-hash/SHA256/<hex>` copies of the
-//!    new indexes, the canonical indexes, `Release` and `Release.gpg`, and
+//! 3. Write: pool files (create-only), `by-hash/SHA512/<hex>` copies of the
+//!    new indexes (and of the indexes an older Release listed without
+//!    SHA512, which the new Release lists with all four hashes), the
+//!    canonical indexes, `Release` and `Release.gpg`, and
 //!    `InRelease` last, conditional on the ETag read in 2. A reader that
 //!    fetched the old InRelease still finds everything it names, since
 //!    nothing it names is overwritten or deleted.
@@ -24,11 +26,63 @@ use std::time::Duration;
 
 use debpipe_core::io::gzip9n;
 
-use crate::index::{self, Added, Entry};
 use crate::lock::{self, Lock, LockOptions, unix_now};
-use crate::release::{self, Fields, Sum, sha256_hex};
-use crate::store::{Put, Store, Written};
 use crate::{Error, Result};
+use debpipe_repo::gpg::{Signed, Signer};
+use debpipe_repo::packages::{self as index, Added, Entry};
+use debpipe_repo::release::{self, IndexSum as Sum, Release, ReleaseFields, sha256_hex};
+use debpipe_repo::store::{Put, Store, Written};
+
+/// The fields of a dist's Release that the publisher chooses.
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    /// `Origin`
+    pub origin: Option<String>,
+    /// `Label`
+    pub label: Option<String>,
+    /// `Suite` and `Codename`
+    pub dist: String,
+}
+
+/// `main/binary-amd64/Packages` -> (`main`, `amd64`).
+fn component_arch(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.split('/');
+    let comp = parts.next()?;
+    let arch = parts.next()?.strip_prefix("binary-")?;
+    Some((comp, arch))
+}
+
+/// Render the dist's Release for `sums` (sorted by path here), with
+/// `Acquire-By-Hash: yes`. Architectures and Components are those of the
+/// listed indexes.
+pub fn render_release(fields: &Fields, date: i64, sums: &[Sum]) -> String {
+    let mut sums = sums.to_vec();
+    sums.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut archs: Vec<&str> = Vec::new();
+    let mut comps: Vec<&str> = Vec::new();
+    for s in &sums {
+        if let Some((c, a)) = component_arch(&s.path) {
+            if !comps.contains(&c) {
+                comps.push(c);
+            }
+            if !archs.contains(&a) {
+                archs.push(a);
+            }
+        }
+    }
+    archs.sort_unstable();
+    let all = ReleaseFields {
+        origin: fields.origin.clone(),
+        label: fields.label.clone(),
+        suite: Some(fields.dist.clone()),
+        codename: Some(fields.dist.clone()),
+        architectures: Some(archs.join(" ")),
+        components: Some(comps.join(" ")),
+        acquire_by_hash: true,
+        ..ReleaseFields::default()
+    };
+    release::render_release(&all, &debpipe_core::date::format(date), &sums)
+}
 
 /// What to publish where.
 #[derive(Debug, Clone)]
@@ -144,7 +198,10 @@ struct Remote {
     inrelease_etag: Option<String>,
     release_etag: Option<String>,
     release_gpg_etag: Option<String>,
-    release: release::Parsed,
+    release: Release,
+    /// Indexes the Release listed without all four hashes (an older
+    /// pushrepo's), read back: their new sums and bytes.
+    upgraded: Vec<(Sum, Vec<u8>)>,
     indexes: BTreeMap<String, ArchIndex>,
     pending: Pending,
     pending_etag: Option<String>,
@@ -169,7 +226,19 @@ fn read_remote(store: &dyn Store, opts: &Options, archs: &[String]) -> Result<Re
         )));
     }
     if let Some(o) = inrelease.as_ref().or(release.as_ref()) {
-        r.release = release::parse(&String::from_utf8_lossy(&o.data));
+        let name = if inrelease.is_some() {
+            "InRelease"
+        } else {
+            "Release"
+        };
+        r.release = release::parse_release(&o.data)
+            .map_err(|e| Error::file(store.url(&dist_key(opts, name)), e))?;
+        // Only indexes with a SHA256 can be checked when read.
+        r.release.sums.retain(|s| !s.sha256().is_empty());
+        for sum in r.release.sums.iter().filter(|s| !s.is_complete()) {
+            let data = read_checked(store, opts, sum)?;
+            r.upgraded.push((Sum::of(sum.path.clone(), &data), data));
+        }
     }
     for arch in archs {
         let mut ix = ArchIndex {
@@ -179,7 +248,7 @@ fn read_remote(store: &dyn Store, opts: &Options, archs: &[String]) -> Result<Re
         };
         if let Some(data) = read_listed_index(store, opts, &r.release.sums, arch)? {
             let name = store.url(&dist_key(opts, &index_path(opts, arch, "Packages")));
-            ix.entries = index::parse(&data).map_err(|e| Error::file(&name, e))?;
+            ix.entries = index::parse_packages(&data).map_err(|e| Error::file(&name, e))?;
             ix.old = Some(data);
         }
         r.indexes.insert(arch.clone(), ix);
@@ -204,26 +273,7 @@ fn read_listed_index(
         let Some(sum) = sums.iter().find(|s| s.path == path) else {
             continue;
         };
-        let mut data = None;
-        for key in [dist_key(opts, &sum.by_hash()), dist_key(opts, &path)] {
-            if let Some(o) = store.get(&key)?
-                && sha256_hex(&o.data) == sum.sha256
-            {
-                data = Some(o.data);
-                break;
-            }
-        }
-        let Some(data) = data else {
-            return Err(Error::file(
-                store.url(&dist_key(opts, &path)),
-                format!(
-                    "neither it nor its by-hash copy has the SHA256 {} the Release lists \
-                     (changed by something other than pushrepo, or pruned by a publisher \
-                     with --grace 0 meanwhile: run again)",
-                    sum.sha256
-                ),
-            ));
-        };
+        let data = read_checked(store, opts, sum)?;
         if !gz {
             return Ok(Some(data));
         }
@@ -234,6 +284,27 @@ fn read_listed_index(
         return Ok(Some(out));
     }
     Ok(None)
+}
+
+/// The index `sum` names, through its by-hash copy (under the strongest
+/// hash listed), else the canonical file, checked against the SHA256.
+fn read_checked(store: &dyn Store, opts: &Options, sum: &Sum) -> Result<Vec<u8>> {
+    for key in [dist_key(opts, &sum.by_hash()), dist_key(opts, &sum.path)] {
+        if let Some(o) = store.get(&key)?
+            && sha256_hex(&o.data) == sum.sha256()
+        {
+            return Ok(o.data);
+        }
+    }
+    Err(Error::file(
+        store.url(&dist_key(opts, &sum.path)),
+        format!(
+            "neither it nor its by-hash copy has the SHA256 {} the Release lists \
+             (changed by something other than pushrepo, or pruned by a publisher \
+             with --grace 0 meanwhile: run again)",
+            sum.sha256()
+        ),
+    ))
 }
 
 /// One index to write.
@@ -250,6 +321,8 @@ struct Plan {
     /// Pool keys to create, with the index of their .deb.
     pool: Vec<(String, usize)>,
     indexes: Vec<NewIndex>,
+    /// by-hash copies of indexes listed before without SHA512: key, bytes.
+    upgraded: Vec<(String, Vec<u8>)>,
     sums: Vec<Sum>,
     pending: Pending,
     /// Keys to delete now (their grace is over).
@@ -347,6 +420,19 @@ fn plan(
             packages,
             gz,
         });
+    }
+    // A new publication lists every index with all four hashes: those an
+    // older Release listed without SHA512 get their by-hash/SHA512 copy,
+    // and their old by-hash copy leaves after the grace period.
+    if !p.pool.is_empty() || !p.indexes.is_empty() {
+        for s in sums.iter_mut().filter(|s| !s.is_complete()) {
+            if let Some((new, data)) = remote.upgraded.iter().find(|(n, _)| n.path == s.path) {
+                p.pending.add(dist_key(opts, &s.by_hash()), now);
+                p.upgraded
+                    .push((dist_key(opts, &new.by_hash()), data.clone()));
+                s.clone_from(new);
+            }
+        }
     }
     // Files listed again are no longer pending.
     let by_hash: Vec<String> = sums.iter().map(|s| dist_key(opts, &s.by_hash())).collect();
@@ -470,16 +556,17 @@ fn publish_locked(
     // Everything to write is made before the first write: a failure here
     // (gpg, say) writes nothing.
     let date = remote.release.date.map_or(now, |d| d.max(now));
-    let release = release::render(&opts.fields, date, &plan.sums);
+    let release = render_release(&opts.fields, date, &plan.sums);
     // Only deletions due (nothing new to list): the publication stays as it is.
     let publishing = !plan.pool.is_empty() || !plan.indexes.is_empty();
     let signed = match &opts.sign_key {
         Some(key) if publishing => {
-            let target = PathBuf::from(store.url(&dist_key(opts, "InRelease")));
-            let none = scanpkgs::repo::RepoOptions::default();
-            let gpg =
-                |args: &[&str]| scanpkgs::gpg::gpg(&none, key, args, release.as_bytes(), &target);
-            Some((gpg(&["--armor", "--detach-sign"])?, gpg(&["--clearsign"])?))
+            let signer = Signer {
+                key: key.clone(),
+                homedir: None,
+            };
+            let dir = PathBuf::from(store.url(&dist_key(opts, "")));
+            Some(signer.sign_release(release.as_bytes(), &dir)?)
         }
         _ => None,
     };
@@ -553,7 +640,7 @@ fn write_in_order(
     remote: &Remote,
     plan: &Plan,
     release: &str,
-    signed: Option<&(Vec<u8>, Vec<u8>)>,
+    signed: Option<&Signed>,
     put: &mut PutFn<'_>,
 ) -> Result<()> {
     // 1. Pool files: create-only; one already there must be ours.
@@ -579,6 +666,9 @@ fn write_in_order(
             put(&dist_key(opts, &sum.by_hash()), data, &Put::Create)?;
         }
     }
+    for (key, data) in &plan.upgraded {
+        put(key, data, &Put::Create)?;
+    }
     // 3. Canonical indexes, each conditional on what was read.
     for ix in &plan.indexes {
         let old = &remote.indexes[&ix.arch];
@@ -595,9 +685,9 @@ fn write_in_order(
     // 4. Release and Release.gpg; 5. InRelease last.
     let mut last: Vec<(&str, &[u8], &Option<String>)> =
         vec![("Release", release.as_bytes(), &remote.release_etag)];
-    if let Some((detached, clear)) = signed {
-        last.push(("Release.gpg", detached, &remote.release_gpg_etag));
-        last.push(("InRelease", clear, &remote.inrelease_etag));
+    if let Some(signed) = signed {
+        last.push(("Release.gpg", &signed.detached, &remote.release_gpg_etag));
+        last.push(("InRelease", &signed.inline, &remote.inrelease_etag));
     }
     for (name, data, etag) in last {
         let key = dist_key(opts, name);
@@ -640,7 +730,9 @@ fn referenced_elsewhere(store: &dyn Store, opts: &Options, plan: &Plan) -> Resul
             .or_else(|| key.strip_suffix("/Release"))
         {
             let Some(o) = store.get(&key)? else { continue };
-            for sum in release::parse(&String::from_utf8_lossy(&o.data)).sums {
+            let listed =
+                release::parse_release(&o.data).map_err(|e| Error::file(store.url(&key), e))?;
+            for sum in listed.sums {
                 let canonical = format!("{dir}/{}", sum.path);
                 if sum.path.ends_with("/Packages") && !mine.contains(&canonical) {
                     let by_hash = format!("{dir}/{}", sum.by_hash());
@@ -653,7 +745,7 @@ fn referenced_elsewhere(store: &dyn Store, opts: &Options, plan: &Plan) -> Resul
     }
     let mut found = Vec::new();
     for (key, data) in indexes {
-        let entries = index::parse(&data).map_err(|e| Error::file(store.url(&key), e))?;
+        let entries = index::parse_packages(&data).map_err(|e| Error::file(store.url(&key), e))?;
         found.extend(entries.into_iter().map(|e| e.filename));
     }
     Ok(due_pool
@@ -666,7 +758,7 @@ fn referenced_elsewhere(store: &dyn Store, opts: &Options, plan: &Plan) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::mem::MemStore;
+    use debpipe_repo::store::mem::MemStore;
 
     fn opts() -> Options {
         Options {
@@ -697,21 +789,20 @@ mod tests {
         Deb {
             path: format!("{p}_{v}_amd64.deb").into(),
             bytes: bytes.as_bytes().to_vec(),
-            entry: index::parse(text.as_bytes()).unwrap().remove(0),
+            entry: index::parse_packages(text.as_bytes()).unwrap().remove(0),
         }
     }
 
     fn listed(s: &MemStore) -> Vec<String> {
-        let rel =
-            release::parse(&String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap());
+        let rel = release::parse_release(&s.data("dists/stable/Release").unwrap()).unwrap();
         let sum = rel
             .sums
             .iter()
             .find(|x| x.path == "main/binary-amd64/Packages")
             .unwrap();
         let data = s.data(&format!("dists/stable/{}", sum.by_hash())).unwrap();
-        assert_eq!(sha256_hex(&data), sum.sha256);
-        index::parse(&data)
+        assert_eq!(sha256_hex(&data), sum.sha256());
+        index::parse_packages(&data)
             .unwrap()
             .iter()
             .map(|e| format!("{}={}", e.package, e.version))
@@ -775,8 +866,7 @@ mod tests {
         let s = MemStore::default();
         go(&s, &opts(), &[deb("a", "1", "A1")]).unwrap();
         let seq = |k: &str| s.objects.lock().unwrap()[k].1;
-        let rel =
-            release::parse(&String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap());
+        let rel = release::parse_release(&s.data("dists/stable/Release").unwrap()).unwrap();
         let pool = seq("pool/main/a/a/a_1_amd64.deb");
         for sum in &rel.sums {
             let by_hash = seq(&format!("dists/stable/{}", sum.by_hash()));
@@ -784,6 +874,91 @@ mod tests {
             assert!(pool < by_hash && by_hash < canonical, "{sum:?}");
             assert!(canonical < seq("dists/stable/Release"));
         }
+    }
+
+    /// Turn the dist into what pushrepo 0.1 wrote: a Release with `MD5Sum`
+    /// and `SHA256` only, and the by-hash copies under SHA256.
+    fn make_old_style(s: &MemStore) {
+        let rel = release::parse_release(&s.data("dists/stable/Release").unwrap()).unwrap();
+        let mut text = String::from(
+            "Suite: stable\nCodename: stable\nDate: Thu, 01 Jan 1970 00:00:10 UTC\n\
+             Architectures: amd64\nComponents: main\nAcquire-By-Hash: yes\n",
+        );
+        for (name, i) in [("MD5Sum", 0), ("SHA256", 2)] {
+            let _ = writeln!(text, "{name}:");
+            for sum in &rel.sums {
+                let _ = writeln!(text, " {} {:>16} {}", sum.sums[i], sum.size, sum.path);
+            }
+        }
+        let mut objects = s.objects.lock().unwrap();
+        for sum in &rel.sums {
+            let new = format!("dists/stable/{}", sum.by_hash());
+            let (data, n) = objects.remove(&new).unwrap();
+            let dir = sum.path.rsplit_once('/').unwrap().0;
+            let old = format!("dists/stable/{dir}/by-hash/SHA256/{}", sum.sha256());
+            objects.insert(old, (data, n));
+        }
+        objects.insert("dists/stable/Release".into(), (text.into_bytes(), 999));
+    }
+
+    #[test]
+    fn an_old_release_with_by_hash_under_sha256_is_read_and_upgraded() {
+        let s = MemStore::default();
+        go(&s, &opts(), &[deb("a", "1", "A1")]).unwrap();
+        make_old_style(&s);
+        let old_keys: Vec<String> = s
+            .keys()
+            .into_iter()
+            .filter(|k| k.contains("/by-hash/SHA256/"))
+            .collect();
+        assert_eq!(old_keys.len(), 2);
+        // Nothing new: still nothing written, the old Release stays.
+        let before = s.write_count();
+        assert!(matches!(
+            go(&s, &opts(), &[deb("a", "1", "A1")]).unwrap(),
+            Outcome::Unchanged { .. }
+        ));
+        assert_eq!(s.write_count(), before);
+        // A package for another architecture: amd64's index is not
+        // rewritten, but listed again with all four hashes and a copy
+        // under by-hash/SHA512; the old copies stay for the grace period.
+        let mut all = deb("doc", "1", "D1");
+        all.entry.arch = "all".into();
+        go(&s, &opts(), &[all]).unwrap();
+        let text = String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap();
+        let rel = release::parse_release(text.as_bytes()).unwrap();
+        assert_eq!(rel.sums.len(), 4, "{text}");
+        for sum in &rel.sums {
+            assert!(sum.is_complete(), "{sum:?}");
+            assert!(sum.by_hash().contains("/by-hash/SHA512/"));
+            let copy = s.data(&format!("dists/stable/{}", sum.by_hash())).unwrap();
+            assert_eq!(release::IndexSum::of(sum.path.clone(), &copy), *sum);
+        }
+        assert_eq!(listed(&s), ["a=1"]);
+        let pending = Pending::parse(&s.data("dists/stable/pushrepo-pending").unwrap());
+        for k in &old_keys {
+            assert!(pending.0.contains_key(k), "{k} pending: {pending:?}");
+            assert!(s.data(k).is_some(), "{k} kept for the grace period");
+        }
+        // A new version merges into the upgraded index; with the grace
+        // over, the SHA256 copies go.
+        let mut o = opts();
+        o.grace = Duration::ZERO;
+        go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
+        assert_eq!(listed(&s), ["a=1", "a=2"]);
+        assert!(old_keys.iter().all(|k| s.data(k).is_none()));
+        assert!(!s.keys().iter().any(|k| k.contains("/by-hash/SHA256/")));
+    }
+
+    #[test]
+    fn an_old_release_index_of_the_target_arch_merges() {
+        let s = MemStore::default();
+        go(&s, &opts(), &[deb("a", "1", "A1")]).unwrap();
+        make_old_style(&s);
+        go(&s, &opts(), &[deb("a", "2", "A2")]).unwrap();
+        assert_eq!(listed(&s), ["a=1", "a=2"]);
+        let rel = release::parse_release(&s.data("dists/stable/Release").unwrap()).unwrap();
+        assert!(rel.sums.iter().all(release::IndexSum::is_complete));
     }
 
     #[test]
@@ -817,8 +992,7 @@ mod tests {
         assert!(s.data("pool/main/a/a/a_2_amd64.deb").is_none());
         assert!(s.data("pool/main/a/a/a_3_amd64.deb").is_some());
         assert!(old_by_hash.iter().all(|k| s.data(k).is_none()));
-        let rel =
-            release::parse(&String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap());
+        let rel = release::parse_release(&s.data("dists/stable/Release").unwrap()).unwrap();
         for sum in rel.sums {
             assert!(s.data(&format!("dists/stable/{}", sum.by_hash())).is_some());
         }
@@ -865,7 +1039,7 @@ mod tests {
         fn url(&self, key: &str) -> String {
             self.inner.url(key)
         }
-        fn get(&self, key: &str) -> Result<Option<crate::store::Object>> {
+        fn get(&self, key: &str) -> Result<Option<debpipe_repo::store::Object>> {
             self.inner.get(key)
         }
         fn head(&self, key: &str) -> Result<Option<String>> {
@@ -936,9 +1110,12 @@ mod tests {
         );
         assert_eq!(listed(&s), ["b=1", "base=1"]);
         let canonical = s.data("dists/stable/main/binary-amd64/Packages").unwrap();
-        let rel =
-            release::parse(&String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap());
-        assert!(rel.sums.iter().any(|x| x.sha256 == sha256_hex(&canonical)));
+        let rel = release::parse_release(&s.data("dists/stable/Release").unwrap()).unwrap();
+        assert!(
+            rel.sums
+                .iter()
+                .any(|x| x.sha256() == sha256_hex(&canonical))
+        );
     }
 
     #[test]
@@ -971,7 +1148,8 @@ mod tests {
         go(&s, &opts(), &[all]).unwrap();
         let text = String::from_utf8(s.data("dists/stable/Release").unwrap()).unwrap();
         assert!(text.contains("Architectures: all amd64\n"), "{text}");
-        let paths: Vec<String> = release::parse(&text)
+        let paths: Vec<String> = release::parse_release(text.as_bytes())
+            .unwrap()
             .sums
             .into_iter()
             .map(|x| x.path)

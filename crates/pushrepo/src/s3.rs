@@ -13,8 +13,8 @@ use object_store::{
     PutPayload, RetryConfig, UpdateVersion,
 };
 
-use crate::store::{Object, Put, Store, Written};
 use crate::{Error, Result};
+use debpipe_repo::store::{Object, Put, Store, Written};
 
 /// A repository location: `s3://BUCKET[/PREFIX]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,10 @@ fn sha256(data: &[u8]) -> String {
     debpipe_core::hex::encode(&sha2::Sha256::digest(data))
 }
 
+fn sha512(data: &[u8]) -> String {
+    debpipe_core::hex::encode(&sha2::Sha512::digest(data))
+}
+
 /// A repository under its own prefix of a SeaweedFS bucket, and a scratch
 /// directory for .debs.
 struct Repo {
@@ -179,7 +183,9 @@ impl Drop for GpgHome {
 }
 
 /// Read the dist as apt does: InRelease (else Release), every index through
-/// its by-hash copy, every package's pool file; check every size and SHA256.
+/// its by-hash copy under SHA512 (the strongest of the four hashes every
+/// index must be listed with), every package's pool file; check every size,
+/// SHA512 and SHA256.
 /// Returns `package=version` of the packages listed, or what did not match.
 fn check(port: u16, prefix: &str, dist: &str) -> Result<Vec<String>, String> {
     let get = |key: &str| {
@@ -201,24 +207,38 @@ fn check(port: u16, prefix: &str, dist: &str) -> Result<Vec<String>, String> {
     if !release.contains("\nAcquire-By-Hash: yes\n") {
         return Err("Release without Acquire-By-Hash: yes".into());
     }
-    let mut in_sha = false;
-    let mut listed = Vec::new();
+    // path -> (size, sum per section)
+    let mut sums: BTreeMap<String, (String, BTreeMap<String, String>)> = BTreeMap::new();
+    let mut section = String::new();
     for line in release.lines() {
         if !line.starts_with(' ') {
-            in_sha = line == "SHA256:";
+            section = line.trim_end().to_string();
             continue;
         }
-        if !in_sha {
+        if !["MD5Sum:", "SHA1:", "SHA256:", "SHA512:"].contains(&section.as_str()) {
             continue;
         }
         let w: Vec<&str> = line.split_whitespace().collect();
         let [sum, size, path] = w[..] else {
-            return Err(format!("bad SHA256 line {line:?}"));
+            return Err(format!("bad {section} line {line:?}"));
         };
+        let e = sums.entry(path.to_string()).or_default();
+        e.0 = size.to_string();
+        e.1.insert(section.clone(), sum.to_string());
+    }
+    let mut listed = Vec::new();
+    for (path, (size, by)) in &sums {
+        if by.len() != 4 {
+            return Err(format!("{path} listed under {:?} only", by.keys()));
+        }
         let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-        let key = format!("{base}/{dir}/by-hash/SHA256/{sum}");
+        let key = format!("{base}/{dir}/by-hash/SHA512/{}", by["SHA512:"]);
         let (code, data) = get(&key)?;
-        if code != 200 || sha256(&data) != sum || data.len().to_string() != size {
+        if code != 200
+            || sha512(&data) != by["SHA512:"]
+            || sha256(&data) != by["SHA256:"]
+            || data.len().to_string() != *size
+        {
             return Err(format!(
                 "{key}: HTTP {code}, {} bytes, SHA256 {}; Release says {size} bytes",
                 data.len(),
@@ -484,11 +504,11 @@ fn keep_2_prunes_the_index_now_and_the_pool_after_grace() {
     let by_hash_of = |repo: &Repo| -> Vec<String> {
         let (_, r) = repo.get("dists/stable/Release");
         let r = String::from_utf8_lossy(&r).into_owned();
-        let sha = r.split("SHA256:\n").nth(1).unwrap().to_string();
+        let sha = r.split("SHA512:\n").nth(1).unwrap().to_string();
         sha.lines()
             .map(|l| {
                 let w: Vec<&str> = l.split_whitespace().collect();
-                format!("dists/stable/main/binary-amd64/by-hash/SHA256/{}", w[0])
+                format!("dists/stable/main/binary-amd64/by-hash/SHA512/{}", w[0])
             })
             .collect()
     };
@@ -770,7 +790,7 @@ fn apt_reads_the_signed_repository_over_http_by_hash() {
     assert!(!text.contains("W:") && !text.contains("E:"), "{text}");
     assert!(text.contains("/dists/stable/InRelease"), "{text}");
     assert!(
-        text.contains("/main/binary-amd64/by-hash/SHA256/"),
+        text.contains("/main/binary-amd64/by-hash/SHA512/"),
         "apt fetched by hash: {text}"
     );
     let out = apt(&d, &["download", "hello", "world"]);

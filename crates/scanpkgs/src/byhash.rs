@@ -1,24 +1,19 @@
-//! by-hash copies of the indexes, for apt's `Acquire-By-Hash: yes` (dists
-//! layout only): each index is also stored as
-//! `<index dir>/by-hash/SHA512/<its SHA-512>`, SHA-512 being the strongest
-//! hash the Release lists and so the one apt asks for. A client that read a
-//! Release then fetches exactly the indexes it names, even when a newer
-//! publication replaced the canonical files meanwhile, so it never sees a
-//! "Hash Sum mismatch". The copies are written before the canonical files and
-//! the Release; those of the previous Release are kept (one old generation,
-//! as aptly does), older ones removed.
+//! by-hash copies of the indexes in a local repository (dists layout only;
+//! what they are and where they go: [`debpipe_repo::byhash`]). The copies
+//! are written before the canonical files and the Release; those of the
+//! previous Release are kept (one old generation, as aptly does), older
+//! ones removed.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::dists::INDEX_NAMES;
-use crate::release::IndexSum;
 use crate::repo::OurIndex;
 use crate::{Error, Result};
+use debpipe_repo::release::IndexSum;
 
-/// The directory of the copies, relative to an index directory.
-pub const DIR: &str = "by-hash/SHA512";
+pub use debpipe_repo::byhash::DIR;
 
 /// The SHA-512 (hex) the Release `sums` give our index `name` in the index
 /// directory `rel_index` (relative to the Release's directory).

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
-use crate::deb::{DebInfo, hex};
+use debpipe_core::hex::encode as hex;
+use debpipe_repo::deb::DebInfo;
 
 const MAGIC: &[u8] = b"scanpkgs-cache 1\n";
 

@@ -1,9 +1,9 @@
 //! The dists layout: which index directories a Release covers, and their checksums.
 
-use crate::release::IndexSum;
 use crate::repo::{OurIndex, RepoOptions, read_if_exists, xz};
 use crate::{Error, Result};
 use debpipe_core::io::gzip9n;
+use debpipe_repo::release::IndexSum;
 use std::fs;
 use std::path::Path;
 

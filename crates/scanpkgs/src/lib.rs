@@ -17,38 +17,36 @@
 //! version and architecture are reported (exit 1); directories are walked
 //! in sorted order, so which of two equal versions wins is deterministic.
 //!
-//! The modules: [`deb`] (reading a .deb's control member and hashes),
-//! [`control`] (its fields), [`walk`] (finding the files), [`read`] (reading
-//! them in parallel), [`scan`] (the Packages index), [`overrides`] (override
-//! files), [`cache`] (what an unchanged file need not
-//! be read again for), [`repo`] (publishing in order, with the "nothing
-//! changed" decision), [`release`] (Release rendering and reading back),
-//! [`dists`] (the index directories a Release covers) and [`gpg`] (signing).
+//! The modules: [`walk`] (finding the files), [`read`] (reading them in
+//! parallel), [`scan`] (the Packages index), [`overrides`] (reading and
+//! applying override files), [`cache`] (the cache format: what an
+//! unchanged file need not be read again for), [`cache_file`] (which cache
+//! file a run uses, loading, saving, and removing the old in-repository
+//! one), [`lock`] (two runs on one repository take turns), [`repo`]
+//! (publishing in order, with the "nothing changed" decision), [`dists`]
+//! (the index directories a Release covers) and [`byhash`] (the copies in
+//! a local repository). The formats (.deb control, stanzas, Release,
+//! by-hash naming, signing) are debpipe-repo's, shared with pushrepo.
 
 pub mod byhash;
 pub mod cache;
-pub mod control;
-pub mod deb;
+pub mod cache_file;
 pub mod dists;
-pub mod gpg;
+pub mod lock;
 pub mod overrides;
 pub mod read;
-pub mod release;
 pub mod repo;
 pub mod scan;
 pub mod walk;
 
-use std::ffi::OsString;
-use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use debpipe_core::error::{Status, status};
 pub use debpipe_core::{Error, Result};
 
-use crate::cache::Cache;
-use crate::release::ReleaseFields;
 use crate::repo::RepoOptions;
 use crate::scan::{Hashes, ScanOptions};
+use debpipe_repo::release::ReleaseFields;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -71,7 +69,8 @@ stderr; the others are still indexed) or on any other error, 2 on bad usage.";
     about,
     after_help = AFTER_HELP,
     disable_help_flag = true,
-    max_term_width = 100
+    max_term_width = 100,
+    group = clap::ArgGroup::new("publish").multiple(false)
 )]
 #[allow(clippy::struct_excessive_bools)]
 pub struct Cli {
@@ -109,15 +108,23 @@ pub struct Cli {
     pub medium: Option<String>,
 
     /// Publish into repository root DIR instead of printing: Packages, Packages.gz, Release
-    /// (`-o`/`--output` still work for one release: `-o` is a file in the other tools)
     #[arg(
         long = "out-dir",
         value_name = "DIR",
         help_heading = "Repository",
-        alias = "output",
-        short_alias = 'o'
+        group = "publish"
     )]
     pub output: Option<PathBuf>,
+    /// The old spelling of `--out-dir` (`-o` is a FILE in the other
+    /// tools): warns, and goes away in 0.2.0.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        hide = true,
+        group = "publish"
+    )]
+    pub output_old: Option<PathBuf>,
     /// Use the dists/SUITE/COMPONENT/binary-ARCH/ layout (needs --arch)
     #[arg(
         long,
@@ -178,9 +185,10 @@ pub struct Cli {
     pub gpg_homedir: Option<PathBuf>,
     #[arg(
         long,
-        value_name = "FILE",
+        value_name = "DIR",
         help_heading = "Repository",
-        help = "Cache file (default with --out-dir: one per repository in $DEBPIPE_CACHE/scanpkgs/)"
+        help = "Keep the cache in DIR, one file per repository (default with --out-dir: \
+                $DEBPIPE_CACHE/scanpkgs/)"
     )]
     pub cache: Option<PathBuf>,
     /// Read every file, and write no cache
@@ -200,208 +208,6 @@ pub struct Cli {
     pub help: Option<bool>,
 }
 
-/// Read an override file, decompressing by extension.
-fn read_override(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut out = Vec::new();
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let res = match ext {
-        "gz" => {
-            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
-        }
-        "xz" => std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(&raw[..]), &mut out),
-        "zst" => zstd::stream::read::Decoder::new(&raw[..])
-            .and_then(|mut d| std::io::Read::read_to_end(&mut d, &mut out)),
-        _ => return Ok(raw),
-    };
-    res.map_err(|e| Error::io(path, e))?;
-    Ok(out)
-}
-
-/// Lock the repository at `out` for this run (`flock` on the directory
-/// itself: no lock file is left in it), waiting for another run that holds
-/// it and saying so on `stderr`. Without it, two runs that scan while the
-/// other publishes could each write an index that lacks the other's new
-/// package.
-pub fn lock_repo(out: &Path, stderr: &mut impl std::io::Write) -> Result<Option<std::fs::File>> {
-    const EBADF: i32 = 9;
-    const ENOLCK: i32 = 37;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let dir = std::fs::File::open(out).map_err(|e| Error::io(out, e))?;
-    let e = match dir.try_lock() {
-        Ok(()) => return Ok(Some(dir)),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            status(
-                stderr,
-                "scanpkgs",
-                Status::Info,
-                format_args!(
-                    "{}: another scanpkgs run is publishing this repository; waiting",
-                    out.display()
-                ),
-            );
-            let _ = stderr.flush();
-            match dir.lock() {
-                Ok(()) => return Ok(Some(dir)),
-                Err(e) => e,
-            }
-        }
-        Err(std::fs::TryLockError::Error(e)) => e,
-    };
-    // Where the file system cannot lock (NFS turns flock into POSIX locks,
-    // which a read-only descriptor cannot take: EBADF, or ENOLCK without a
-    // lock daemon), run unlocked, as dpkg-scanpackages always does.
-    if e.kind() == std::io::ErrorKind::Unsupported
-        || matches!(e.raw_os_error(), Some(EBADF | ENOLCK))
-    {
-        status(
-            stderr,
-            "scanpkgs",
-            Status::Warning,
-            format_args!(
-                "{}: cannot lock ({e}); running without the lock",
-                out.display()
-            ),
-        );
-        return Ok(None);
-    }
-    Err(Error::io(out, e))
-}
-
-/// The cache file of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheFile {
-    /// Its path.
-    pub path: PathBuf,
-    /// Named with `--cache`: failing to write it is an error. The default
-    /// one is a convenience: a failure is a warning.
-    pub named: bool,
-}
-
-/// The cache file to use, if any: `--cache`, else with `--out-dir` the
-/// repository's file in [`cache::default_dir`] (never inside the
-/// repository, which is served as it is), keyed by the canonical index
-/// directory. `repo.out` must exist ([`lock_repo`] makes it). `var` reads
-/// the environment.
-pub fn cache_path(
-    cli: &Cli,
-    repo: Option<&RepoOptions>,
-    var: impl Fn(&str) -> Option<OsString>,
-) -> Result<Option<CacheFile>> {
-    if cli.no_cache {
-        return Ok(None);
-    }
-    if let Some(path) = &cli.cache {
-        return Ok(Some(CacheFile {
-            path: path.clone(),
-            named: true,
-        }));
-    }
-    let (Some(repo), Some(dir)) = (repo, cache::default_dir(var)) else {
-        return Ok(None);
-    };
-    let out = std::fs::canonicalize(&repo.out).map_err(|e| Error::io(&repo.out, e))?;
-    let index_dir = repo.index_dir();
-    let rest = index_dir.strip_prefix(&repo.out).unwrap_or(Path::new(""));
-    Ok(Some(CacheFile {
-        path: cache::file_for(&dir, &out.join(rest)),
-        named: false,
-    }))
-}
-
-/// Remove the cache that earlier versions left beside `Packages` in
-/// `index_dir` (it would be served with the repository), unless it is the
-/// file `--cache` names. Says so on `stderr`; a failure is a warning.
-fn remove_legacy_cache(
-    index_dir: &Path,
-    in_use: Option<&CacheFile>,
-    stderr: &mut impl std::io::Write,
-) {
-    let old = index_dir.join(cache::LEGACY_NAME);
-    let Ok(m) = std::fs::symlink_metadata(&old) else {
-        return;
-    };
-    if m.is_dir() {
-        return;
-    }
-    let same = |c: &CacheFile| {
-        std::fs::symlink_metadata(&c.path).is_ok_and(|n| n.dev() == m.dev() && n.ino() == m.ino())
-    };
-    if in_use.is_some_and(same) {
-        return;
-    }
-    match std::fs::remove_file(&old) {
-        Ok(()) => status(
-            stderr,
-            "scanpkgs",
-            Status::Info,
-            format_args!(
-                "removed {}: the cache is no longer kept in the repository",
-                old.display()
-            ),
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => status(
-            stderr,
-            "scanpkgs",
-            Status::Warning,
-            format_args!("{}: {e}; it is a stale cache, remove it", old.display()),
-        ),
-    }
-}
-
-/// Write the cache: a named one must be written; the default one (its
-/// directory made first) is written when possible.
-fn save_cache(file: &CacheFile, cache: &Cache, stderr: &mut impl std::io::Write) -> Result<()> {
-    let write = || {
-        if !file.named
-            && let Some(dir) = file.path.parent()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        debpipe_core::io::write_atomic(&file.path, &cache.to_bytes(), 0o644)
-    };
-    match write() {
-        Err(e) if !file.named => {
-            status(
-                stderr,
-                "scanpkgs",
-                Status::Warning,
-                format_args!("cache not saved ({e}); the next run reads every file"),
-            );
-            Ok(())
-        }
-        r => r,
-    }
-}
-
-fn load_cache(path: Option<&Path>, stderr: &mut impl std::io::Write) -> Cache {
-    let Some(path) = path else {
-        return Cache::default();
-    };
-    match std::fs::read(path) {
-        Ok(bytes) => Cache::from_bytes(&bytes).unwrap_or_else(|why| {
-            status(
-                stderr,
-                "scanpkgs",
-                Status::Warning,
-                format_args!("{}: {why}; rebuilding the cache", path.display()),
-            );
-            Cache::default()
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Cache::default(),
-        Err(e) => {
-            status(
-                stderr,
-                "scanpkgs",
-                Status::Warning,
-                format_args!("{}: {e}; rebuilding the cache", path.display()),
-            );
-            Cache::default()
-        }
-    }
-}
-
 /// Turn the command line into scan and repository options.
 pub fn options(cli: &Cli) -> Result<(ScanOptions, Option<RepoOptions>)> {
     let hashes = match &cli.hash {
@@ -418,7 +224,7 @@ pub fn options(cli: &Cli) -> Result<(ScanOptions, Option<RepoOptions>)> {
         path_prefix: cli.path_prefix.clone().unwrap_or_default().into_bytes(),
         jobs: cli.jobs,
     };
-    let repo = match &cli.output {
+    let repo = match cli.output.as_ref().or(cli.output_old.as_ref()) {
         None => None,
         Some(out) => {
             if cli.dist.is_some() && scan.arch.is_none() {
@@ -464,26 +270,52 @@ pub fn options(cli: &Cli) -> Result<(ScanOptions, Option<RepoOptions>)> {
     Ok((scan, repo))
 }
 
+/// The old spellings used on this command line, as one warning line each
+/// (each names the new form and the release that drops the old one).
+pub fn deprecations(cli: &Cli) -> Vec<String> {
+    let mut out = Vec::new();
+    if cli.output_old.is_some() {
+        out.push(
+            "-o/--output DIR is deprecated (-o is a FILE in the other tools): \
+             use --out-dir DIR; the old spelling goes away in 0.2.0"
+                .to_string(),
+        );
+    }
+    if let Some(c) = &cli.cache
+        && cache_file::is_legacy_file(c)
+    {
+        out.push(format!(
+            "--cache {}: a cache FILE is deprecated: give the directory to keep it in \
+             (--cache DIR); a FILE goes away in 0.2.0",
+            c.display()
+        ));
+    }
+    out
+}
+
 /// Run scanpkgs.
 pub fn run(cli: &Cli) -> Result<()> {
     let (scan_opts, repo) = options(cli)?;
     let override_text = cli
         .override_file
         .as_deref()
-        .map(read_override)
+        .map(overrides::read)
         .transpose()?;
     let extra_text = cli
         .extra_override
         .as_deref()
-        .map(read_override)
+        .map(overrides::read)
         .transpose()?;
     let mut stderr = std::io::stderr().lock();
+    for d in deprecations(cli) {
+        status(&mut stderr, "scanpkgs", Status::Warning, d);
+    }
     // Held until the index, Release and cache are written.
     let _lock = repo
         .as_ref()
-        .map(|r| lock_repo(&r.out, &mut stderr))
+        .map(|r| lock::lock_repo(&r.out, &mut stderr))
         .transpose()?;
-    let cache_file = cache_path(cli, repo.as_ref(), |k| std::env::var_os(k))?;
+    let cache_file = cache_file::cache_path(cli, repo.as_ref(), |k| std::env::var_os(k))?;
     if repo.is_some() && !cli.no_cache && cache_file.is_none() {
         status(
             &mut stderr,
@@ -494,7 +326,7 @@ pub fn run(cli: &Cli) -> Result<()> {
             ),
         );
     }
-    let old_cache = load_cache(cache_file.as_ref().map(|c| c.path.as_path()), &mut stderr);
+    let old_cache = cache_file::load(cache_file.as_ref().map(|c| c.path.as_path()), &mut stderr);
 
     let result = scan::scan(
         &cli.dir,
@@ -515,7 +347,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         None => debpipe_core::io::write_stdout(&result.packages)?,
         Some(r) => {
             repo::publish(r, &result.packages)?;
-            remove_legacy_cache(&r.index_dir(), cache_file.as_ref(), &mut stderr);
+            cache_file::remove_legacy_cache(&r.index_dir(), cache_file.as_ref(), &mut stderr);
         }
     }
     status(
@@ -527,7 +359,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     if let Some(file) = &cache_file
         && (result.read > 0 || result.cache.len() != old_cache.len())
     {
-        save_cache(file, &result.cache, &mut stderr)?;
+        cache_file::save(file, &result.cache, &mut stderr)?;
     }
     if result.skipped > 0 || result.conflicts > 0 {
         let mut why = Vec::new();
@@ -570,7 +402,10 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.multiversion);
-        assert_eq!(cli.override_file.as_deref(), Some(Path::new("ovr")));
+        assert_eq!(
+            cli.override_file.as_deref(),
+            Some(std::path::Path::new("ovr"))
+        );
         let (scan, repo) = options(&cli).unwrap();
         assert!(repo.is_none());
         assert_eq!(scan.path_prefix, b"pfx/");
@@ -579,51 +414,10 @@ mod tests {
 
     #[test]
     fn dist_without_arch_is_usage_error() {
-        let cli = Cli::try_parse_from(["scanpkgs", "-o", "r", "--dist", "stable", "pool"]).unwrap();
+        let cli = Cli::try_parse_from(["scanpkgs", "--out-dir", "r", "--dist", "stable", "pool"])
+            .unwrap();
         assert_eq!(options(&cli).unwrap_err().exit_code(), 2);
         let cli = Cli::try_parse_from(["scanpkgs", "-h", "sha512", "pool"]).unwrap();
         assert_eq!(options(&cli).unwrap_err().exit_code(), 2);
-    }
-
-    #[test]
-    fn cache_defaults_outside_the_repository() {
-        let tmp = tempfile::tempdir().unwrap();
-        let repo_dir = tmp.path().join("r");
-        std::fs::create_dir(&repo_dir).unwrap();
-        let r = repo_dir.to_str().unwrap();
-        let cli = Cli::try_parse_from(["scanpkgs", "-o", r, "--dist", "s", "-a", "amd64", "pool"])
-            .unwrap();
-        let (_, repo) = options(&cli).unwrap();
-        let env = |k: &str| (k == "DEBPIPE_CACHE").then(|| OsString::from("/c"));
-        let file = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();
-        assert!(!file.named);
-        // Keyed by the canonical index directory: a symlink to the
-        // repository has the same cache.
-        let index = repo_dir
-            .canonicalize()
-            .unwrap()
-            .join("dists/s/main/binary-amd64");
-        assert_eq!(file.path, cache::file_for(Path::new("/c/scanpkgs"), &index));
-        let link = tmp.path().join("link");
-        std::os::unix::fs::symlink(&repo_dir, &link).unwrap();
-        let l = link.to_str().unwrap();
-        let cli = Cli::try_parse_from(["scanpkgs", "-o", l, "--dist", "s", "-a", "amd64", "pool"])
-            .unwrap();
-        let (_, repo) = options(&cli).unwrap();
-        assert_eq!(cache_path(&cli, repo.as_ref(), env).unwrap(), Some(file));
-
-        // --cache is used as given; --no-cache and no --out-dir mean none.
-        let cli = Cli::try_parse_from(["scanpkgs", "-o", r, "--cache", "f", "pool"]).unwrap();
-        let (_, repo) = options(&cli).unwrap();
-        let named = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();
-        assert_eq!((named.path, named.named), (PathBuf::from("f"), true));
-        for args in [
-            &["scanpkgs", "-o", r, "--no-cache", "pool"][..],
-            &["scanpkgs", "pool"],
-        ] {
-            let cli = Cli::try_parse_from(args).unwrap();
-            let (_, repo) = options(&cli).unwrap();
-            assert_eq!(cache_path(&cli, repo.as_ref(), env).unwrap(), None);
-        }
     }
 }

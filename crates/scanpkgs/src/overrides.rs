@@ -1,8 +1,31 @@
-//! Override files: the maintainer's and the section/priority overrides, and the extra overrides, as dpkg-scanpackages applies them.
+//! Override files: reading them (plain, or .gz, .xz, .zst by extension),
+//! and the maintainer's and the section/priority overrides, and the extra
+//! overrides, as dpkg-scanpackages applies them.
 
-use crate::control::{self};
+use std::path::Path;
+
 use crate::scan::Entry;
+use crate::{Error, Result};
+use debpipe_repo::stanza as control;
 use std::collections::{BTreeMap, HashSet};
+
+/// Read an override file, decompressing by extension.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let res = match ext {
+        "gz" => {
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
+        }
+        "xz" => std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(&raw[..]), &mut out),
+        "zst" => zstd::stream::read::Decoder::new(&raw[..])
+            .and_then(|mut d| std::io::Read::read_to_end(&mut d, &mut out)),
+        _ => return Ok(raw),
+    };
+    res.map_err(|e| Error::io(path, e))?;
+    Ok(out)
+}
 
 /// Split like Perl's `split /\s+/, $line, limit`: a leading empty field is
 /// kept, the last field takes the rest of the line.

@@ -1,8 +1,8 @@
 //! Reading the .debs in parallel, each once, with buffers reused per thread.
 
 use crate::cache::{Cache, Key};
-use crate::deb::{self, Buffers, DebInfo};
 use crate::scan::Found;
+use debpipe_repo::deb::{self, Buffers, DebInfo};
 use std::fs;
 use std::path::Path;
 use std::sync::Mutex;

@@ -21,8 +21,8 @@ use crate::{Error, Result};
 
 use crate::byhash;
 use crate::dists::{dists_sums, our_indices};
-use crate::gpg::gpg;
-use crate::release::{IndexSum, ReleaseFields, parse_release_sums, render_release, split_date};
+use debpipe_repo::gpg::{Signed, Signer};
+use debpipe_repo::release::{IndexSum, ReleaseFields, parse_release, render_release, split_date};
 
 /// Where and how to publish.
 #[derive(Debug, Clone, Default)]
@@ -123,10 +123,14 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
     let release_path = release_dir.join("Release");
     let old_release =
         read_if_exists(&release_path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
-    let old_sums = old_release
-        .as_deref()
-        .map(parse_release_sums)
-        .unwrap_or_default();
+    let old_sums = match &old_release {
+        Some(text) => {
+            parse_release(text.as_bytes())
+                .map_err(|e| Error::file(&release_path, e))?
+                .sums
+        }
+        None => Vec::new(),
+    };
 
     // Every index the Release covers, with paths relative to its directory.
     let rel_index = index_dir
@@ -172,22 +176,13 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
     let when = old_date.map_or(opts.now, |d| d.max(opts.now));
     let release = render_release(&fields, &date::format(when), &sums);
     let signatures = match &opts.sign_key {
-        Some(key) => Some((
-            gpg(
-                opts,
-                key,
-                &["--armor", "--detach-sign"],
-                release.as_bytes(),
-                &release_dir.join("Release.gpg"),
-            )?,
-            gpg(
-                opts,
-                key,
-                &["--clearsign"],
-                release.as_bytes(),
-                &release_dir.join("InRelease"),
-            )?,
-        )),
+        Some(key) => Some(
+            Signer {
+                key: key.clone(),
+                homedir: opts.gpg_homedir.clone(),
+            }
+            .sign_release(release.as_bytes(), &release_dir)?,
+        ),
         None => None,
     };
 
@@ -240,7 +235,7 @@ fn write_in_order(
     release_dir: &Path,
     ours: &[OurIndex<'_>],
     release: &str,
-    signatures: Option<(Vec<u8>, Vec<u8>)>,
+    signatures: Option<Signed>,
     stale_xz: bool,
 ) -> Result<Vec<PathBuf>> {
     let mut wrote = Vec::new();
@@ -256,7 +251,7 @@ fn write_in_order(
     debpipe_core::io::write_atomic(&release_path, release.as_bytes(), 0o644)?;
     wrote.push(release_path);
     match signatures {
-        Some((detached, inline)) => {
+        Some(Signed { detached, inline }) => {
             for (name, data) in [("Release.gpg", detached), ("InRelease", inline)] {
                 let p = release_dir.join(name);
                 debpipe_core::io::write_atomic(&p, &data, 0o644)?;
@@ -293,7 +288,7 @@ mod tests {
             r,
             "Origin: O\nSuite: stable\nDate: Thu, 01 Jan 1970 00:00:00 UTC\nArchitectures: amd64\nMD5Sum:\n d41d8cd98f00b204e9800998ecf8427e                0 Packages\nSHA1:\n da39a3ee5e6b4b0d3255bfef95601890afd80709                0 Packages\nSHA256:\n e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855                0 Packages\nSHA512:\n cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e                0 Packages\n"
         );
-        assert_eq!(parse_release_sums(&r), files);
+        assert_eq!(parse_release(r.as_bytes()).unwrap().sums, files);
         let (body, when) = split_date(&r);
         assert_eq!(when, Some(0));
         assert!(!body.contains("Date"));
@@ -364,7 +359,7 @@ mod tests {
             publish(&opts, pkgs.as_bytes()).unwrap();
             let rel = fs::read_to_string(dir.path().join("dists/trixie/Release")).unwrap();
             assert!(rel.contains("\nAcquire-By-Hash: yes\n"), "{rel}");
-            let sums = parse_release_sums(&rel);
+            let sums = parse_release(rel.as_bytes()).unwrap().sums;
             let this: Vec<String> = sums
                 .iter()
                 .filter(|s| s.path.starts_with("main/binary-amd64/"))

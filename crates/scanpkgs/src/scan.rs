@@ -7,9 +7,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::cache::Cache;
-use crate::control::Stanza;
-use crate::deb::{self, DebInfo};
+use debpipe_core::hex::encode as hex;
 use debpipe_core::version;
+use debpipe_repo::deb::DebInfo;
+use debpipe_repo::stanza::Stanza;
 
 use crate::overrides::{apply_extra_override, apply_override};
 use crate::read::read_all;
@@ -202,13 +203,13 @@ impl Index {
         }
         st.set(b"Filename", filename.clone());
         if opts.hashes.md5 {
-            st.set(b"MD5sum", deb::hex(&info.md5));
+            st.set(b"MD5sum", hex(&info.md5));
         }
         if opts.hashes.sha1 {
-            st.set(b"SHA1", deb::hex(&info.sha1));
+            st.set(b"SHA1", hex(&info.sha1));
         }
         if opts.hashes.sha256 {
-            st.set(b"SHA256", deb::hex(&info.sha256));
+            st.set(b"SHA256", hex(&info.sha256));
         }
         st.set(b"Size", info.size.to_string());
         if let Some(m) = &opts.medium {

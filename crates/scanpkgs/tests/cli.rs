@@ -405,7 +405,7 @@ fn release_hashes_match_the_files_flat_and_dists() {
 
     scanpkgs(dir.path())
         .args([
-            "-o",
+            "--out-dir",
             ".",
             "--dist",
             "stable",
@@ -419,7 +419,7 @@ fn release_hashes_match_the_files_flat_and_dists() {
         .success();
     scanpkgs(dir.path())
         .args([
-            "-o",
+            "--out-dir",
             ".",
             "--dist",
             "stable",
@@ -488,7 +488,7 @@ fn check_release(dir: &Path, want: &[&str]) {
     }
 }
 
-use scanpkgs::deb::hex;
+use debpipe_core::hex::encode as hex;
 
 /// A child process killed and reaped when dropped, even on a failed assert.
 struct KillOnDrop(Child);
@@ -678,7 +678,7 @@ fn apt_updates_and_installs_from_signed_flat_and_dists_repos() {
     let home_s = home.to_str().unwrap();
     scanpkgs(&flat)
         .args([
-            "-o",
+            "--out-dir",
             ".",
             "--sign-key",
             &fpr,
@@ -692,7 +692,7 @@ fn apt_updates_and_installs_from_signed_flat_and_dists_repos() {
         .success();
     scanpkgs(&dists)
         .args([
-            "-o",
+            "--out-dir",
             ".",
             "--dist",
             "stable",
@@ -788,7 +788,7 @@ fn bad_files_are_named_skipped_and_exit_1() {
 
     // With --out-dir the index is still published, nothing half-written.
     scanpkgs(dir.path())
-        .args(["-o", ".", "pool"])
+        .args(["--out-dir", ".", "pool"])
         .assert()
         .code(1);
     assert_eq!(fs::read(dir.path().join("Packages")).unwrap(), good);
@@ -850,7 +850,7 @@ fn cache_rereads_a_file_replaced_within_the_same_second() {
         cmd
     };
     scanpkgs(dir.path())
-        .args(["-o", ".", "pool"])
+        .args(["--out-dir", ".", "pool"])
         .assert()
         .success();
     let mtime = fs::metadata(&target).unwrap().modified().unwrap();
@@ -868,7 +868,7 @@ fn cache_rereads_a_file_replaced_within_the_same_second() {
         .set_modified(mtime)
         .unwrap();
     scanpkgs(dir.path())
-        .args(["-o", ".", "pool"])
+        .args(["--out-dir", ".", "pool"])
         .assert()
         .success();
     let packages = fs::read(dir.path().join("Packages")).unwrap();
@@ -882,7 +882,7 @@ fn cache_rereads_a_file_replaced_within_the_same_second() {
     bytes[n / 2] ^= 0xff;
     fs::write(&cache, &bytes).unwrap();
     let out = scanpkgs(dir.path())
-        .args(["-o", ".", "pool"])
+        .args(["--out-dir", ".", "pool"])
         .assert()
         .success();
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
@@ -960,7 +960,7 @@ fn regression_13_cache_is_never_inside_the_served_tree() {
 fn unchanged_repository_is_not_rewritten_and_date_never_goes_back() {
     let dir = pool();
     scanpkgs(dir.path())
-        .args(["-o", ".", "pool"])
+        .args(["--out-dir", ".", "pool"])
         .env("SOURCE_DATE_EPOCH", "2000000000")
         .assert()
         .success();
@@ -974,7 +974,7 @@ fn unchanged_repository_is_not_rewritten_and_date_never_goes_back() {
         .modified()
         .unwrap();
     scanpkgs(dir.path())
-        .args(["-o", ".", "pool"])
+        .args(["--out-dir", ".", "pool"])
         .assert()
         .success();
     assert_eq!(
@@ -991,7 +991,7 @@ fn unchanged_repository_is_not_rewritten_and_date_never_goes_back() {
     )
     .unwrap();
     scanpkgs(dir.path())
-        .args(["-o", ".", "pool"])
+        .args(["--out-dir", ".", "pool"])
         .env("SOURCE_DATE_EPOCH", "1000000000")
         .assert()
         .success();
@@ -1013,7 +1013,7 @@ fn second_run_waits_for_the_repository_lock() {
     let lock = fs::File::open(dir.path()).unwrap();
     lock.lock().unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin!("scanpkgs"))
-        .args(["-o", ".", "pool"])
+        .args(["--out-dir", ".", "pool"])
         .current_dir(dir.path())
         .env("DEBPIPE_CACHE", scratch_cache())
         .stdout(Stdio::null())
@@ -1050,7 +1050,7 @@ fn failed_signing_writes_nothing() {
     fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
     let a = scanpkgs(dir.path())
         .args([
-            "-o",
+            "--out-dir",
             ".",
             "--sign-key",
             "nobody@example.invalid",
@@ -1095,7 +1095,7 @@ fn missing_directory_exits_1_and_unknown_flag_exits_2() {
         .assert()
         .code(2);
     scanpkgs(dir.path())
-        .args(["-o", "out", "--dist", "stable", "."])
+        .args(["--out-dir", "out", "--dist", "stable", "."])
         .assert()
         .code(2);
     assert!(listing(dir.path()).is_empty());
@@ -1131,7 +1131,8 @@ fn dash_dash_version_prints_version() {
 }
 
 /// `-o` is a file in the other tools, so the repository directory is
-/// `--out-dir`; `-o` and `--output` still work for one release.
+/// `--out-dir`; `-o` and `--output` still work until 0.2.0, with one
+/// warning line naming the new form.
 #[test]
 fn out_dir_and_its_old_spellings_publish_the_same_index() {
     let mut indexes = Vec::new();
@@ -1148,6 +1149,19 @@ fn out_dir_and_its_old_spellings_publish_the_same_index() {
             "{flag}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let err = String::from_utf8_lossy(&out.stderr);
+        let warned: Vec<&str> = err.lines().filter(|l| l.contains("deprecated")).collect();
+        if flag == "--out-dir" {
+            assert!(warned.is_empty(), "{err}");
+        } else {
+            assert_eq!(warned.len(), 1, "{err}");
+            assert!(
+                warned[0].starts_with("scanpkgs: warning: ")
+                    && warned[0].contains("use --out-dir DIR")
+                    && warned[0].contains("0.2.0"),
+                "{err}"
+            );
+        }
         indexes.push(std::fs::read(dir.path().join("Packages")).unwrap());
     }
     assert!(indexes.windows(2).all(|w| w[0] == w[1]));

@@ -1,9 +1,12 @@
-//! The object store pushrepo publishes into, as a small synchronous trait:
-//! keys are relative to the repository (`dists/...`, `pool/...`), and every
-//! write says what it expects to find ([`Put`]), which is what makes the
-//! lock and the final `InRelease` write safe.
+//! The store a repository lives in, as a small synchronous trait: keys are
+//! relative to the repository root (`dists/...`, `pool/...`), and every
+//! write says what it expects to find ([`Put`]), which is what makes
+//! pushrepo's lock and its final `InRelease` write safe. Repository
+//! features are written once against [`Store`].
 //!
-//! [`crate::s3`] implements it on S3; the unit tests use an in-memory store.
+//! The stores: [`dir::DirStore`] (a local directory, as scanpkgs
+//! publishes), [`mem::MemStore`] (memory, for tests), and pushrepo's S3
+//! bucket (`pushrepo::s3::S3Store`).
 
 use crate::Result;
 
@@ -59,9 +62,11 @@ pub trait Store: Sync {
     fn list(&self, prefix: &str) -> Result<Vec<String>>;
 }
 
-/// A store that keeps everything in memory, for unit tests: it honours
+pub mod dir;
+
+/// A store that keeps everything in memory, for tests: it honours
 /// conditions unless built with [`mem::MemStore::ignoring_conditions`].
-#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a poisoned lock is a test that already failed
 pub mod mem {
     use super::{Object, Put, Store, Written};
     use crate::Result;

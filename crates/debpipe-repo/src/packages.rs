@@ -1,12 +1,15 @@
-//! One `Packages` index as pushrepo holds it: the stanzas read from the
-//! remote, kept byte for byte, plus the new ones; merging, retention
-//! (`--keep`) and rendering in dpkg-scanpackages' order.
+//! One `Packages` index as a publisher holds it: the stanzas read from the
+//! store, kept byte for byte, plus new ones made from .debs; merging,
+//! retention (`--keep`), pool paths and rendering in dpkg-scanpackages'
+//! order. (scanpkgs renders a whole index from its scan with
+//! [`crate::stanza::Stanza::render`], in the same field order.)
 
 use std::cmp::Ordering;
 
+use crate::deb::DebInfo;
+use crate::stanza::Stanza;
+use debpipe_core::hex::encode as hex;
 use debpipe_core::version;
-use scanpkgs::control::Stanza;
-use scanpkgs::deb::{DebInfo, hex};
 
 /// One stanza and the fields pushrepo decides on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,9 +79,10 @@ impl Entry {
     }
 }
 
-/// Parse a Packages file into its stanzas. A stanza without Package,
-/// Version or Filename is an error (the index is not one we can merge).
-pub fn parse(text: &[u8]) -> Result<Vec<Entry>, String> {
+/// Parse a Packages file into its stanzas, each kept byte for byte (as
+/// UTF-8, invalid bytes replaced). A stanza without Package, Version or
+/// Filename is an error (the index is not one we can merge).
+pub fn parse_packages(text: &[u8]) -> Result<Vec<Entry>, String> {
     let text = String::from_utf8_lossy(text);
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -227,18 +231,22 @@ mod tests {
             "Package: {p}\nVersion: {v}\nArchitecture: amd64\nFilename: {}\nSHA256: {sha}\n",
             pool_key("main", p, v, "amd64")
         );
-        parse(text.as_bytes()).unwrap().remove(0)
+        parse_packages(text.as_bytes()).unwrap().remove(0)
     }
 
     #[test]
     fn parse_render_round_trips_bytes() {
         let text = b"Package: a\nVersion: 1\nArchitecture: all\nFilename: pool/a.deb\nDescription: x\n y\n .\n z\nSHA256: 00\n\nPackage: b\nVersion: 2\nFilename: pool/b.deb\n\n";
-        let entries = parse(text).unwrap();
+        let entries = parse_packages(text).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].arch, "all");
         assert_eq!(entries[0].sha256, "00");
         assert_eq!(render(&entries), text);
-        assert!(parse(b"Package: a\n\n").unwrap_err().contains("line 2"));
+        assert!(
+            parse_packages(b"Package: a\n\n")
+                .unwrap_err()
+                .contains("line 2")
+        );
     }
 
     #[test]

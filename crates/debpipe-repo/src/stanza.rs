@@ -1,4 +1,5 @@
-//! Control stanzas exactly as dpkg-scanpackages reads and writes them.
+//! deb822 stanzas exactly as dpkg-scanpackages reads and writes them: the
+//! control file of a .deb, and each stanza of a Packages index.
 //!
 //! `debpipe_core::deb822` keeps field-name case and field order and rejects
 //! a bare `Name` line, while dpkg's `Dpkg::Control::HashCore` (which
@@ -121,6 +122,12 @@ pub fn canonical_name(name: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Parse the first stanza of `bytes` as dpkg does ([`Stanza::parse`]): the
+/// entry point for fuzzing.
+pub fn parse_stanza(bytes: &[u8]) -> Result<Stanza, String> {
+    Stanza::parse(bytes)
 }
 
 /// One stanza: canonical field names and raw values. A value holds its

@@ -97,8 +97,43 @@ pub fn read_deb(file: &mut File, expected_len: u64, bufs: &mut Buffers) -> Resul
         Ok(v)
     };
 
-    let members = ar::members(size, &read_at)?;
-    let control_member = check_layout(&members, &read_at)?;
+    Ok(DebInfo {
+        control: control_of(size, &read_at)?,
+        size,
+        md5: md5.finalize().into(),
+        sha1: sha1.finalize().into(),
+        sha256: sha256.finalize().into(),
+    })
+}
+
+/// [`read_deb`] on a .deb in memory: its control file and hashes, or the
+/// reason it is not a usable .deb. The entry point for fuzzing the .deb
+/// reader (ar layout, control member in every compression).
+pub fn parse_deb(bytes: &[u8]) -> Result<DebInfo, String> {
+    let read_at = |offset: u64, len: u64| -> Result<Vec<u8>, String> {
+        let range = usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(offset.saturating_add(len)).ok())
+            .and_then(|(a, b)| bytes.get(a..b))
+            .ok_or("truncated")?;
+        Ok(range.to_vec())
+    };
+    Ok(DebInfo {
+        control: control_of(bytes.len() as u64, &read_at)?,
+        size: bytes.len() as u64,
+        md5: md5::Md5::digest(bytes).into(),
+        sha1: sha1::Sha1::digest(bytes).into(),
+        sha256: sha2::Sha256::digest(bytes).into(),
+    })
+}
+
+/// The control file of the .deb of `size` bytes that `read_at` reads.
+fn control_of(
+    size: u64,
+    read_at: &dyn Fn(u64, u64) -> Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, String> {
+    let members = ar::members(size, read_at)?;
+    let control_member = check_layout(&members, read_at)?;
     if control_member.size > MAX_CONTROL {
         return Err(format!(
             "{} is {} bytes, too large for a control member",
@@ -106,14 +141,7 @@ pub fn read_deb(file: &mut File, expected_len: u64, bufs: &mut Buffers) -> Resul
         ));
     }
     let raw = read_at(control_member.offset, control_member.size)?;
-    let control = control_from_tar(&control_member.name, &raw)?;
-    Ok(DebInfo {
-        control,
-        size,
-        md5: md5.finalize().into(),
-        sha1: sha1.finalize().into(),
-        sha256: sha256.finalize().into(),
-    })
+    control_from_tar(&control_member.name, &raw)
 }
 
 /// Check the member sequence of a binary package and return the control
@@ -269,6 +297,7 @@ mod tests {
             ("data.tar.xz", b""),
         ]);
         assert_eq!(read(&bytes).unwrap().control, b"Package: q\n");
+        assert_eq!(parse_deb(&bytes), read(&bytes));
     }
 
     #[test]

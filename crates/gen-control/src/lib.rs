@@ -1,7 +1,7 @@
 //! gen-control: app spec (+ facts from mkvenv) -> the package's control area
 //! (`DEBIAN/`): `control`, `conffiles` and the maintainer scripts.
 //!
-//! The maintainer scripts (`scripts/*.sh`, filled by `shell::fill`) do what
+//! The maintainer scripts (`scripts/*.sh`, filled by `shell::Template`) do what
 //! debhelper's snippets and the seed's postinst do, for both init systems:
 //! create the service user when it is not `www-data`, make the log and state
 //! directories and the secret key, byte-compile the venv and the app at
@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use debpipe_core::deb822::{Paragraph, fold_description};
-use debpipe_core::shell::{Var, fill, split_block};
+use debpipe_core::shell::{Block, Template, Var};
 use debpipe_core::{AppSpec, Error, Result, io, validate};
 
 /// Generate the package's control area.
@@ -343,7 +343,7 @@ pub fn render_area(spec: &AppSpec, control: String, staged: &Staged) -> Area {
 }
 
 /// The maintainer scripts, as shell files beside this crate (shellcheck reads
-/// them as they are); [`shell::fill`] writes the spec's values into them.
+/// them as they are); [`Template`] writes the spec's values into them.
 const POSTINST: &str = include_str!("../scripts/postinst.sh");
 const PRERM: &str = include_str!("../scripts/prerm.sh");
 const POSTRM: &str = include_str!("../scripts/postrm.sh");
@@ -357,19 +357,13 @@ fn custom_account(spec: &AppSpec) -> bool {
     spec.user != OLD_DEFAULT_USER || spec.group != OLD_DEFAULT_USER
 }
 
-/// Fill a script: its title, its variables, and the literal package name
-/// after `update-rc.d`, which lintian looks for (a package name needs no
-/// quoting).
-fn script(spec: &AppSpec, template: &str, vars: &[Var]) -> String {
-    fill(
-        template,
-        &format!("{} {}", spec.package, spec.version),
-        vars,
-    )
-    .replace(
-        "update-rc.d example-api ",
-        &format!("update-rc.d {} ", spec.package),
-    )
+/// A maintainer script's template, with its words filled: the package and
+/// version in its title, and the package's name after `update-rc.d`, which
+/// lintian looks for literally (a package name needs no quoting).
+fn script<'a>(spec: &'a AppSpec, name: &'a str, template: &'a str) -> Template<'a> {
+    Template::new(name, template)
+        .word("PACKAGE", spec.package.as_str())
+        .word("VERSION", spec.version.as_str())
 }
 
 fn set(name: &'static str, value: impl Into<String>) -> Var {
@@ -381,28 +375,14 @@ fn set(name: &'static str, value: impl Into<String>) -> Var {
 const NO_ACCOUNT: &str =
     "make_account() {\n    : # the service runs as www-data, which Debian's base system has\n}\n";
 
-/// A template with the block between `open` and `close` replaced by `body`.
-fn with_block(template: &str, open: &str, close: &str, body: &str) -> String {
-    let (before, _, after) = split_block(template, open, close);
-    format!("{before}{body}{after}")
-}
-
-/// postinst with its `# @account` block: the function that creates the
-/// service's own account for a custom user or group, else [`NO_ACCOUNT`];
-/// and its `# @sysv-jobs` block.
-fn postinst_template(spec: &AppSpec) -> String {
-    let (before, account, after) = split_block(POSTINST, "# @account", "# @end-account");
-    let body = if custom_account(spec) {
-        account
+/// postinst's `# @account` block: the function that creates the service's
+/// own account for a custom user or group, else [`NO_ACCOUNT`].
+fn account_block(spec: &AppSpec) -> Block {
+    if custom_account(spec) {
+        Block::Keep
     } else {
-        NO_ACCOUNT
-    };
-    with_block(
-        &format!("{before}{body}{after}"),
-        "# @sysv-jobs",
-        "# @end-sysv-jobs",
-        &sysv_jobs(spec, "register_sysv_jobs", "defaults"),
-    )
+        Block::Replace(NO_ACCOUNT.into())
+    }
 }
 
 /// The function that (un)registers each daemon's SysV script, one literal
@@ -536,10 +516,13 @@ fn group_lines(staged: &Staged) -> String {
 pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
     let yes = |b: bool| if b { "yes" } else { "no" };
     let site = |v: String| if staged.nginx_site { v } else { String::new() };
-    script(
-        spec,
-        &postinst_template(spec),
-        &[
+    script(spec, "postinst.sh", POSTINST)
+        .block("account", account_block(spec))
+        .block(
+            "sysv-jobs",
+            Block::Replace(sysv_jobs(spec, "register_sysv_jobs", "defaults")),
+        )
+        .vars(vec![
             set("PACKAGE", &spec.package),
             set("VENV", &spec.venv),
             set("APP_DIR", &spec.app_dir),
@@ -590,8 +573,8 @@ pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
             ),
             // The package's environment when it has no debpipe.env.
             Var::ExportFn("spec_env", spec.service_env()),
-        ],
-    )
+        ])
+        .fill()
 }
 
 /// A stable 64-bit FNV-1a fingerprint, in hex: it tells one build's file
@@ -607,32 +590,27 @@ pub fn fingerprint(data: &[u8]) -> String {
 
 /// Render `prerm`.
 pub fn render_prerm(spec: &AppSpec) -> String {
-    script(
-        spec,
-        PRERM,
-        &[
+    script(spec, "prerm.sh", PRERM)
+        .vars(vec![
             set("PACKAGE", &spec.package),
             set("VENV", &spec.venv),
             set("APP_DIR", &spec.app_dir),
             set("DAEMONS", names(spec.daemons.iter().map(|d| &d.name))),
             set("TIMERS", names(spec.timers.iter().map(|t| &t.name))),
-        ],
-    )
+        ])
+        .fill()
 }
 
 /// Render `postrm`.
 pub fn render_postrm(spec: &AppSpec, staged: &Staged) -> String {
     let yes = |b: bool| if b { "yes" } else { "no" };
     let site = |v: String| if staged.nginx_site { v } else { String::new() };
-    script(
-        spec,
-        &with_block(
-            POSTRM,
-            "# @sysv-jobs",
-            "# @end-sysv-jobs",
-            &sysv_jobs(spec, "unregister_sysv_jobs", "remove"),
-        ),
-        &[
+    script(spec, "postrm.sh", POSTRM)
+        .block(
+            "sysv-jobs",
+            Block::Replace(sysv_jobs(spec, "unregister_sysv_jobs", "remove")),
+        )
+        .vars(vec![
             set("PACKAGE", &spec.package),
             set("VENV", &spec.venv),
             set("APP_DIR", &spec.app_dir),
@@ -650,8 +628,8 @@ pub fn render_postrm(spec: &AppSpec, staged: &Staged) -> String {
             set("NGINX", yes(staged.ships_nginx)),
             set("NGINX_LINK", site(nginx_site_link(spec))),
             set("NGINX_LINK_TARGET", site(nginx_link_target(spec))),
-        ],
-    )
+        ])
+        .fill()
 }
 
 #[cfg(test)]

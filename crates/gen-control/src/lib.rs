@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use debpipe_core::deb822::{Paragraph, fold_description};
 use debpipe_core::shell::{Block, Template, Var};
-use debpipe_core::{AppSpec, Error, Result, io, validate};
+use debpipe_core::{AppSpec, Error, Result, io};
 
 /// Generate the package's control area.
 #[derive(Debug, clap::Parser)]
@@ -83,24 +83,22 @@ pub type Area = Vec<(&'static str, String, u32)>;
 
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
-    let mut spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
-    if let Some(suffix) = &cli.version_suffix {
-        spec.version.push_str(suffix);
-        validate::debian_version(&spec.version).map_err(|r| {
-            Error::Usage(format!("--version-suffix {suffix}: {}: {r}", spec.version))
-        })?;
-    }
+    let spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
+    let spec = match &cli.version_suffix {
+        Some(suffix) => spec.with_version_suffix(suffix).map_err(|r| {
+            Error::Usage(format!(
+                "--version-suffix {suffix}: {}{suffix}: {r}",
+                spec.version
+            ))
+        })?,
+        None => spec,
+    };
     let mut facts = Vec::new();
     for f in &cli.facts {
         facts.push(Facts::from_json(f, &io::read_input(f)?)?);
     }
     let staged = match &cli.root {
-        Some(root) => {
-            if spec.config_hook.is_none() {
-                spec.config_hook = seed_hook(&spec, root);
-            }
-            Staged::read(&spec, root)?
-        }
+        Some(root) => Staged::read(&spec, root)?,
         None => Staged::assumed(&spec),
     };
     let out_dir = cli
@@ -122,11 +120,19 @@ pub fn run(cli: &Cli) -> Result<()> {
 /// staged app has one and the spec names no other `config_hook`.
 pub const SEED_HOOK: &str = "scripts/updateconfig.py";
 
-fn seed_hook(spec: &AppSpec, root: &Path) -> Option<String> {
+/// Whether the staged app at `root` has the seed's hook ([`SEED_HOOK`]).
+fn has_seed_hook(spec: &AppSpec, root: &Path) -> bool {
     root.join(spec.app_dir.trim_start_matches('/'))
         .join(SEED_HOOK)
         .is_file()
-        .then(|| SEED_HOOK.to_string())
+}
+
+/// The hook postinst runs: the spec's `config_hook`, else the seed's when
+/// the stage has it.
+pub fn config_hook<'a>(spec: &'a AppSpec, staged: &Staged) -> Option<&'a str> {
+    spec.config_hook
+        .as_deref()
+        .or(staged.seed_hook.then_some(SEED_HOOK))
 }
 
 /// What gen-control learns from the staging tree: the conffiles, the nginx
@@ -147,6 +153,9 @@ pub struct Staged {
     /// Conffiles readable by their group and not by others (mode, path):
     /// postinst gives them the service's group.
     pub group_files: Vec<(u32, String)>,
+    /// The staged app has the seed's hook, [`SEED_HOOK`] (postinst runs it
+    /// when the spec names no `config_hook`).
+    pub seed_hook: bool,
 }
 
 impl Staged {
@@ -160,6 +169,7 @@ impl Staged {
         files.sort();
         let mut staged = Self {
             nginx_shipped: "none".into(),
+            seed_hook: has_seed_hook(spec, root),
             ..Self::default()
         };
         let site = nginx_site_path(spec);
@@ -546,7 +556,7 @@ pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
             set("ENV_DIR", env_dir(spec, staged)),
             set("ENV_TEMPLATE", env_file_template(spec).trim_end()),
             set("GROUP_FILES", group_lines(staged)),
-            set("CONFIG_HOOK", spec.config_hook.as_deref().unwrap_or("")),
+            set("CONFIG_HOOK", config_hook(spec, staged).unwrap_or("")),
             set("MIGRATE", yes(spec.migrate)),
             set("RELEASE_COMMANDS", release_lines(spec)),
             set("DAEMONS", names(spec.daemons.iter().map(|d| &d.name))),
@@ -644,6 +654,30 @@ mod tests {
         for bad in ["deb13", "+", "+deb 13", "+deb13-1", "+deb_13", ""] {
             assert!(version_suffix(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn derived_values_leave_the_validated_spec_as_it_is() {
+        let s = spec(r#"{"module":"a","version":"1.0-1"}"#);
+        let rebuilt = s.with_version_suffix("+deb13").unwrap();
+        assert_eq!(
+            (s.version.as_str(), rebuilt.version.as_str()),
+            ("1.0-1", "1.0-1+deb13")
+        );
+        // Only the version differs.
+        let mut back = rebuilt.clone();
+        back.version.clone_from(&s.version);
+        assert_eq!(back, s);
+        assert!(s.with_version_suffix("+a b").is_err());
+        let seeded = Staged {
+            seed_hook: true,
+            ..Staged::default()
+        };
+        assert_eq!(config_hook(&s, &Staged::default()), None);
+        assert_eq!(config_hook(&s, &seeded), Some(SEED_HOOK));
+        let own = spec(r#"{"module":"a","version":"1","config_hook":"x.py"}"#);
+        assert_eq!(config_hook(&own, &seeded), Some("x.py"));
+        assert!(render_postinst(&s, &seeded).contains("\nCONFIG_HOOK='scripts/updateconfig.py'\n"));
     }
 
     #[test]

@@ -18,12 +18,12 @@
 //! `DPKG_ROOT` set, no service or user is touched, as debhelper's snippets do.
 //!
 //! Where things are:
-//! - [`cli`]: the flags ([`Cli`]) and the `--version-suffix` check;
-//! - [`staged`]: what the staging tree holds (conffiles, nginx file, group files);
-//! - [`hook`]: the config hook postinst runs (the spec's, or the seed's);
-//! - [`fingerprint`](mod@fingerprint): the hash that tells one nginx file from another;
-//! - [`control`]: `DEBIAN/control` and `Depends`;
-//! - [`scripts`]: the maintainer scripts, filled from `scripts/*.sh`.
+//! - [`cli`] — the flags ([`Cli`]) and the `--version-suffix` check;
+//! - [`staged`] — what the staging tree holds (conffiles, nginx file, group files);
+//! - [`hook`] — the config hook postinst runs (the spec's, or the seed's);
+//! - [`fingerprint`](mod@fingerprint) — the hash that tells one nginx file from another;
+//! - [`control`] — `DEBIAN/control` and `Depends`;
+//! - [`scripts`] — the maintainer scripts, filled from `scripts/*.sh`.
 
 pub mod cli;
 pub mod control;

@@ -179,7 +179,7 @@ fn group_lines(staged: &Staged) -> String {
 /// Render `postinst`.
 ///
 /// `staged.nginx_shipped` fingerprints the nginx file the package ships
-/// ([`fingerprint`]): postinst reloads nginx only when it changes.
+/// ([`fingerprint()`](crate::fingerprint())): postinst reloads nginx only when it changes.
 pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
     let yes = |b: bool| if b { "yes" } else { "no" };
     let site = |v: String| if staged.nginx_site { v } else { String::new() };

@@ -18,7 +18,7 @@ pub struct Staged {
     pub conffiles: Vec<String>,
     /// The package ships an nginx file (Depends on nginx, reloads).
     pub ships_nginx: bool,
-    /// [`fingerprint`] of that file (`none` without one).
+    /// [`fingerprint()`](crate::fingerprint()) of that file (`none` without one).
     pub nginx_shipped: String,
     /// The server block is staged at [`nginx_site_path`] (outside what
     /// nginx reads): postinst links it into sites-enabled and postrm remove
@@ -27,7 +27,7 @@ pub struct Staged {
     /// Conffiles readable by their group and not by others (mode, path):
     /// postinst gives them the service's group.
     pub group_files: Vec<(u32, String)>,
-    /// The staged app has the seed's hook, [`SEED_HOOK`] (postinst runs it
+    /// The staged app has the seed's hook, [`SEED_HOOK`](crate::SEED_HOOK) (postinst runs it
     /// when the spec names no `config_hook`).
     pub seed_hook: bool,
 }

@@ -44,14 +44,14 @@
 //! `PYTHON*` variable, no cache, no version check, no byte-compiling.
 //!
 //! The modules, one concern each (this file keeps the CLI and [`run`]):
-//! - `bundled`: shared libraries wheels bring along, and `no_binary`;
-//! - `elf`: which ELF files are programs and which shared libraries;
-//! - `interpreter`: which python a venv may be built with, its relations;
-//! - `pip`: pip run hermetically, its arguments and its errors;
-//! - `relocate`: paths, shebangs and modes rewritten for the install path;
-//! - `shlibs`: shared-library `Depends`;
-//! - `staging`: the build directory and its move into place;
-//! - `wheels`: the wheelhouse fits the python.
+//! - `bundled` — shared libraries wheels bring along, and `no_binary`;
+//! - `elf` — which ELF files are programs and which shared libraries;
+//! - `interpreter` — which python a venv may be built with, its relations;
+//! - `pip` — pip run hermetically, its arguments and its errors;
+//! - `relocate` — paths, shebangs and modes rewritten for the install path;
+//! - `shlibs` — shared-library `Depends`;
+//! - `staging` — the build directory and its move into place;
+//! - `wheels` — the wheelhouse fits the python.
 
 mod bundled;
 mod elf;

@@ -31,9 +31,30 @@ pub struct Cli {
     #[arg(long, value_name = "SUFFIX", value_parser = version_suffix)]
     pub version_suffix: Option<String>,
     /// Write the control area to DIR (created if missing) and print DIR
-    /// (`-o`/`--out` still work for one release: `-o` is a file in the other tools)
-    #[arg(long = "out-dir", value_name = "DIR", alias = "out", short_alias = 'o')]
+    #[arg(long = "out-dir", value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Deprecated spellings of --out-dir, `-o DIR` and `--out DIR` (`-o` is
+    /// a FILE in the other tools): they warn and go away in 0.2.0
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        hide = true,
+        conflicts_with = "out"
+    )]
+    pub out_deprecated: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The output directory given: --out-dir, or a deprecated spelling of it
+    /// (with its warning on stderr).
+    pub fn out_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.out_deprecated {
+            debpipe_core::cli::deprecated("gen-control", "-o/--out DIR", "--out-dir DIR");
+            return Some(dir.clone());
+        }
+        self.out.clone()
+    }
 }
 
 /// A version suffix: `+` or `~` and then letters, digits, `.`, `+`, `~`

@@ -71,8 +71,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         None => Staged::assumed(&spec),
     };
     let out_dir = cli
-        .out
-        .clone()
+        .out_dir()
         .or_else(|| cli.root.as_ref().map(|r| r.join("DEBIAN")));
     let control = render_control(&spec, &facts, staged.ships_nginx)?;
     let Some(dir) = out_dir else {

@@ -62,6 +62,49 @@ fn example_area(dir: &Path) -> PathBuf {
     area
 }
 
+/// `-o DIR` and `--out DIR`, deprecated spellings of `--out-dir DIR`,
+/// still write the same area, with one warning line naming the new form.
+#[test]
+fn deprecated_out_spellings_warn_once_and_write_the_same_area() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = example_area(dir.path());
+    for flag in ["-o", "--out"] {
+        let area = dir.path().join(flag.trim_start_matches('-'));
+        let out = cmd()
+            .arg(fixtures().join("specs/example.json"))
+            .arg("--facts")
+            .arg(fixtures().join("facts/django-uwsgi.json"))
+            .arg(flag)
+            .arg(&area)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{flag}");
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            "gen-control: warning: -o/--out DIR is deprecated, use --out-dir DIR (it goes away in 0.2.0)\n",
+            "{flag}"
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{}\n", area.display())
+        );
+        for name in ["control", "conffiles", "postinst", "prerm", "postrm"] {
+            assert_eq!(
+                std::fs::read(area.join(name)).unwrap(),
+                std::fs::read(want.join(name)).unwrap(),
+                "{flag} {name}"
+            );
+        }
+    }
+    // Not both at once.
+    let out = cmd()
+        .args(["-o", "a", "--out-dir", "b"])
+        .arg(fixtures().join("specs/example.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn example_and_minimal_control_match_golden() {
     tool().golden_cases();
@@ -387,7 +430,7 @@ fn maintainer_from_environment_or_one_line_error() {
     let minimal = fixtures().join("specs/minimal.json");
     let out = cmd()
         .arg(&minimal)
-        .arg("--out")
+        .arg("--out-dir")
         .arg(&area)
         .output()
         .unwrap();

@@ -279,6 +279,14 @@ fn print_shows_resolved_values() {
         let out = cmd().args(["--print", field]).arg(&spec).output().unwrap();
         assert!(out.status.success());
         assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+        // Deprecated: one warning line naming appspec's form and the release.
+        let field = field.replace('-', "_");
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            format!(
+                "stage-app: warning: --print is deprecated, use `appspec get {field} SPEC` (it goes away in 0.2.0)\n"
+            )
+        );
     }
 }
 

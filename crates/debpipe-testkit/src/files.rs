@@ -12,7 +12,7 @@ pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
-/// [`write`], then give the file `mode`.
+/// [`write()`](fn@write), then give the file `mode`.
 pub fn write_mode(path: &Path, text: &str, mode: u32) {
     write(path, text);
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))

@@ -37,3 +37,35 @@ impl GenArgs {
         )
     }
 }
+
+/// The release that drops the deprecated spellings ([`deprecated`]).
+pub const DROPPED_IN: &str = "0.2.0";
+
+/// The one warning line for a deprecated spelling `old` of a tool's
+/// command line: it still works, `new` is the form to use, and the
+/// release that drops it ([`DROPPED_IN`]). `CHANGELOG.md` lists each one.
+pub fn deprecation_warning(tool: &str, old: &str, new: &str) -> String {
+    format!("{tool}: warning: {old} is deprecated, use {new} (it goes away in {DROPPED_IN})")
+}
+
+/// Print [`deprecation_warning`] on stderr.
+pub fn deprecated(tool: &str, old: &str, new: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}",
+        deprecation_warning(tool, old, new)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deprecation_warning_is_one_line_naming_the_new_form_and_the_release() {
+        let w = super::deprecation_warning("t", "--old", "--new");
+        assert_eq!(
+            w,
+            "t: warning: --old is deprecated, use --new (it goes away in 0.2.0)"
+        );
+    }
+}

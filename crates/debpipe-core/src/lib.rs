@@ -1,12 +1,24 @@
 //! Shared library of the debpipe tools.
 //!
-//! Only what two or more tools need lives here: the app spec model and its
-//! validation ([`spec`], its allow-lists in [`validate`]), deb822
-//! paragraphs ([`deb822`]), input and atomic output ([`io`]), `SOURCE_DATE_EPOCH` ([`time`]) and Debian's date
-//! formats ([`date`]), Debian version comparison ([`version`]), the Debian releases
-//! and what differs between them ([`release`], the repository's `releases.tsv`), hex
-//! digests ([`hex`]), shell quoting and script templates ([`shell`]), and
-//! the error type with its exit-code convention ([`error`]).
+//! Only what two or more tools need lives here. The modules, one concern each:
+//! - [`ar`] — the ar container of a .deb, written and read;
+//! - [`cli`] — the arguments every generator shares (the spec, the output);
+//! - [`date`] — Debian's date formats (Release, changelog), written and read;
+//! - [`deb822`] — deb822 paragraphs (`DEBIAN/control`, `Packages`, `Release`);
+//! - [`error`] — the one error type and the exit-code convention;
+//! - [`facts`] — what mkvenv finds out and gen-control turns into fields;
+//! - [`hex`] — lower-case hex digests;
+//! - [`io`] — inputs (`-` is stdin) and atomic outputs;
+//! - [`jobs`] — the app's daemons, timers and commands, and their checks;
+//! - [`modes`] — the modes of shipped files (0755 for what runs, else 0644);
+//! - [`pool`] — where a package's files go in a repository's pool;
+//! - [`release`] — the Debian releases and what differs between them (`releases.tsv`);
+//! - [`shell`] — shell quoting, and the one way to fill a template;
+//! - [`spec`] — the app spec, its defaults and its validation;
+//! - [`sysroot`] — the target's root (its python, ld.so cache, dpkg database);
+//! - [`time`] — `SOURCE_DATE_EPOCH`;
+//! - [`validate`] — the allow-lists every spec value is checked against;
+//! - [`version`] — Debian version comparison.
 #![deny(missing_docs)]
 
 pub mod ar;

@@ -690,6 +690,19 @@ impl AppSpec {
         Ok(m)
     }
 
+    /// The same spec for a rebuild: `suffix` appended to the version (e.g.
+    /// `+deb13`), which is checked as `version` is; the reason when the
+    /// result is no Debian version. A new spec: a validated one is never
+    /// changed.
+    pub fn with_version_suffix(&self, suffix: &str) -> std::result::Result<Self, String> {
+        let version = format!("{}{suffix}", self.version);
+        debian_version(&version)?;
+        Ok(Self {
+            version,
+            ..self.clone()
+        })
+    }
+
     /// [`AppSpec::maintainer_with`] on the process environment.
     pub fn maintainer(&self) -> Result<String> {
         self.maintainer_with(|n| std::env::var(n).ok())

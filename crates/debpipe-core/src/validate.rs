@@ -458,3 +458,201 @@ pub fn relation(v: &str) -> std::result::Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+
+    type Check = fn(&str) -> std::result::Result<(), String>;
+
+    /// Each validator: values it takes, and values it refuses with the
+    /// message it gives.
+    const CASES: &[(&str, Check, &[&str], &[&str])] = &[
+        (
+            "python_identifier",
+            python_identifier,
+            &["wechat", "_a1"],
+            &["1a", "a-b", "", "a;b"],
+        ),
+        (
+            "dotted_identifier",
+            dotted_identifier,
+            &["a.b.c", "pro_setting.settings"],
+            &["a..b", ".a", "a.1b"],
+        ),
+        (
+            "wsgi_entry",
+            wsgi_entry,
+            &["a.wsgi:application", "a.wsgi"],
+            &["a.wsgi:", "a:b:c", "a-b:app"],
+        ),
+        (
+            "package_name",
+            package_name,
+            &["wechat-api", "a0+b.c"],
+            &["A", "a", "-ab", "a_b"],
+        ),
+        (
+            "debian_version",
+            debian_version,
+            &["1.0", "1:2.0-1", "1.0~rc1+deb13"],
+            &["", "a1", "1.0 1", "1:", "1.0-"],
+        ),
+        (
+            "architecture",
+            architecture,
+            &["amd64", "all"],
+            &["AMD64", "a b", ""],
+        ),
+        (
+            "abs_path",
+            abs_path,
+            &["/opt/www/a"],
+            &["opt", "/a/../b", "/a//b", "/a b", "/a/"],
+        ),
+        (
+            "rel_path",
+            rel_path,
+            &["scripts/x.py"],
+            &["/x.py", "../x", "a b"],
+        ),
+        (
+            "url_prefix",
+            url_prefix,
+            &["/static/"],
+            &["static/", "/static", "/a b/"],
+        ),
+        (
+            "user_name",
+            user_name,
+            &["www-data", "app_1"],
+            &["Root", "1a", "a:b", ""],
+        ),
+        (
+            "env_name",
+            env_name,
+            &["DJANGO_SETTINGS", "_A"],
+            &["1A", "A-B", ""],
+        ),
+        (
+            "safe_value",
+            safe_value,
+            &["postgres://db/a", "a b"],
+            &["$HOME", "a`b`", "a\"b", "a\\b", "a\nb"],
+        ),
+        (
+            "uwsgi_key",
+            uwsgi_key,
+            &["max-requests"],
+            &["Max", "a=b", ""],
+        ),
+        ("plugin_name", plugin_name, &["python3"], &["py thon", ""]),
+        (
+            "listen",
+            listen,
+            &["127.0.0.1:8080", "80", "[::]:443"],
+            &["a b", "", "host;x"],
+        ),
+        (
+            "server_name",
+            server_name,
+            &["a.example", "*.a.example", "_"],
+            &["a b", "a;b", ""],
+        ),
+        (
+            "allowed_host",
+            allowed_host,
+            &["a.example", ".a.example"],
+            &["a b", "", "a/b"],
+        ),
+        (
+            "nginx_size",
+            nginx_size,
+            &["10m", "512k", "100"],
+            &["10 m", "m", "10x", ""],
+        ),
+        (
+            "description",
+            description,
+            &["A thing\nLong text."],
+            &["", "a\tb"],
+        ),
+        (
+            "maintainer",
+            maintainer,
+            &["Jane Doe <jane@example.com>"],
+            &["jane@example.com", "Jane <jane>", "Jane <jane@localhost>"],
+        ),
+        (
+            "homepage",
+            homepage,
+            &["https://a.example/"],
+            &["a.example", "ftp://a", "https://a b"],
+        ),
+        (
+            "section",
+            section,
+            &["web", "contrib/python"],
+            &["Web", "a b", ""],
+        ),
+        ("priority", priority, &["optional"], &["high", ""]),
+        (
+            "cidr",
+            cidr,
+            &["10.0.0.0/8", "127.0.0.1", "::1/128"],
+            &["10.0.0.0/33", "a.b", "10.0.0.0/x"],
+        ),
+        (
+            "python_project",
+            python_project,
+            &["Pillow", "psycopg2-binary"],
+            &["-a", "a b", ""],
+        ),
+        (
+            "relation",
+            relation,
+            &["libc6 (>= 2.36)", "ab | cd:any", "python3 (<< 3.12)"],
+            &["a, b", "ab (>> )", "ab (~ 1)", "A", "ab >= 1"],
+        ),
+    ];
+
+    #[test]
+    fn validators_take_good_values() {
+        for (name, check, good, _) in CASES {
+            for v in *good {
+                assert_eq!(check(v), Ok(()), "{name}({v:?})");
+            }
+        }
+    }
+
+    /// Every refusal names the value and says what was wanted, on one line
+    /// (the messages are in `validate_messages.txt` beside this test).
+    #[test]
+    fn validators_refuse_bad_values_with_their_message() {
+        let mut got = String::new();
+        for (name, check, _, bad) in CASES {
+            for v in *bad {
+                let e = check(v).expect_err(&format!("{name}({v:?}) should fail"));
+                assert!(!e.is_empty() && !e.contains('\n'), "{name}({v:?}): {e:?}");
+                let _ = writeln!(got, "{name}({v:?}): {e}");
+            }
+        }
+        let want = include_str!("validate_messages.txt");
+        if std::env::var_os("BLESS").is_some() {
+            std::fs::write(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/src/validate_messages.txt"),
+                &got,
+            )
+            .unwrap();
+        } else {
+            assert_eq!(got, want, "BLESS=1 rewrites src/validate_messages.txt");
+        }
+    }
+
+    #[test]
+    fn synopsis_must_not_repeat_the_package_name() {
+        assert_eq!(synopsis_for("wechat-api", "Chat server"), Ok(()));
+        assert!(synopsis_for("wechat-api", "wechat-api chat server").is_err());
+    }
+}

@@ -14,23 +14,29 @@
 //! - [`accounts`]: the service's system user, its `debpipe.env`, and
 //!   environment files read by systemd's own parser;
 //! - [`cache`]: the one place that resolves the cache directory for slow
-//!   inputs (wheelhouses, roots).
+//!   inputs (wheelhouses, roots);
+//! - [`run`]: a finished command succeeded, or the test shows its stderr;
+//! - [`files`]: a test's input files, their parents made, with a mode.
 #![allow(clippy::missing_panics_doc)]
 
 pub mod accounts;
 pub mod cache;
+pub mod files;
 pub mod generator;
 pub mod golden;
 pub mod netns;
+pub mod run;
 pub mod seaweed;
 pub mod services;
 pub mod specs;
 
 pub use accounts::{ensure_system_user, ids, systemd_environment, write_service_env};
 pub use cache::cache_dir;
+pub use files::{write, write_mode};
 pub use generator::Generator;
 pub use golden::{assert_golden, fixtures};
 pub use netns::NetNs;
+pub use run::assert_success;
 pub use services::{
     KillOnDrop, NginxWrapper, ScratchApp, free_port, http_get, run_ok, start_uwsgi_as_www_data,
     uwsgi_request, wait_until, www_data,

@@ -371,7 +371,7 @@ start_service() {
         done
     fi
     if [ -x "/etc/init.d/$PACKAGE" ]; then
-        update-rc.d example-api defaults >/dev/null
+        update-rc.d @PACKAGE@ defaults >/dev/null
     fi
     if [ -n "$1" ]; then action=restart; else action=start; fi
     if [ -d /run/systemd/system ]; then

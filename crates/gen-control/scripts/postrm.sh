@@ -81,7 +81,7 @@ case "$1" in
                     dpkg-statoverride --remove "$path"
                 fi
             done
-            update-rc.d example-api remove >/dev/null
+            update-rc.d @PACKAGE@ remove >/dev/null
             unregister_sysv_jobs
             if command -v deb-systemd-helper >/dev/null; then
                 units="$PACKAGE.socket $PACKAGE.service"

@@ -24,7 +24,7 @@
 use std::fmt::Write as _;
 
 use debpipe_core::jobs::{Daemon, Timer};
-use debpipe_core::shell::{Var, fill, split_block};
+use debpipe_core::shell::{Template, Var};
 use debpipe_core::{AppSpec, Error, Result};
 
 use crate::{environment_files, hardening, state_directory};
@@ -220,18 +220,17 @@ const RUNNER: &str = include_str!("../scripts/run-job.sh");
 /// Render `run-job`: the app's command as its user with its environment.
 pub fn render_runner(spec: &AppSpec) -> String {
     let set = |k: &'static str, v: String| Var::Set(k, v);
-    named(
-        RUNNER,
-        &[("example-api", &spec.package)],
-        &[
+    Template::new("run-job.sh", RUNNER)
+        .word("PACKAGE", spec.package.as_str())
+        .vars(vec![
             set("APP_USER", spec.user.clone()),
             set("APP_GROUP", spec.group.clone()),
             set("APP_DIR", spec.project_root()),
             set("SERVICE_ENV", spec.service_env_file()),
             set("ENV_FILE", spec.env_file.clone()),
             set("VENV_BIN", format!("{}/bin", spec.venv)),
-        ],
-    )
+        ])
+        .fill()
 }
 
 /// The SysV script of a daemon, as a shell file beside this crate.
@@ -252,7 +251,7 @@ pub fn daemon_sysv_path(spec: &AppSpec, d: &Daemon) -> String {
 pub fn render_daemon_sysv(spec: &AppSpec, d: &Daemon) -> String {
     let set = |k: &'static str, v: String| Var::Set(k, v);
     let unit = spec.job_unit(&d.name);
-    let vars = [
+    let vars = vec![
         set("NAME", unit.clone()),
         set("RUNNER", runner_path(spec)),
         set("COMMAND", d.command.join(" ")),
@@ -266,25 +265,11 @@ pub fn render_daemon_sysv(spec: &AppSpec, d: &Daemon) -> String {
         set("STOP_TIMEOUT", d.stop_timeout.to_string()),
         set("RESTART_SEC", RESTART_SEC.to_string()),
     ];
-    named(
-        DAEMON,
-        &[
-            ("example-api-worker", &unit),
-            ("example-api", &spec.package),
-        ],
-        &vars,
-    )
-}
-
-/// A template with the example names of its header (the LSB block, the
-/// title) replaced, and its variable block filled.
-fn named(template: &str, names: &[(&str, &str)], vars: &[Var]) -> String {
-    let (head, _, _) = split_block(template, "# @vars", "# @end");
-    let mut h = head.to_string();
-    for (from, to) in names {
-        h = h.replace(from, to);
-    }
-    fill(&format!("{h}{}", &template[head.len()..]), "", vars)
+    Template::new("daemon.sh", DAEMON)
+        .word("UNIT", unit.as_str())
+        .word("PACKAGE", spec.package.as_str())
+        .vars(vars)
+        .fill()
 }
 
 /// Install path of the logrotate file.

@@ -26,7 +26,7 @@
 use std::fmt::Write as _;
 
 use debpipe_core::cli::GenArgs;
-use debpipe_core::shell::{Var, fill, split_block};
+use debpipe_core::shell::{Template, Var};
 use debpipe_core::{AppSpec, Error, Result};
 
 pub mod jobs;
@@ -403,15 +403,15 @@ pub fn hardening(spec: &AppSpec) -> String {
 }
 
 /// The SysV init script, as a shell file beside this crate (shellcheck reads
-/// it as it is); [`fill`] writes the spec's values into its variable block,
-/// and the package's name into its LSB header.
+/// it as it is); [`Template`] writes the spec's values into its variable
+/// block, and the package's name into its LSB header (`@PACKAGE@`).
 const INIT: &str = include_str!("../scripts/init.sh");
 
 /// Render the SysV init script. It is a conffile (/etc/init.d), so it holds
 /// nothing that changes with the version alone.
 pub fn render_sysv(spec: &AppSpec) -> String {
     let set = |k: &'static str, v: String| Var::Set(k, v);
-    let vars = [
+    let vars = vec![
         set("PACKAGE", spec.package.clone()),
         set("DAEMON", spec.uwsgi_bin.clone()),
         set("INI", spec.uwsgi_ini_path()),
@@ -429,13 +429,10 @@ pub fn render_sysv(spec: &AppSpec) -> String {
         set("START_TIMEOUT", (spec.harakiri + 30).to_string()),
         set("STOP_TIMEOUT", stop_timeout(spec).to_string()),
     ];
-    let (head, _, _) = split_block(INIT, "# @vars", "# @end");
-    let named = format!(
-        "{}{}",
-        head.replace("example-api", &spec.package),
-        &INIT[head.len()..]
-    );
-    fill(&named, "", &vars)
+    Template::new("init.sh", INIT)
+        .word("PACKAGE", spec.package.as_str())
+        .vars(vars)
+        .fill()
 }
 
 #[cfg(test)]

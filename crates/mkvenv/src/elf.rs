@@ -69,3 +69,74 @@ pub(crate) fn elf_kind(path: &Path) -> Option<(bool, bool, u16)> {
     };
     Some((head[4] == 2, little, machine))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A little-endian x86-64 ELF header of type `e_type`, with a
+    /// `PT_INTERP` program header when `interp`, and a `PT_DYNAMIC` one
+    /// holding `DT_FLAGS_1` = `flags_1` when given.
+    fn elf64(e_type: u16, interp: bool, flags_1: Option<u64>) -> Vec<u8> {
+        use goblin::elf::{dynamic, program_header};
+        const INTERP: &[u8] = b"/lib64/ld-linux-x86-64.so.2\0";
+        let mut phdrs: Vec<(u32, Vec<u8>)> = Vec::new();
+        if interp {
+            phdrs.push((program_header::PT_INTERP, INTERP.to_vec()));
+        }
+        if let Some(flags) = flags_1 {
+            let mut dyns = Vec::new();
+            for v in [dynamic::DT_FLAGS_1, flags, dynamic::DT_NULL, 0] {
+                dyns.extend_from_slice(&v.to_le_bytes());
+            }
+            phdrs.push((program_header::PT_DYNAMIC, dyns));
+        }
+        let phnum = u16::try_from(phdrs.len()).unwrap();
+        let mut out = b"\x7fELF\x02\x01\x01".to_vec();
+        out.resize(16, 0);
+        out.extend_from_slice(&e_type.to_le_bytes());
+        out.extend_from_slice(&goblin::elf::header::EM_X86_64.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes()); // e_version
+        out.extend_from_slice(&0u64.to_le_bytes()); // e_entry
+        out.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+        out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+        out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+        // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+        for half in [64u16, 56, phnum, 64, 0, 0] {
+            out.extend_from_slice(&half.to_le_bytes());
+        }
+        let mut offset = 64 + 56 * u64::from(phnum);
+        for (p_type, body) in &phdrs {
+            let size = body.len() as u64;
+            out.extend_from_slice(&p_type.to_le_bytes());
+            out.extend_from_slice(&4u32.to_le_bytes()); // p_flags: R
+            // p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
+            for v in [offset, offset, offset, size, size, 8] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            offset += size;
+        }
+        for (_, body) in phdrs {
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    #[test]
+    fn elf_executables_are_told_from_shared_libraries() {
+        use goblin::elf::{dynamic::DF_1_PIE, header};
+        let executable = |data: Vec<u8>| parse_elf(Path::new("x"), &data).unwrap().executable;
+        // a position-dependent program
+        assert!(executable(elf64(header::ET_EXEC, false, None)));
+        assert!(executable(elf64(header::ET_EXEC, true, None)));
+        // a PIE program: ET_DYN with an interpreter, or flagged PIE (static PIE)
+        assert!(executable(elf64(header::ET_DYN, true, None)));
+        assert!(executable(elf64(header::ET_DYN, false, Some(DF_1_PIE))));
+        // a shared library or extension module: ET_DYN with neither
+        assert!(!executable(elf64(header::ET_DYN, false, None)));
+        assert!(!executable(elf64(header::ET_DYN, false, Some(0))));
+        // an object file
+        assert!(!executable(elf64(header::ET_REL, false, None)));
+    }
+}

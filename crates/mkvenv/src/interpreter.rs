@@ -99,3 +99,36 @@ pub(crate) fn probe_python(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn pyenv_python_is_refused_unless_forced() {
+        let p = Path::new("/root/.pyenv/versions/3.11.7/bin/python3");
+        let e = check_interpreter(p, None, false).unwrap_err();
+        assert!(e.contains("refused") && e.contains("--force-python"), "{e}");
+        assert!(check_interpreter(p, None, true).is_ok());
+        assert!(check_interpreter(Path::new("/usr/bin/python3"), None, false).is_ok());
+        assert!(check_interpreter(Path::new("/usr/local/bin/python3.12"), None, false).is_ok());
+        assert!(check_interpreter(Path::new("python3"), None, true).is_err());
+        // a /usr/bin symlink into pyenv is refused too
+        let e = check_interpreter(Path::new("/usr/bin/python3"), Some(p), false).unwrap_err();
+        assert!(e.contains("resolves to /root/.pyenv"), "{e}");
+    }
+
+    #[test]
+    fn python_dependency_follows_the_interpreter() {
+        assert_eq!(
+            python_depends(Path::new("/usr/bin/python3"), (3, 11)),
+            ["python3 (>= 3.11)", "python3 (<< 3.12)"]
+        );
+        assert_eq!(
+            python_depends(Path::new("/usr/bin/python3.12"), (3, 12)),
+            ["python3.12"]
+        );
+        assert!(python_depends(Path::new("/usr/local/bin/python3"), (3, 12)).is_empty());
+    }
+}

@@ -244,3 +244,76 @@ pub(crate) fn run_quiet(
         format!("{step} failed ({}): {line}", out.status),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    #[test]
+    fn no_binary_reaches_pip_only_when_an_index_may_be_used() {
+        let names = ["pycurl".to_string(), "PyYAML".to_string()];
+        assert_eq!(
+            no_binary_args(false, &names),
+            [
+                OsString::from("--no-binary"),
+                OsString::from("pycurl,PyYAML")
+            ]
+        );
+        assert!(no_binary_args(true, &names).is_empty());
+        assert!(no_binary_args(false, &[]).is_empty());
+    }
+
+    #[test]
+    fn hash_pins_are_detected_outside_comments() {
+        assert!(requires_hashes("django==4.2 \\\n    --hash=sha256:ab\n"));
+        assert!(requires_hashes("django==4.2 --hash sha256:ab\n"));
+        assert!(!requires_hashes(
+            "django<5\n# --hash=sha256:ab\nuwsgi # no --hash=x\n"
+        ));
+    }
+
+    #[test]
+    fn pip_env_drops_what_changes_the_install() {
+        let vars = [
+            ("PIP_FIND_LINKS", "/opt/wheels"),
+            ("PIP_CERT", "/etc/ssl/certs/ca.crt"),
+            ("PIP_NO_BINARY", ":all:"),
+            ("PYTHONPATH", "/x"),
+            ("VIRTUAL_ENV", "/v"),
+            ("HOME", "/root"),
+            ("https_proxy", "http://p:3128"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let env = pip_env(vars);
+        let names: Vec<_> = env.iter().map(|(k, _)| k.to_str().unwrap()).collect();
+        for gone in [
+            "PIP_FIND_LINKS",
+            "PIP_NO_BINARY",
+            "PYTHONPATH",
+            "VIRTUAL_ENV",
+        ] {
+            assert!(!names.contains(&gone), "{gone}");
+        }
+        for kept in [
+            "PIP_CERT",
+            "HOME",
+            "https_proxy",
+            "PIP_CONFIG_FILE",
+            "PYTHONDONTWRITEBYTECODE",
+        ] {
+            assert!(names.contains(&kept), "{kept}");
+        }
+    }
+
+    #[test]
+    fn pip_error_line() {
+        let err = "Looking in links: /w\nERROR: Could not find a version that satisfies the requirement nope\nERROR: No matching distribution found for nope\n";
+        assert_eq!(
+            last_error_line(err, ""),
+            "ERROR: No matching distribution found for nope"
+        );
+        assert_eq!(last_error_line("a\nboom\n\n", ""), "boom");
+        assert_eq!(last_error_line("", "out\n"), "out");
+    }
+}

@@ -355,3 +355,172 @@ mod gitignore_tests {
         super::drop_venv_gitignore(&d.path().join("none")).unwrap();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(from: &str, to: &str) -> Relocation {
+        Relocation {
+            from: from.as_bytes().to_vec(),
+            to: to.as_bytes().to_vec(),
+            stage: b"/stage".to_vec(),
+        }
+    }
+
+    #[test]
+    fn short_shebang_is_rewritten_in_place() {
+        let data = b"#!/stage/opt/.v.mkvenv-1/bin/python3\nimport x\n";
+        let (out, sb) = relocate_bytes(data, &rel("/stage/opt/.v.mkvenv-1", "/opt/v"))
+            .unwrap()
+            .unwrap();
+        assert!(sb);
+        assert_eq!(out, b"#!/opt/v/bin/python3\nimport x\n");
+    }
+
+    #[test]
+    fn sh_wrapper_becomes_a_shebang_when_the_install_path_is_short() {
+        let from = format!("/stage/{}", "x".repeat(130));
+        let data = format!(
+            "#!/bin/sh\n'''exec' {from}/bin/python3 \"$0\" \"$@\"\n' '''\n# -*- coding: utf-8 -*-\nimport re\n"
+        );
+        let (out, _) = relocate_bytes(data.as_bytes(), &rel(&from, "/opt/v"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "#!/opt/v/bin/python3\n# -*- coding: utf-8 -*-\nimport re\n"
+        );
+    }
+
+    #[test]
+    fn long_install_path_gets_the_sh_wrapper() {
+        let to = format!("/opt/{}", "y".repeat(130));
+        let data = b"#!/stage/b/bin/python3 -E\nimport re\n";
+        let (out, _) = relocate_bytes(data, &rel("/stage/b", &to))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("#!/bin/sh\n'''exec' {to}/bin/python3 -E \"$0\" \"$@\"\n' '''\nimport re\n")
+        );
+        // and a wrapper stays a (correct) wrapper
+        let from = format!("/stage/{}", "x".repeat(130));
+        let data =
+            format!("#!/bin/sh\n'''exec' {from}/bin/python3 \"$0\" \"$@\"\n' '''\nimport re\n");
+        let (out, _) = relocate_bytes(data.as_bytes(), &rel(&from, &to))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("#!/bin/sh\n'''exec' {to}/bin/python3 \"$0\" \"$@\"\n' '''\nimport re\n")
+        );
+    }
+
+    #[test]
+    fn shebang_length_limit_is_pips() {
+        // "#!" + interp + "\n" == 127 bytes still fits
+        let interp = format!("/{}", "a".repeat(123));
+        assert!(shebang_header(interp.as_bytes(), b"").starts_with(b"#!/a"));
+        let interp = format!("/{}", "a".repeat(124));
+        assert!(shebang_header(interp.as_bytes(), b"").starts_with(b"#!/bin/sh\n"));
+        assert!(shebang_header(b"/a b/python3", b"").starts_with(b"#!/bin/sh\n'''exec' \"/a b/"));
+    }
+
+    #[test]
+    fn other_text_is_replaced_everywhere() {
+        let data = b"VIRTUAL_ENV=\"/stage/b\"\nexport PATH=\"/stage/b/bin:$PATH\"\n";
+        let (out, sb) = relocate_bytes(data, &rel("/stage/b", "/opt/v"))
+            .unwrap()
+            .unwrap();
+        assert!(!sb);
+        assert_eq!(
+            out,
+            b"VIRTUAL_ENV=\"/opt/v\"\nexport PATH=\"/opt/v/bin:$PATH\"\n"
+        );
+        // a shebang naming another interpreter is left alone
+        let data = b"#!/usr/bin/env python3\nprint('/stage/b')\n";
+        let (out, sb) = relocate_bytes(data, &rel("/stage/b", "/opt/v"))
+            .unwrap()
+            .unwrap();
+        assert!(!sb);
+        assert_eq!(out, b"#!/usr/bin/env python3\nprint('/opt/v')\n");
+        assert_eq!(
+            relocate_bytes(b"nothing here", &rel("/stage/b", "/opt/v")),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn binary_file_or_bare_staging_root_is_an_error() {
+        let e = relocate_bytes(b"\x7fELF\0/stage/b\0", &rel("/stage/b", "/opt/v")).unwrap_err();
+        assert!(e.contains("binary file"), "{e}");
+        let e = relocate_bytes(b"/stage/b /stage/other\n", &rel("/stage/b", "/opt/v")).unwrap_err();
+        assert!(e.contains("staging directory"), "{e}");
+    }
+
+    #[test]
+    fn modes_follow_what_the_file_is() {
+        // an ELF program, and a `#!` script in bin/, run
+        assert_eq!(file_mode(b"\x7fELF\x02", true, false), 0o755);
+        assert_eq!(file_mode(b"#!/opt/v/bin/python3\n", false, true), 0o755);
+        assert_eq!(file_mode(b"#!/bin/sh\n'''exec' /x\n", false, true), 0o755);
+        // a shared library, a module with a shebang, data, bin/activate do not
+        assert_eq!(file_mode(b"\x7fELF\x02", false, false), 0o644);
+        assert_eq!(file_mode(b"\x7fELF\x02", false, true), 0o644);
+        assert_eq!(file_mode(b"#!/usr/bin/env python3\n", false, false), 0o644);
+        assert_eq!(file_mode(b"\xde\x12\x04\x95", false, false), 0o644);
+        assert_eq!(
+            file_mode(b"# This file must be used with source\n", false, true),
+            0o644
+        );
+    }
+
+    #[test]
+    fn unversioned_python_shebangs_point_at_the_venv() {
+        let point = |data: &str| {
+            point_unversioned_python(data.as_bytes(), b"/opt/v")
+                .map(|o| String::from_utf8(o).unwrap())
+        };
+        for line in [
+            "#!python",
+            "#!/usr/bin/python",
+            "#!/usr/bin/env python",
+            "#! /usr/bin/env  python",
+            "#!/usr/local/bin/python",
+            "#!/bin/python",
+            "#!/usr/bin/python\r",
+        ] {
+            assert_eq!(
+                point(&format!("{line}\nimport os\n")).as_deref(),
+                Some("#!/opt/v/bin/python\nimport os\n"),
+                "{line}"
+            );
+        }
+        // arguments are kept; a file that is only the shebang keeps nothing else
+        assert_eq!(
+            point("#!/usr/bin/python -u\nx").as_deref(),
+            Some("#!/opt/v/bin/python -u\nx")
+        );
+        assert_eq!(point("#!python").as_deref(), Some("#!/opt/v/bin/python\n"));
+        // versioned, other interpreters, and no shebang are left alone
+        for data in [
+            "#!/usr/bin/env python3\n",
+            "#!/usr/bin/python3.11\n",
+            "#!/opt/v/bin/python\n",
+            "#!/bin/sh\n",
+            "#!/usr/bin/pythonw\n",
+            "import os  # python\n",
+            "",
+        ] {
+            assert_eq!(point(data), None, "{data}");
+        }
+        // a long venv path gets pip's sh wrapper, as bin/ scripts do
+        let long = format!("/opt/{}", "y".repeat(130));
+        let out = point_unversioned_python(b"#!python\nx\n", long.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("#!/bin/sh\n'''exec' {long}/bin/python \"$0\" \"$@\"\n' '''\nx\n")
+        );
+    }
+}

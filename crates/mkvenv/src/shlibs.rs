@@ -374,3 +374,90 @@ pub(crate) fn stricter(a: &str, b: &str) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn stricter_compares_versions_as_dpkg_does() {
+        assert!(stricter("libc6 (>= 2.36)", "libc6 (>= 2.9)"));
+        assert!(!stricter(
+            "zlib1g (>= 1.2.13)",
+            "zlib1g (>= 1:1.2.3.3.dfsg-1)"
+        ));
+        assert!(stricter("a (>= 1.0)", "a (>= 1.0~rc1)"));
+        assert!(!stricter("a (>= 1.0)", "a (>= 1.0)"));
+        assert!(stricter("a (>= 1)", "a"));
+    }
+
+    #[test]
+    fn origin_is_expanded() {
+        assert_eq!(
+            expand_search("$ORIGIN/../x.libs:${ORIGIN}:/usr/lib", Path::new("/v/site")),
+            [
+                PathBuf::from("/v/site/../x.libs"),
+                PathBuf::from("/v/site"),
+                PathBuf::from("/usr/lib")
+            ]
+        );
+    }
+
+    #[test]
+    fn ldconfig_and_dpkg_outputs_parse() {
+        let ld = "1234 libs found in cache `/etc/ld.so.cache'\n\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1\n\tlibz.so.1 (libc6) => /lib/i386-linux-gnu/libz.so.1\n";
+        let m = parse_ldconfig(ld);
+        assert_eq!(m["libz.so.1"].len(), 2);
+        assert_eq!(
+            m["libz.so.1"][0],
+            Path::new("/lib/x86_64-linux-gnu/libz.so.1")
+        );
+        let s = "zlib1g:amd64: /lib/x86_64-linux-gnu/libz.so.1\ndiversion by x from: /a\nlibc6:amd64, libc6:i386: /usr/share/x\n";
+        let m = parse_dpkg_search(s);
+        assert_eq!(
+            m[Path::new("/lib/x86_64-linux-gnu/libz.so.1")],
+            "zlib1g:amd64"
+        );
+        assert_eq!(m[Path::new("/usr/share/x")], "libc6:amd64");
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn shlibs_give_the_relation() {
+        let text = "libcrypto 3 libssl3 (>= 3.0.19)\nlibssl 3 libssl3 (>= 3.0.19)\nudeb: libssl 3 libssl3-udeb (>= 3.0.19)\n";
+        assert_eq!(
+            shlibs_lookup(text, "libssl", "3").unwrap(),
+            ["libssl3 (>= 3.0.19)"]
+        );
+        assert!(shlibs_lookup(text, "libssl", "1.1").is_none());
+        assert_eq!(
+            shlibs_lookup("libfoo 1 libfoo1 (>= 1.0), libbar\n", "libfoo", "1").unwrap(),
+            ["libfoo1 (>= 1.0)", "libbar"]
+        );
+        assert_eq!(soname_key("libz.so.1"), Some(("libz".into(), "1".into())));
+        assert_eq!(
+            soname_key("libpython3.11.so.1.0"),
+            Some(("libpython3.11".into(), "1.0".into()))
+        );
+        assert_eq!(
+            soname_key("libfoo-1.2.so"),
+            Some(("libfoo".into(), "1.2".into()))
+        );
+        assert_eq!(soname_key("libfoo.so"), None);
+        assert_eq!(upstream_version("1:1.2.13.dfsg-1"), "1:1.2.13.dfsg");
+        assert_eq!(upstream_version("2.36"), "2.36");
+    }
+
+    #[test]
+    fn usr_merge_toggle() {
+        assert_eq!(
+            usr_toggled(Path::new("/lib/x/libz.so.1")),
+            Path::new("/usr/lib/x/libz.so.1")
+        );
+        assert_eq!(
+            usr_toggled(Path::new("/usr/lib/x/libz.so.1")),
+            Path::new("/lib/x/libz.so.1")
+        );
+    }
+}

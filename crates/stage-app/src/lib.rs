@@ -23,6 +23,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use clap::ValueEnum as _;
 use debpipe_core::date::rfc2822;
 use debpipe_core::io::gzip9n;
 use debpipe_core::{AppSpec, Error, Result, io, modes};
@@ -49,7 +50,7 @@ pub struct Cli {
     #[arg(long, value_name = "STAGE", required_unless_present = "print")]
     pub root: Option<PathBuf>,
     /// Print one resolved value instead of staging (deprecated: `appspec
-    /// get FIELD SPEC` prints any field; this goes in the next release)
+    /// get FIELD SPEC` prints any field; this goes away in 0.2.0)
     #[arg(long, value_name = "FIELD", value_enum)]
     pub print: Option<Field>,
 }
@@ -85,6 +86,14 @@ const SKIP: &[&str] = &[
 pub fn run(cli: &Cli) -> Result<()> {
     let spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
     if let Some(field) = cli.print {
+        let name = field
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().replace('-', "_"));
+        debpipe_core::cli::deprecated(
+            "stage-app",
+            "--print",
+            &format!("`appspec get {name} SPEC`"),
+        );
         let v = match field {
             Field::Package => &spec.package,
             Field::Version => &spec.version,

@@ -5,7 +5,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use debpipe_testkit::{PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden};
+use debpipe_testkit::{
+    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_success, write,
+    write_mode,
+};
 
 fn cmd() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-app"));
@@ -42,11 +45,6 @@ fn missing_maintainer_exits_1_naming_field_and_variables_and_stages_nothing() {
     assert!(!stage.exists(), "staged something");
 }
 
-fn write(p: &Path, text: &str) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
 #[test]
 fn stages_project_etc_docs_and_overrides() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,19 +54,9 @@ fn stages_project_etc_docs_and_overrides() {
         r#"{"module":"demo","version":"2.0-1","maintainer":"D <d@example.com>"}"#,
     );
     write(&app.join("pro_setting/wsgi.py"), "application = None\n");
-    write(&app.join("scripts/run.sh"), "#!/bin/sh\n");
-    std::fs::set_permissions(
-        app.join("scripts/run.sh"),
-        std::fs::Permissions::from_mode(0o700),
-    )
-    .unwrap();
+    write_mode(&app.join("scripts/run.sh"), "#!/bin/sh\n", 0o700);
     // a stray executable bit on data goes; a script without one stays data
-    write(&app.join("static/logo.svg"), "<svg/>\n");
-    std::fs::set_permissions(
-        app.join("static/logo.svg"),
-        std::fs::Permissions::from_mode(0o775),
-    )
-    .unwrap();
+    write_mode(&app.join("static/logo.svg"), "<svg/>\n", 0o775);
     write(&app.join("tools/lib.py"), "#!/usr/bin/python3\n");
     write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
     // Under the package's own /etc directory (private_config's default) a
@@ -107,11 +95,7 @@ fn stages_project_etc_docs_and_overrides() {
         .arg(&stage)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         format!("{}\n", stage.display())
@@ -183,12 +167,7 @@ fn private_config_withholds_others_bits() {
     write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
     write(&app.join("etc/demo/token"), "t\n");
     write(&app.join("etc/demo/secrets/db.cfg"), "p\n");
-    write(&app.join("etc/demo/secrets/hook.sh"), "#!/bin/sh\n");
-    std::fs::set_permissions(
-        app.join("etc/demo/secrets/hook.sh"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    write_mode(&app.join("etc/demo/secrets/hook.sh"), "#!/bin/sh\n", 0o755);
     write(&app.join("etc/demo-api/public.cfg"), "a\n");
     let stage = dir.path().join("stage");
     let out = cmd()
@@ -197,11 +176,7 @@ fn private_config_withholds_others_bits() {
         .arg(&stage)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let mut files = Vec::new();
     collect(&stage.join("etc"), &stage.join("etc"), &mut files);
     files.sort();
@@ -252,11 +227,7 @@ fn regression_stage_inside_the_app_dir_is_not_copied() {
         .args(["app.json", "--app", ".", "--root", "stage"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let staged = dir.path().join("stage/opt/www/demo");
     assert!(staged.join("pro_setting/wsgi.py").exists());
     assert!(
@@ -279,6 +250,14 @@ fn print_shows_resolved_values() {
         let out = cmd().args(["--print", field]).arg(&spec).output().unwrap();
         assert!(out.status.success());
         assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+        // Deprecated: one warning line naming appspec's form and the release.
+        let field = field.replace('-', "_");
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            format!(
+                "stage-app: warning: --print is deprecated, use `appspec get {field} SPEC` (it goes away in 0.2.0)\n"
+            )
+        );
     }
 }
 
@@ -331,11 +310,7 @@ fn lintian_overrides_cover_the_venv_only() {
         .arg(&stage)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let page = "<html><head><link rel=\"stylesheet\" href=\"https://cdn.example.com/x.css\"></head><body></body></html>\n";
     let jquery = "/*! jQuery v3.6.0 | (c) OpenJS Foundation and other contributors | jquery.org/license */\n";
     for base in [
@@ -361,11 +336,7 @@ fn lintian_overrides_cover_the_venv_only() {
         .arg(&deb)
         .output()
         .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    assert_success(&built);
     let out = Command::new("lintian")
         .args(["--no-cfg", "--show-overrides", "--tags"])
         .arg("package-installs-ieee-data,privacy-breach-generic,embedded-javascript-library,mismatched-override,unused-override")

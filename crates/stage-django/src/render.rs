@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use debpipe_core::AppSpec;
-use debpipe_core::shell::{Var, fill, replace_vars_block};
+use debpipe_core::shell::{Template, Var};
 
 /// The overlay and the helper, as files beside this crate.
 const SETTINGS: &str = include_str!("../scripts/settings.py");
@@ -58,30 +58,31 @@ pub fn render_settings(spec: &AppSpec) -> String {
     for (k, v) in vars {
         let _ = writeln!(block, "{k} = {}", py(&v));
     }
-    replace_vars_block(SETTINGS, &block)
+    Template::new("settings.py", SETTINGS)
+        .vars_text(block)
+        .fill()
 }
 
 /// Render the WSGI entry point: the spec's `wsgi`, with the `URLconf`
 /// imported at load time.
 pub fn render_wsgi(spec: &AppSpec) -> String {
     let (module, callable) = spec.wsgi_parts();
-    replace_vars_block(
-        WSGI,
-        &format!(
+    Template::new("wsgi.py", WSGI)
+        .vars_text(format!(
             "_WSGI_MODULE = {}\n_WSGI_CALLABLE = {}\n",
             py(&serde_json::json!(module)),
             py(&serde_json::json!(callable))
-        ),
-    )
+        ))
+        .fill()
 }
 
 /// Render the admin helper: it reads the package's environment file and
 /// the operator's `env_file`, rather than carrying the environment.
 pub fn render_manage(spec: &AppSpec) -> String {
-    fill(
-        MANAGE,
-        &format!("{} {}", spec.package, spec.version),
-        &[
+    Template::new("manage.sh", MANAGE)
+        .word("PACKAGE", spec.package.as_str())
+        .word("VERSION", spec.version.as_str())
+        .vars(vec![
             Var::Set("PACKAGE", spec.package.clone()),
             Var::Set("VENV", spec.venv.clone()),
             Var::Set("PROJECT_ROOT", spec.project_root()),
@@ -89,8 +90,8 @@ pub fn render_manage(spec: &AppSpec) -> String {
             Var::Set("ENV_FILE", spec.env_file.clone()),
             Var::Set("APP_USER", spec.user.clone()),
             Var::Set("APP_GROUP", spec.group.clone()),
-        ],
-    )
+        ])
+        .fill()
 }
 
 /// Render the package's environment file `<app_dir>/debpipe.env`:

@@ -11,7 +11,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::cmd;
+use super::{assert_success, cmd};
 
 /// A throwaway package installed on this host by running its maintainer
 /// scripts.
@@ -97,11 +97,7 @@ impl HostPkg {
             .arg(&staging)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         let area = staging.join("DEBIAN");
         // The installed tree, as dpkg would have unpacked it.
         std::fs::create_dir_all(&app).unwrap();

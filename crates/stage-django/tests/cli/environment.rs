@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use super::{Project, cmd, write};
+use super::{Project, assert_success, cmd, write};
 
 /// `argv` run in a mount namespace where /etc/opt is `etc_opt`.
 fn with_etc_opt(etc_opt: &Path, argv: &Command) -> Output {
@@ -65,11 +65,7 @@ fn manage_reads_debpipe_env_then_env_file_and_the_build_never_does() {
         .arg(&p.spec)
         .args(["--root", "/", "--python", "/usr/bin/python3"]);
     let out = with_etc_opt(etc_opt.path(), &stage);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         std::fs::read_to_string(p.app().join("staticfiles/env.txt")).unwrap(),
         "from-spec -"
@@ -103,11 +99,7 @@ fn manage_reads_debpipe_env_then_env_file_and_the_build_never_does() {
             c.env(k, v);
         }
         let out = with_etc_opt(etc_opt.path(), &c);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         String::from_utf8(out.stdout).unwrap()
     };
     // root: both files read, the operator's values win.

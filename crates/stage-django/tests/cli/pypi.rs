@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
-use super::{cmd, write};
+use super::{assert_success, cmd, write};
 
 fn run(c: &mut Command) -> String {
     let out = c.output().unwrap();
@@ -159,11 +159,7 @@ fn an_app_installed_from_a_wheel_needs_no_manage_py() {
         .env("PATH", "/usr/bin:/bin")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!("hi {}\n", st.display())

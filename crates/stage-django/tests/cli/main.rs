@@ -3,24 +3,23 @@
 //! overlay's values as Django sees them, and failures that leave nothing.
 //!
 //! Where tests go: this file, the generated files and collectstatic;
-//! `cli/build_steps.rs`, build commands, precompressed static files, the
-//! preflight, `project_dir` and `python_path`; `cli/environment.rs`,
+//! `build_steps.rs`, build commands, precompressed static files, the
+//! preflight, `project_dir` and `python_path`; `environment.rs`,
 //! debpipe.env and the operator's `env_file` as the helper and the build
-//! read them; `cli/pypi.rs`, an app installed from a wheel.
+//! read them; `pypi.rs`, an app installed from a wheel.
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
-#[path = "cli/build_steps.rs"]
 mod build_steps;
-#[path = "cli/environment.rs"]
 mod environment;
-#[path = "cli/pypi.rs"]
 mod pypi;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use debpipe_testkit::{SCRUB_ENV, assert_bad_specs_rejected, assert_golden, fixtures};
+use debpipe_testkit::{
+    SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_success, fixtures, write,
+};
 
 fn cmd() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-django"));
@@ -34,11 +33,6 @@ fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name)
-}
-
-fn write(p: &Path, text: &str) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
 }
 
 #[test]
@@ -79,11 +73,7 @@ fn example_overlay_and_helper_match_golden_and_pass_their_checkers() {
             .arg(fixtures().join("specs/example.json"))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         assert_golden(golden(name), &out.stdout);
         let p = dir.path().join(name);
         std::fs::write(&p, &out.stdout).unwrap();
@@ -240,11 +230,7 @@ impl Project {
 fn collects_static_files_with_the_manifest_and_writes_overlay_and_helper() {
     let p = Project::new("");
     let out = p.stage();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let app = p.top.join("proj");
     let root = app.join("staticfiles");
     let manifest: serde_json::Value =
@@ -302,11 +288,7 @@ fn overlay_sets_secret_hosts_roots_and_moves_sqlite_to_state_dir() {
     );
     write(&secret, "k3y-from-postinst\n");
     let out = show();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = |p: &Path| p.display().to_string();
     assert_eq!(
@@ -345,11 +327,7 @@ fn regression_20_replaced_roots_keep_the_projects_path_type() {
         .env("DJANGO_SETTINGS_MODULE", "debpipe_settings")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!(
@@ -401,11 +379,7 @@ fn wsgi_entry_loads_the_urlconf_and_views_eagerly() {
         .env("DJANGO_SETTINGS_MODULE", "debpipe_settings")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "False True 200 OK home\n"
@@ -425,11 +399,7 @@ fn collectstatic_false_collects_nothing() {
     assert_ne!(text, off, "the fixture's spec changed shape");
     std::fs::write(&p.spec, off).unwrap();
     let out = p.stage();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let app = p.top.join("proj");
     assert!(app.join("debpipe_settings.py").exists());
     assert!(
@@ -506,11 +476,7 @@ fn a_relative_root_collects_into_the_stage() {
         .args(["--root", ".", "--python", "/usr/bin/python3"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(p.top.join("proj/staticfiles/staticfiles.json").is_file());
     assert_eq!(String::from_utf8_lossy(&out.stdout), ".\n");
 }
@@ -534,11 +500,7 @@ fn tls_makes_forwarded_https_secure_and_trusts_the_names_origins() {
             .env("DJANGO_SETTINGS_MODULE", "debpipe_settings")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         String::from_utf8(out.stdout).unwrap()
     };
     let p = Project::new("CSRF_TRUSTED_ORIGINS = ['own.example.org']\n");

@@ -97,16 +97,7 @@ pub fn read_deb(file: &mut File, expected_len: u64, bufs: &mut Buffers) -> Resul
         Ok(v)
     };
 
-    let members = ar::members(size, &read_at)?;
-    let control_member = check_layout(&members, &read_at)?;
-    if control_member.size > MAX_CONTROL {
-        return Err(format!(
-            "{} is {} bytes, too large for a control member",
-            control_member.name, control_member.size
-        ));
-    }
-    let raw = read_at(control_member.offset, control_member.size)?;
-    let control = control_from_tar(&control_member.name, &raw)?;
+    let control = control_via(size, &read_at)?;
     Ok(DebInfo {
         control,
         size,
@@ -114,6 +105,38 @@ pub fn read_deb(file: &mut File, expected_len: u64, bufs: &mut Buffers) -> Resul
         sha1: sha1.finalize().into(),
         sha256: sha256.finalize().into(),
     })
+}
+
+/// The control file of the .deb `bytes` (the ar layout checked, the control
+/// member decompressed), or why it has none: [`read_deb`] without the file
+/// and the hashes, for a .deb already in memory.
+pub fn control_of(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let read_at = |offset: u64, len: u64| -> Result<Vec<u8>, String> {
+        let range = usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(offset + len).ok())
+            .and_then(|(start, end)| bytes.get(start..end))
+            .ok_or("read past the end of the file")?;
+        Ok(range.to_vec())
+    };
+    control_via(bytes.len() as u64, &read_at)
+}
+
+/// The control file of a .deb of `len` bytes read through `read_at`.
+fn control_via(
+    len: u64,
+    read_at: &dyn Fn(u64, u64) -> Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, String> {
+    let members = ar::members(len, read_at)?;
+    let control_member = check_layout(&members, read_at)?;
+    if control_member.size > MAX_CONTROL {
+        return Err(format!(
+            "{} is {} bytes, too large for a control member",
+            control_member.name, control_member.size
+        ));
+    }
+    let raw = read_at(control_member.offset, control_member.size)?;
+    control_from_tar(&control_member.name, &raw)
 }
 
 /// Check the member sequence of a binary package and return the control
@@ -160,16 +183,55 @@ fn check_layout<'a>(
     Ok(control)
 }
 
+/// Largest decompressed control tarball read (dpkg's are a few KB; md5sums
+/// of 100,000 files are 8 MB). A 16 MB gzip member can hold 16 GB of
+/// zeros, which the tar reader would skip through for minutes, or hold in
+/// memory as one GNU long name.
+const MAX_CONTROL_TAR: u64 = 64 * 1024 * 1024;
+/// liblzma's memory limit for a control.tar.xz: `xz -9` needs 65 MiB to
+/// decode; a header may declare a 4 GiB dictionary.
+const XZ_MEMLIMIT: u64 = 128 * 1024 * 1024;
+
+/// A reader that fails, instead of ending, past `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte past the cap tells a stream at the cap from a longer one.
+        let max = usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX);
+        let len = buf.len().min(max);
+        let n = self.inner.read(&mut buf[..len])?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "decompresses to over {} MiB",
+                MAX_CONTROL_TAR >> 20
+            ))
+        })?;
+        Ok(n)
+    }
+}
+
 /// Decompress the control tarball `raw` (member `name`) and return its
 /// `./control` file.
 fn control_from_tar(name: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
     let reader: Box<dyn Read + '_> = match name {
         "control.tar.gz" => Box::new(flate2::read::GzDecoder::new(raw)),
-        "control.tar.xz" => Box::new(xz2::read::XzDecoder::new(raw)),
+        "control.tar.xz" => {
+            let stream = xz2::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, 0)
+                .map_err(|e| format!("{name}: {e}"))?;
+            Box::new(xz2::read::XzDecoder::new_stream(raw, stream))
+        }
         "control.tar.zst" => Box::new(
             zstd::stream::read::Decoder::with_buffer(raw).map_err(|e| format!("{name}: {e}"))?,
         ),
         _ => Box::new(raw),
+    };
+    let reader = Capped {
+        inner: reader,
+        left: MAX_CONTROL_TAR,
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| format!("{name}: {e}"))?;

@@ -225,9 +225,11 @@ fn xz_dict_size(level: u32) -> u64 {
 /// and no short last block to wait for), or one fewer when dpkg-deb's last
 /// block is under a dictionary (then that restart cost dpkg-deb less than a
 /// whole dictionary, and ours would cost a whole one). Equal blocks keep
-/// every thread busy to the end as far as the count allows. It depends on
-/// the level and length only, so the output does not depend on the number
-/// of threads.
+/// every thread busy to the end as far as the count allows. Measured, whole
+/// .deb against `dpkg-deb -Zxz` 1.21.22: 0.9992-1.0000 on a 2 MB tree, a
+/// Django venv (44 MB) and the three trees of `crates/mkdeb/bench/run.sh`
+/// (118-239 MB). It depends on the level and length only, so the output
+/// does not depend on the number of threads.
 pub fn xz_block_size(level: u32, input_len: Option<u64>) -> u64 {
     let dict = xz_dict_size(level);
     let dpkg = 3 * dict;

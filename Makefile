@@ -13,7 +13,7 @@
 #   make publish S3=s3://bucket/prefix [DIST=codename] [REPO_KEY=...]
 #                                 build the app and publish it into the apt
 #                                 repository on S3 (endpoint, keys: AWS_*)
-#   make test | e2e | e2e-pretalx | bench | wheels | roots | roots-refresh | serve | sign | publish | man | clean
+#   make test | fuzz | e2e | e2e-pretalx | bench | wheels | roots | roots-refresh | serve | sign | publish | man | clean
 
 APP      ?= examples/wechat
 REPO     ?= dist
@@ -98,7 +98,7 @@ INDEX   := $(REPO)/Release
 SCAN    := .
 endif
 
-.PHONY: all deps tools test e2e e2e-pretalx bench wheels roots roots-refresh root serve sign publish man clean $(TOOLS)
+.PHONY: all deps tools test fuzz e2e e2e-pretalx bench wheels roots roots-refresh root serve sign publish man clean $(TOOLS)
 .DELETE_ON_ERROR:
 
 all: $(INDEX)
@@ -245,6 +245,25 @@ serve: all
 
 test: install-deps
 	cargo test --workspace --locked
+
+# The readers of untrusted input (ar, .deb control members, deb822), each
+# for FUZZ_RUNS inputs: with libFuzzer (cargo-fuzz, nightly) when both are
+# installed, else the stable mutator of crates/debpipe-fuzz under ulimit -v.
+# Both start from the seeds of crates/debpipe-fuzz (synthetic and real .debs).
+FUZZ_RUNS    ?= 1000000
+FUZZ_TARGETS := ar deb_control deb822 packages release
+fuzz:
+	cargo build --release --locked -p debpipe-fuzz
+	if cargo +nightly fuzz --version >/dev/null 2>&1; then \
+	    rm -rf target/fuzz-corpus && target/release/debpipe-fuzz --seed-corpus target/fuzz-corpus && \
+	    for t in $(FUZZ_TARGETS); do \
+	        (cd fuzz && cargo +nightly fuzz run $$t ../target/fuzz-corpus/$$t -- \
+	            -runs=$(FUZZ_RUNS) -rss_limit_mb=1024 -malloc_limit_mb=512 -timeout=10 \
+	            -max_len=1048576 -print_final_stats=1) || exit 1; \
+	    done; \
+	else \
+	    ulimit -v 1048576 && target/release/debpipe-fuzz --runs $(FUZZ_RUNS) $(FUZZ_TARGETS); \
+	fi
 
 # With DIST, the end-to-end test on a fresh root of that release only.
 e2e: tools

@@ -188,16 +188,55 @@ fn check_layout<'a>(
     Ok(control)
 }
 
+/// Largest decompressed control tarball read (dpkg's are a few KB; md5sums
+/// of 100,000 files are 8 MB). A 16 MB gzip member can hold 16 GB of
+/// zeros, which the tar reader would skip through for minutes, or hold in
+/// memory as one GNU long name.
+const MAX_CONTROL_TAR: u64 = 64 * 1024 * 1024;
+/// liblzma's memory limit for a control.tar.xz: `xz -9` needs 65 MiB to
+/// decode; a header may declare a 4 GiB dictionary.
+const XZ_MEMLIMIT: u64 = 128 * 1024 * 1024;
+
+/// A reader that fails, instead of ending, past `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte past the cap tells a stream at the cap from a longer one.
+        let max = usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX);
+        let len = buf.len().min(max);
+        let n = self.inner.read(&mut buf[..len])?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "decompresses to over {} MiB",
+                MAX_CONTROL_TAR >> 20
+            ))
+        })?;
+        Ok(n)
+    }
+}
+
 /// Decompress the control tarball `raw` (member `name`) and return its
 /// `./control` file.
 fn control_from_tar(name: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
     let reader: Box<dyn Read + '_> = match name {
         "control.tar.gz" => Box::new(flate2::read::GzDecoder::new(raw)),
-        "control.tar.xz" => Box::new(xz2::read::XzDecoder::new(raw)),
+        "control.tar.xz" => {
+            let stream = xz2::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, 0)
+                .map_err(|e| format!("{name}: {e}"))?;
+            Box::new(xz2::read::XzDecoder::new_stream(raw, stream))
+        }
         "control.tar.zst" => Box::new(
             zstd::stream::read::Decoder::with_buffer(raw).map_err(|e| format!("{name}: {e}"))?,
         ),
         _ => Box::new(raw),
+    };
+    let reader = Capped {
+        inner: reader,
+        left: MAX_CONTROL_TAR,
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| format!("{name}: {e}"))?;

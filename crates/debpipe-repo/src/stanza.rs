@@ -169,6 +169,9 @@ impl Stanza {
     /// Parse the first stanza of a control file the way dpkg does.
     pub fn parse(text: &[u8]) -> Result<Self, String> {
         let mut st = Stanza::default();
+        // Lower-cased names seen: a lookup per field, not a scan of all the
+        // fields before it (a 16 MB control file holds a million).
+        let mut seen = std::collections::HashSet::new();
         let mut at_border = true;
         let mut lines = text.split(|&b| b == b'\n').peekable();
         let mut lineno = 0;
@@ -198,7 +201,7 @@ impl Stanza {
                         "control line {lineno}: field cannot start with a hyphen"
                     ));
                 }
-                if st.get_bytes(name).is_some() {
+                if !seen.insert(name.to_ascii_lowercase()) {
                     return Err(format!(
                         "control line {lineno}: duplicate field {}",
                         String::from_utf8_lossy(name)
@@ -227,13 +230,6 @@ impl Stanza {
             return Err("control file has no fields".into());
         }
         Ok(st)
-    }
-
-    fn get_bytes(&self, name: &[u8]) -> Option<&[u8]> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
     }
 
     /// Append the stanza as dpkg-scanpackages writes it (without the blank

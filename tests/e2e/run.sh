@@ -81,7 +81,9 @@ ping_until_ok() { ping_field_until status ok; }
 oneline() { tr '\n' ' ' <<<"$1"; }
 # The pids of the uWSGI master's workers, sorted.
 workers_of() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v m="$1" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == m) print pid }' | sort
+	# A process that exits between the glob and the read makes cat fail
+	# (pipefail): that is no failure of the service's.
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v m="$1" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == m) print pid }' | sort
 }
 
 # --- step 0: the repository --------------------------------------------------

@@ -327,6 +327,8 @@ ok "make refuses the broken 1.0.2: $(grep -m1 -o 'preflight failed: .*' "$logs/m
 logged make-1.0.2 "$make" "${MAKEARGS[@]}" STAGE_DJANGO_FLAGS=--no-check
 logged apt-update-3 inroot apt-get -q --error-on=any update
 workers_b=$(workers_of "$master2")
+uwsgi_log=$root/var/log/uwsgi/wechat.log
+log_b=$(stat -c %s "$uwsgi_log")
 load_start broken
 if inroot "${APT[@]}" -o Dpkg::Options::=--force-confold upgrade >"$logs/apt-broken.log" 2>&1; then
 	fail "the upgrade to the broken 1.0.2 succeeded (log: $logs/apt-broken.log)"
@@ -337,12 +339,24 @@ grep -q "$package: the new version does not import.*broken on purpose" "$logs/ap
 	|| fail "postinst did not name the error (log: $logs/apt-broken.log)"
 note "$(grep -m1 "$package: the new version does not import" "$logs/apt-broken.log")"
 [ "$failed_b" -eq 0 ] || fail "$failed_b of $sent_b requests failed while the broken upgrade ran: $(cat "$logs/broken.load-errors")"
-[ "$(workers_of "$master2")" = "$workers_b" ] || fail "the broken version replaced workers: $(oneline "$workers_b") -> $(oneline "$(workers_of "$master2")")"
+# No reload may have happened. A worker may still have been recycled by
+# max_requests (the load sends tens of thousands of requests): uWSGI says so
+# of each ("The work of process PID is done"), and only those may be gone.
+log_broken=$(tail -c +"$((log_b + 1))" "$uwsgi_log")
+if grep -qi 'gracefully killing worker' <<<"$log_broken"; then
+	fail "the broken upgrade reloaded uWSGI: $(grep -i -m1 'gracefully killing worker' <<<"$log_broken")"
+fi
+workers_a=$(workers_of "$master2") recycled=0
+for pid in $(comm -23 <(echo "$workers_b") <(echo "$workers_a")); do
+	grep -q "The work of process $pid is done" <<<"$log_broken" \
+		|| fail "the broken version replaced workers: $(oneline "$workers_b") -> $(oneline "$workers_a") ($pid was not recycled by max_requests)"
+	recycled=$((recycled + 1))
+done
 out=$(ping_app) || fail "GET /api/wechat/ping failed after the broken upgrade: $out"
 [ "$(json version <<<"$out")" = "1.0.1$suffix" ] || fail "not the old version answering after the broken upgrade: $out"
 [ "$(inroot dpkg-query -W -f='${Status}' "$package")" = "install ok half-configured" ] \
 	|| fail "dpkg status after the broken upgrade: $(inroot dpkg-query -W -f='${Status}' "$package")"
-ok "broken 1.0.2 refused by postinst: $sent_b requests, none failed, 1.0.1 still serves from the same workers"
+ok "broken 1.0.2 refused by postinst: $sent_b requests, none failed, 1.0.1 still serves from the same workers (no reload; $recycled recycled by max_requests)"
 cp "$work/views.py.good" "$app/wechat/views.py"
 set_version 1.0.2 1.0.3
 logged make-1.0.3 "$make" "${MAKEARGS[@]}"

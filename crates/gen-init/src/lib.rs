@@ -440,10 +440,7 @@ mod tests {
     use super::*;
     use debpipe_testkit::spec;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 
     #[test]
     fn unit_runs_foreground_uwsgi_as_user() {

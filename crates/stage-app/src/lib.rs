@@ -416,8 +416,5 @@ pub fn changelog(spec: &AppSpec, maintainer: &str, when: i64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 }

@@ -27,34 +27,35 @@ use debpipe_core::jobs::{Daemon, Timer};
 use debpipe_core::shell::{Template, Var};
 use debpipe_core::{AppSpec, Error, Result};
 
-use crate::{environment_files, hardening, state_directory};
+use crate::{environment_files, hardening, state_directory, stop_and_restart};
 
-/// Seconds between a daemon's exit and its restart (systemd `RestartSec=`,
-/// the SysV supervisor's pause), so a daemon that fails at once does not
-/// spin.
+/// Seconds between a daemon's (or the web service's) exit and its restart
+/// (systemd `RestartSec=`, the SysV supervisor's pause), so a process that
+/// fails at once does not spin.
 pub const RESTART_SEC: u32 = 2;
 
 /// The daemon of the spec named `name`; a usage error lists the names.
 pub fn daemon<'a>(spec: &'a AppSpec, name: &str) -> Result<&'a Daemon> {
-    spec.daemons.iter().find(|d| d.name == name).ok_or_else(|| {
-        let names: Vec<&str> = spec.daemons.iter().map(|d| d.name.as_str()).collect();
-        Error::Usage(format!(
-            "--name {name}: the spec has no daemon of that name (daemons: {})",
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        ))
-    })
+    named(&spec.daemons, |d| &d.name, "daemon", name)
 }
 
 /// The timer of the spec named `name`; a usage error lists the names.
 pub fn timer<'a>(spec: &'a AppSpec, name: &str) -> Result<&'a Timer> {
-    spec.timers.iter().find(|t| t.name == name).ok_or_else(|| {
-        let names: Vec<&str> = spec.timers.iter().map(|t| t.name.as_str()).collect();
+    named(&spec.timers, |t| &t.name, "timer", name)
+}
+
+/// The job of `jobs` (the spec's daemons or timers, a `kind` each) named
+/// `name`, or a usage error listing the names there are.
+fn named<'a, T>(
+    jobs: &'a [T],
+    name_of: fn(&T) -> &String,
+    kind: &str,
+    name: &str,
+) -> Result<&'a T> {
+    jobs.iter().find(|j| name_of(j) == name).ok_or_else(|| {
+        let names: Vec<&str> = jobs.iter().map(|j| name_of(j).as_str()).collect();
         Error::Usage(format!(
-            "--name {name}: the spec has no timer of that name (timers: {})",
+            "--name {name}: the spec has no {kind} of that name ({kind}s: {})",
             if names.is_empty() {
                 "none".to_string()
             } else {
@@ -106,11 +107,7 @@ pub fn render_daemon(spec: &AppSpec, d: &Daemon) -> String {
          [Service]\n\
          Type=exec\n\
          {common}\
-         KillSignal=SIGTERM\n\
-         KillMode=mixed\n\
-         TimeoutStopSec={stop}\n\
-         Restart=always\n\
-         RestartSec={restart}\n\
+         {stop}\
          {hardening}\
          \n\
          [Install]\n\
@@ -118,8 +115,7 @@ pub fn render_daemon(spec: &AppSpec, d: &Daemon) -> String {
         pkg = spec.package,
         ver = spec.version,
         common = service_common(spec, &unit, &d.command),
-        stop = d.stop_timeout,
-        restart = RESTART_SEC,
+        stop = stop_and_restart(d.stop_timeout, "always"),
         hardening = hardening(spec),
     )
 }

@@ -262,11 +262,7 @@ pub fn render_systemd(spec: &AppSpec) -> String {
          {env}\
          ExecStart={bin} --ini {ini}\n\
          ExecReload=/bin/kill -HUP $MAINPID\n\
-         KillSignal=SIGTERM\n\
-         KillMode=mixed\n\
-         TimeoutStopSec={stop}\n\
-         Restart=on-failure\n\
-         RestartSec=2\n\
+         {stop}\
          SyslogIdentifier={pkg}\n\
          {hardening}\
          \n\
@@ -280,11 +276,26 @@ pub fn render_systemd(spec: &AppSpec) -> String {
         env = environment_files(spec),
         bin = spec.uwsgi_bin,
         ini = spec.uwsgi_ini_path(),
-        stop = stop_timeout(spec),
+        stop = stop_and_restart(stop_timeout(spec), "on-failure"),
         hardening = hardening(spec),
         state = state_directory(spec),
     );
     s
+}
+
+/// How a long-running unit (the web service, a daemon) stops and comes
+/// back: SIGTERM to the main process only (`KillMode=mixed`: it stops its
+/// own children), SIGKILL after `stop` seconds, and `Restart=restart`
+/// after [`jobs::RESTART_SEC`].
+pub(crate) fn stop_and_restart(stop: u32, restart: &str) -> String {
+    format!(
+        "KillSignal=SIGTERM\n\
+         KillMode=mixed\n\
+         TimeoutStopSec={stop}\n\
+         Restart={restart}\n\
+         RestartSec={}\n",
+        jobs::RESTART_SEC
+    )
 }
 
 /// `StateDirectory=` (systemd makes it, owned by the user) when `state_dir`

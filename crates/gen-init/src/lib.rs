@@ -26,7 +26,7 @@
 use std::fmt::Write as _;
 
 use debpipe_core::cli::GenArgs;
-use debpipe_core::shell::{Template, Var};
+use debpipe_core::shell::{Block, Template, Var};
 use debpipe_core::{AppSpec, Error, Result};
 
 pub mod jobs;
@@ -418,6 +418,22 @@ pub fn hardening(spec: &AppSpec) -> String {
 /// block, and the package's name into its LSB header (`@PACKAGE@`).
 const INIT: &str = include_str!("../scripts/init.sh");
 
+/// What the SysV scripts (the web service's and the daemons') share: the
+/// environment, the LSB functions, whether the pidfile's process runs, and
+/// the `start`, `stop` and `restart` actions around each script's own
+/// `do_start` and `do_stop`.
+const LSB: &str = include_str!("../scripts/lsb.sh");
+
+/// A SysV script's `# @lsb` block: `scripts/lsb.sh`, without its own
+/// comment, so that the installed script stands alone.
+pub(crate) fn lsb_block() -> Block {
+    Block::Replace(
+        Template::new("lsb.sh", LSB)
+            .block("about", Block::Replace(String::new()))
+            .fill(),
+    )
+}
+
 /// Render the SysV init script. It is a conffile (/etc/init.d), so it holds
 /// nothing that changes with the version alone.
 pub fn render_sysv(spec: &AppSpec) -> String {
@@ -442,6 +458,7 @@ pub fn render_sysv(spec: &AppSpec) -> String {
     ];
     Template::new("init.sh", INIT)
         .word("PACKAGE", spec.package.as_str())
+        .block("lsb", lsb_block())
         .vars(vars)
         .fill()
 }

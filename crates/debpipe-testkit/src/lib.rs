@@ -16,11 +16,13 @@
 //! - [`cache`]: the one place that resolves the cache directory for slow
 //!   inputs (wheelhouses, roots);
 //! - [`run`]: a finished command succeeded, or the test shows its stderr;
-//! - [`files`]: a test's input files, their parents made, with a mode.
+//! - [`files`]: a test's input files, their parents made, with a mode;
+//! - [`cli`]: the tools' clap definitions checked ([`verify_cli!`]).
 #![allow(clippy::missing_panics_doc)]
 
 pub mod accounts;
 pub mod cache;
+pub mod cli;
 pub mod files;
 pub mod generator;
 pub mod golden;

@@ -1155,10 +1155,10 @@ fn out_dir_and_its_old_spellings_publish_the_same_index() {
             assert!(warned.is_empty(), "{err}");
         } else {
             assert_eq!(warned.len(), 1, "{err}");
-            assert!(
-                warned[0].starts_with("scanpkgs: warning: ")
-                    && warned[0].contains("use --out-dir DIR")
-                    && warned[0].contains("0.2.0"),
+            assert_eq!(
+                warned[0],
+                "scanpkgs: warning: -o/--output DIR is deprecated, use --out-dir DIR \
+                 (it goes away in 0.2.0)",
                 "{err}"
             );
         }

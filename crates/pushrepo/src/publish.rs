@@ -744,6 +744,14 @@ mod tests {
         }
     }
 
+    /// [`opts`] with `--keep n`.
+    fn keeping(n: usize) -> Options {
+        Options {
+            keep: Some(n),
+            ..opts()
+        }
+    }
+
     fn deb(p: &str, v: &str, bytes: &str) -> Deb {
         let filename = index::pool_key("main", p, v, "amd64");
         let text = format!(
@@ -929,8 +937,7 @@ mod tests {
     #[test]
     fn keep_prunes_index_now_and_pool_after_grace() {
         let s = MemStore::default();
-        let mut o = opts();
-        o.keep = Some(2);
+        let mut o = keeping(2);
         for v in ["1", "2", "3"] {
             go(&s, &o, &[deb("a", v, &format!("A{v}"))]).unwrap();
         }
@@ -966,8 +973,7 @@ mod tests {
     #[test]
     fn deletions_alone_leave_the_release_as_it_is() {
         let s = MemStore::default();
-        let mut o = opts();
-        o.keep = Some(1);
+        let mut o = keeping(1);
         go(&s, &o, &[deb("a", "1", "A1")]).unwrap();
         go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
         let release = s.data("dists/stable/Release").unwrap();
@@ -1090,8 +1096,7 @@ mod tests {
         other.dist = "other".into();
         other.fields.dist = "other".into();
         go(&s, &other, &[deb("a", "1", "A1")]).unwrap();
-        let mut o = opts();
-        o.keep = Some(1);
+        let mut o = keeping(1);
         o.grace = Duration::ZERO;
         go(&s, &o, &[deb("a", "1", "A1")]).unwrap();
         go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
@@ -1134,8 +1139,7 @@ mod tests {
     #[test]
     fn an_older_version_than_kept_is_not_uploaded() {
         let s = MemStore::default();
-        let mut o = opts();
-        o.keep = Some(1);
+        let o = keeping(1);
         go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
         let out = go(&s, &o, &[deb("a", "1", "A1")]).unwrap();
         assert_eq!(out, Outcome::Unchanged { listed: 1 });

@@ -2,10 +2,11 @@
 //! with a key `Release.gpg` and `InRelease`.
 //!
 //! Everything is computed in memory first (indices, compressed indices,
-//! Release, signatures), so a failure (gpg, say) writes nothing. Then each
-//! file is renamed into place in publishing order: indices first, Release,
-//! `Release.gpg` and `InRelease` last, so apt never reads a Release naming
-//! indices that are not there yet. When neither the indices nor the Release
+//! Release, signatures), so a failure (gpg, say) writes nothing. Then
+//! [`debpipe_repo::publish::write`] renames each file into place (a
+//! [`DirStore`]) in publishing order: by-hash copies and indices first,
+//! Release, `Release.gpg` and `InRelease` last, so apt never reads a Release
+//! naming indices that are not there yet. When neither the indices nor the Release
 //! fields changed, nothing is written and the Date stays; otherwise the
 //! Date is now (or `SOURCE_DATE_EPOCH`) but never earlier than the previous
 //! Release's, as apt ignores a Release older than the one it has.
@@ -269,6 +270,18 @@ fn release_fields(opts: &RepoOptions, archs: &[String], comps: &[String]) -> Rel
 mod tests {
     use super::*;
 
+    /// The dists layout of `dist` under `out`, main, amd64.
+    fn dists(out: &Path, dist: &str) -> RepoOptions {
+        RepoOptions {
+            out: out.to_path_buf(),
+            dist: Some(dist.into()),
+            component: "main".into(),
+            arch: Some("amd64".into()),
+            now: 1,
+            ..RepoOptions::default()
+        }
+    }
+
     #[test]
     fn release_layout() {
         let fields = ReleaseFields {
@@ -325,14 +338,7 @@ mod tests {
     #[test]
     fn dists_layout_keeps_by_hash_copies_one_generation_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mut opts = RepoOptions {
-            out: dir.path().to_path_buf(),
-            dist: Some("trixie".into()),
-            component: "main".into(),
-            arch: Some("amd64".into()),
-            now: 1,
-            ..RepoOptions::default()
-        };
+        let mut opts = dists(dir.path(), "trixie");
         let by_hash = dir
             .path()
             .join("dists/trixie/main/binary-amd64/by-hash/SHA512");
@@ -405,13 +411,8 @@ mod tests {
     fn dists_layout_lists_every_arch() {
         let dir = tempfile::tempdir().unwrap();
         let mut opts = RepoOptions {
-            out: dir.path().to_path_buf(),
-            dist: Some("stable".into()),
-            component: "main".into(),
-            arch: Some("amd64".into()),
             xz: true,
-            now: 1,
-            ..RepoOptions::default()
+            ..dists(dir.path(), "stable")
         };
         publish(&opts, b"Package: a\n\n").unwrap();
         opts.arch = Some("arm64".into());

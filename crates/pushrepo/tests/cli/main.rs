@@ -293,3 +293,41 @@ fn check(port: u16, prefix: &str, dist: &str) -> Result<Vec<String>, String> {
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Start publishing `deb` with `--lock-ttl ttl` through a stand-in gpg
+/// (the script `gpg(mark)` writes, which creates `mark`), and wait until it
+/// signs: it then holds the lock. Returns the publisher and `mark`.
+fn spawn_signing(
+    repo: &Repo,
+    gpg: impl Fn(&Path) -> String,
+    ttl: &str,
+    deb: &Path,
+    stderr: Stdio,
+) -> (std::process::Child, PathBuf) {
+    let bin = repo.dir.path().join("gpg-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mark = repo.dir.path().join("signing");
+    std::fs::write(bin.join("gpg"), gpg(&mark)).unwrap();
+    std::fs::set_permissions(
+        bin.join("gpg"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let child = repo
+        .cmd()
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .args(["--lock-ttl", ttl])
+        .arg(repo.url())
+        .arg(deb)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    assert!(
+        debpipe_testkit::wait_until(20, || mark.exists()),
+        "the publisher never signed"
+    );
+    (child, mark)
+}

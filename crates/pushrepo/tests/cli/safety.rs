@@ -97,33 +97,13 @@ fn readers_never_see_a_torn_repository() {
 fn killed_lock_holder_is_taken_over_after_expiry() {
     let repo = Repo::new("takeover").signed();
     // A gpg that hangs: the first publisher holds the lock while "signing".
-    let bin = repo.dir.path().join("hang-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let mark = repo.dir.path().join("signing");
-    std::fs::write(
-        bin.join("gpg"),
-        format!("#!/bin/sh\necho $$ > {}\nexec sleep 30\n", mark.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        bin.join("gpg"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let a = repo.deb("first", "1", "a");
-    let mut holder = repo
-        .cmd()
-        .env("PATH", path)
-        .args(["--lock-ttl", "3s"])
-        .arg(repo.url())
-        .arg(&a)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(
-        debpipe_testkit::wait_until(20, || mark.exists()),
-        "first publisher never signed"
+    let (mut holder, mark) = spawn_signing(
+        &repo,
+        |mark| format!("#!/bin/sh\necho $$ > {}\nexec sleep 30\n", mark.display()),
+        "3s",
+        &a,
+        Stdio::null(),
     );
     let lock = String::from_utf8_lossy(&repo.get("pushrepo.lock").1).into_owned();
     let who = format!("pid {}", holder.id());
@@ -287,9 +267,6 @@ fn a_stalled_holder_whose_lock_was_taken_over_cannot_publish() {
     let base = repo.deb("base", "1", "x");
     repo.publish_ok(&[], &[&base]);
     // A gpg that takes 3 s: the first publisher holds the lock meanwhile.
-    let bin = repo.dir.path().join("slow-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let mark = repo.dir.path().join("signing");
     let gpg = String::from_utf8(
         Command::new("sh")
             .args(["-c", "command -v gpg"])
@@ -298,36 +275,19 @@ fn a_stalled_holder_whose_lock_was_taken_over_cannot_publish() {
             .stdout,
     )
     .unwrap();
-    std::fs::write(
-        bin.join("gpg"),
-        format!(
-            "#!/bin/sh\ntouch {}\nsleep 3\nexec {} \"$@\"\n",
-            mark.display(),
-            gpg.trim()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        bin.join("gpg"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     let a = repo.deb("stalled", "1", "a");
-    let stalled = repo
-        .cmd()
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .args(["--lock-ttl", "2s"])
-        .arg(repo.url())
-        .arg(&a)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(
-        debpipe_testkit::wait_until(20, || mark.exists()),
-        "never signed"
+    let (stalled, _) = spawn_signing(
+        &repo,
+        |mark| {
+            format!(
+                "#!/bin/sh\ntouch {}\nsleep 3\nexec {} \"$@\"\n",
+                mark.display(),
+                gpg.trim()
+            )
+        },
+        "2s",
+        &a,
+        Stdio::piped(),
     );
     // Stall it (no renewal either) past its lock's expiry; B takes over.
     let pid = stalled.id().to_string();

@@ -4,15 +4,9 @@ use super::*;
 
 #[test]
 fn help_matches_golden() {
-    let out = Command::new(assert_cmd::cargo::cargo_bin!("pushrepo"))
-        .env("COLUMNS", "100")
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    debpipe_testkit::assert_golden(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/help.txt"),
-        &out.stdout,
+    debpipe_testkit::repo::assert_help_golden(
+        assert_cmd::cargo::cargo_bin!("pushrepo"),
+        env!("CARGO_MANIFEST_DIR"),
     );
 }
 

@@ -39,36 +39,17 @@ fn release_hashes_match_the_files_flat_and_dists() {
         assert_eq!(mode, 0o644, "{f}");
     }
 
-    scanpkgs(dir.path())
-        .args([
-            "--out-dir",
-            ".",
-            "--dist",
-            "stable",
-            "--codename",
-            "acme1",
-            "-a",
-            "amd64",
-            "pool",
-        ])
-        .assert()
-        .success();
-    scanpkgs(dir.path())
-        .args([
-            "--out-dir",
-            ".",
-            "--dist",
-            "stable",
-            "--codename",
-            "acme1",
-            "-a",
-            "arm64",
-            "--component",
-            "extra",
-            "pool",
-        ])
-        .assert()
-        .success();
+    for target in [
+        &["-a", "amd64"][..],
+        &["-a", "arm64", "--component", "extra"],
+    ] {
+        scanpkgs(dir.path())
+            .args(["--out-dir", ".", "--dist", "stable", "--codename", "acme1"])
+            .args(target)
+            .arg("pool")
+            .assert()
+            .success();
+    }
     let suite = dir.path().join("dists/stable");
     check_release(
         &suite,

@@ -125,22 +125,16 @@ fn missing_directory_exits_1_and_unknown_flag_exits_2() {
 #[test]
 fn help_matches_golden() {
     let dir = tempfile::tempdir().unwrap();
-    let out = scanpkgs(dir.path())
-        .env("COLUMNS", "100")
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    debpipe_testkit::assert_golden(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/help.txt"),
-        &out.stdout,
+    let help = debpipe_testkit::repo::assert_help_golden(
+        assert_cmd::cargo::cargo_bin!("scanpkgs"),
+        env!("CARGO_MANIFEST_DIR"),
     );
     let q = scanpkgs(dir.path())
         .env("COLUMNS", "100")
         .arg("-?")
         .output()
         .unwrap();
-    assert_eq!(q.stdout, out.stdout);
+    assert_eq!(q.stdout, help);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::assert_golden;
+use crate::{assert_golden, assert_success};
 
 /// `bin --help` at 100 columns is `manifest_dir/tests/golden/help.txt`;
 /// returns the help text.
@@ -13,11 +13,7 @@ pub fn assert_help_golden(bin: &Path, manifest_dir: &str) -> Vec<u8> {
         .arg("--help")
         .output()
         .expect("run --help");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_golden(
         Path::new(manifest_dir).join("tests/golden/help.txt"),
         &out.stdout,

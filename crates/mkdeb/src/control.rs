@@ -495,29 +495,25 @@ mod tests {
             out,
             "Package: hello\nVersion: 1:2.0-1\nArchitecture: all\nMaintainer: A <a@example.com>\nInstalled-Size: 42\nDepends: libc6\nDescription: hi\n there\n"
         );
-        // Unknown fields keep their place; no earlier field: goes first.
-        let p = deb822::parse("Package: p\nX-Foo: 1\nDescription: d\n")
-            .unwrap()
-            .remove(0);
-        assert_eq!(
-            with_installed_size(&p, 1).to_string(),
-            "Package: p\nInstalled-Size: 1\nX-Foo: 1\nDescription: d\n"
-        );
-        let p = deb822::parse("Description: d\nPackage: p\n")
-            .unwrap()
-            .remove(0);
-        assert_eq!(
-            with_installed_size(&p, 1).to_string(),
-            "Installed-Size: 1\nDescription: d\nPackage: p\n"
-        );
-        // dpkg orders Origin and Bugs before Maintainer and Installed-Size.
-        let p = deb822::parse("Package: p\nBugs: b\nDepends: d\n")
-            .unwrap()
-            .remove(0);
-        assert_eq!(
-            with_installed_size(&p, 1).to_string(),
-            "Package: p\nBugs: b\nInstalled-Size: 1\nDepends: d\n"
-        );
+        for (control, want) in [
+            // Unknown fields keep their place; no earlier field: goes first.
+            (
+                "Package: p\nX-Foo: 1\nDescription: d\n",
+                "Package: p\nInstalled-Size: 1\nX-Foo: 1\nDescription: d\n",
+            ),
+            (
+                "Description: d\nPackage: p\n",
+                "Installed-Size: 1\nDescription: d\nPackage: p\n",
+            ),
+            // dpkg orders Origin and Bugs before Maintainer and Installed-Size.
+            (
+                "Package: p\nBugs: b\nDepends: d\n",
+                "Package: p\nBugs: b\nInstalled-Size: 1\nDepends: d\n",
+            ),
+        ] {
+            let p = deb822::parse(control).unwrap().remove(0);
+            assert_eq!(with_installed_size(&p, 1).to_string(), want, "{control}");
+        }
         // A given value is kept.
         let p = deb822::parse("Package: p\nInstalled-Size: 7\n")
             .unwrap()

@@ -51,6 +51,17 @@ impl Repo {
         Self::on(Weed::shared(), prefix)
     }
 
+    /// Start publishing `deb` with `args` in the background (stderr piped).
+    fn spawn(&self, args: &[&str], deb: &Path) -> std::process::Child {
+        self.cmd()
+            .args(args)
+            .arg(self.url())
+            .arg(deb)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     fn on(weed: &Weed, prefix: &str) -> Self {
         Self {
             s3_port: weed.s3_port,

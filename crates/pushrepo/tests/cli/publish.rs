@@ -49,17 +49,7 @@ fn concurrent_publishers_are_all_listed() {
     let debs: Vec<PathBuf> = (0..4)
         .map(|i| repo.deb(&format!("pkg{i}"), "1.0", "x"))
         .collect();
-    let children: Vec<_> = debs
-        .iter()
-        .map(|d| {
-            repo.cmd()
-                .arg(repo.url())
-                .arg(d)
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children: Vec<_> = debs.iter().map(|d| repo.spawn(&[], d)).collect();
     let mut waited = 0;
     for c in children {
         let out = c.wait_with_output().unwrap();

@@ -39,15 +39,7 @@ fn readers_never_see_a_torn_repository() {
         let (d1, d2) = (next(&repo), next(&repo));
         let c: Vec<_> = [d1, d2]
             .iter()
-            .map(|d| {
-                repo.cmd()
-                    .args(["--keep", "3"])
-                    .arg(repo.url())
-                    .arg(d)
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
+            .map(|d| repo.spawn(&["--keep", "3"], d))
             .collect();
         for c in c {
             let out = c.wait_with_output().unwrap();
@@ -261,6 +253,17 @@ fn volume_servers_killed_mid_publish_leave_a_consistent_repository_and_a_rerun_c
 /// Objects of the stand-in store, by request path.
 type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
 
+/// `kill SIG pid`, which must succeed.
+fn signal(sig: &str, pid: &str) {
+    assert!(
+        Command::new("kill")
+            .args([sig, pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
 #[test]
 fn a_stalled_holder_whose_lock_was_taken_over_cannot_publish() {
     let repo = Repo::new("stalled").signed();
@@ -291,25 +294,13 @@ fn a_stalled_holder_whose_lock_was_taken_over_cannot_publish() {
     );
     // Stall it (no renewal either) past its lock's expiry; B takes over.
     let pid = stalled.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-STOP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal("-STOP", &pid);
     std::thread::sleep(Duration::from_millis(2500));
     let b = repo.deb("newer", "1", "b");
     let err = repo.publish_ok(&["--wait", "30s"], &[&b]);
     assert!(err.contains("took over the expired lock"), "{err}");
     let newer = repo.get("dists/stable/InRelease");
-    assert!(
-        Command::new("kill")
-            .args(["-CONT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal("-CONT", &pid);
     let out = stalled.wait_with_output().unwrap();
     let err = stderr(&out);
     eprintln!("stalled publisher: {err}");

@@ -85,17 +85,13 @@ fn test_debs() -> &'static [PathBuf] {
         };
         let missing: Vec<&str> = TEST_PACKAGES.iter().copied().filter(|p| !have(p)).collect();
         if !missing.is_empty() {
-            let out = Command::new("apt-get")
-                .arg("download")
-                .arg("-q")
-                .args(&missing)
-                .current_dir(&dir)
-                .output()
-                .expect("run apt-get download");
-            assert!(
-                out.status.success(),
-                "apt-get download {missing:?} failed (run apt-get update?): {}",
-                String::from_utf8_lossy(&out.stderr)
+            run_ok(
+                Command::new("apt-get")
+                    .arg("download")
+                    .arg("-q")
+                    .args(&missing)
+                    .current_dir(&dir),
+                &format!("apt-get download {missing:?} (run apt-get update?)"),
             );
         }
         let mut debs: Vec<PathBuf> = fs::read_dir(&dir)
@@ -162,19 +158,25 @@ fn scanpkgs(cwd: &Path) -> assert_cmd::Command {
     cmd
 }
 
-fn dpkg_scanpackages(cwd: &Path, args: &[&str]) -> Output {
-    let out = Command::new("dpkg-scanpackages")
-        .args(args)
-        .current_dir(cwd)
-        .env("LC_ALL", "C")
-        .output()
-        .expect("run dpkg-scanpackages (apt-get install dpkg-dev)");
+/// Run `cmd` (`what`, for messages); it must succeed.
+fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
     assert!(
         out.status.success(),
-        "dpkg-scanpackages {args:?}: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+fn dpkg_scanpackages(cwd: &Path, args: &[&str]) -> Output {
+    run_ok(
+        Command::new("dpkg-scanpackages")
+            .args(args)
+            .current_dir(cwd)
+            .env("LC_ALL", "C"),
+        &format!("dpkg-scanpackages {args:?} (apt-get install dpkg-dev)"),
+    )
 }
 
 /// Run both with `args` in `cwd`; assert the same stdout and return it.
@@ -213,14 +215,7 @@ fn build_deb(dir: &Path, control: &str, compression: &str, out: &Path) {
     fs::create_dir_all(&doc).unwrap();
     fs::write(root.join("DEBIAN/control"), control).unwrap();
     fs::write(doc.join("README"), control).unwrap();
-    let st = Command::new("dpkg-deb")
-        .args(["-b", "--root-owner-group", &format!("-Z{compression}")])
-        .arg(&root)
-        .arg(out)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    dpkg_deb_build(&["--root-owner-group"], compression, &root, out);
     fs::remove_dir_all(&root).unwrap();
 }
 
@@ -249,9 +244,16 @@ fn repack_with_version(deb: &Path, version: &str, compression: &str, out: &Path)
         })
         .collect();
     fs::write(root.join("DEBIAN/control"), control).unwrap();
+    dpkg_deb_build(&[], compression, &root, out);
+}
+
+/// `dpkg-deb -b FLAGS -Z<compression> root out`, which must succeed.
+fn dpkg_deb_build(flags: &[&str], compression: &str, root: &Path, out: &Path) {
     let st = Command::new("dpkg-deb")
-        .args(["-b", &format!("-Z{compression}")])
-        .arg(&root)
+        .arg("-b")
+        .args(flags)
+        .arg(format!("-Z{compression}"))
+        .arg(root)
         .arg(out)
         .stdout(Stdio::null())
         .status()
@@ -316,19 +318,15 @@ fn make_key(home: &Path) -> (String, PathBuf) {
     fs::create_dir(home).unwrap();
     fs::set_permissions(home, fs::Permissions::from_mode(0o700)).unwrap();
     let gpg = |args: &[&str]| {
-        let out = Command::new("gpg")
-            .arg("--homedir")
-            .arg(home)
-            .args(["--batch", "--quiet"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        run_ok(
+            Command::new("gpg")
+                .arg("--homedir")
+                .arg(home)
+                .args(["--batch", "--quiet"])
+                .args(args),
+            &format!("gpg {args:?}"),
+        )
+        .stdout
     };
     gpg(&[
         "--passphrase",

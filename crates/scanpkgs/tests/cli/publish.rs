@@ -169,15 +169,21 @@ fn apt_updates_and_installs_from_signed_flat_and_dists_repos() {
     );
 }
 
+/// `scanpkgs --out-dir . pool` in `dir` at `SOURCE_DATE_EPOCH` `epoch`;
+/// the Release it leaves.
+fn publish_flat(dir: &Path, epoch: &str) -> String {
+    scanpkgs(dir)
+        .args(["--out-dir", ".", "pool"])
+        .env("SOURCE_DATE_EPOCH", epoch)
+        .assert()
+        .success();
+    fs::read_to_string(dir.join("Release")).unwrap()
+}
+
 #[test]
 fn unchanged_repository_is_not_rewritten_and_date_never_goes_back() {
     let dir = pool();
-    scanpkgs(dir.path())
-        .args(["--out-dir", ".", "pool"])
-        .env("SOURCE_DATE_EPOCH", "2000000000")
-        .assert()
-        .success();
-    let release = fs::read_to_string(dir.path().join("Release")).unwrap();
+    let release = publish_flat(dir.path(), "2000000000");
     assert!(
         release.contains("Date: Wed, 18 May 2033 03:33:20 UTC\n"),
         "{release}"
@@ -203,12 +209,7 @@ fn unchanged_repository_is_not_rewritten_and_date_never_goes_back() {
             .join(test_debs()[0].file_name().unwrap()),
     )
     .unwrap();
-    scanpkgs(dir.path())
-        .args(["--out-dir", ".", "pool"])
-        .env("SOURCE_DATE_EPOCH", "1000000000")
-        .assert()
-        .success();
-    let release = fs::read_to_string(dir.path().join("Release")).unwrap();
+    let release = publish_flat(dir.path(), "1000000000");
     assert!(
         release.contains("Date: Wed, 18 May 2033 03:33:20 UTC\n"),
         "{release}"

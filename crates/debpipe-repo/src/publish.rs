@@ -4,7 +4,7 @@
 //! Everything is computed first (indexes, compressed indexes, Release,
 //! signatures), so a failure (gpg, say) writes nothing; deciding that
 //! nothing changed, and then writing nothing at all, is the caller's. Then
-//! [`write`] writes in the order that keeps every reader's view whole:
+//! [`write()`] writes in the order that keeps every reader's view whole:
 //!
 //! 1. pool files, create-only: one already there must have the same bytes;
 //! 2. the `by-hash` copies (content-addressed: one already there is the same);

@@ -89,7 +89,7 @@ impl RepoOptions {
     }
 }
 
-/// What [`publish`] did.
+/// What [`publish()`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
     /// Nothing changed; nothing written.

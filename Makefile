@@ -49,7 +49,7 @@ TIMED := $(CURDIR)/scripts/timed
 
 CARGO_FLAGS ?= --release --locked
 T     := $(abspath $(or $(CARGO_TARGET_DIR),target))/release
-TOOLS := appspec gen-uwsgi gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs pushrepo stage-app stage-django
+TOOLS := appspec gen-uwsgi gen-gunicorn gen-nginx gen-init gen-control mkvenv mkdeb scanpkgs pushrepo stage-app stage-django
 RUST_SOURCES := Cargo.toml Cargo.lock releases.tsv $(shell find crates -path '*/tests' -prune -o \( -name '*.rs' -o -name Cargo.toml -o -path '*/scripts/*' \) -print)
 
 SPEC   := $(APP)/app.json
@@ -195,13 +195,14 @@ $(BUILD)/facts.json: $(BUILD)/venv.key $(APP)/requirements.txt $(WHEELS)/.filled
 #    their install paths (the daemons' and timers' units, SysV scripts, cron
 #    file and runner; logrotate), and the control area.
 $(BUILD)/stage.stamp: $(SPEC) $(APP_FILES) $(BUILD)/facts.json $(T)/.built
-	@echo "==> [stage] stage-app stage-django gen-uwsgi gen-nginx gen-init gen-control"
+	@echo "==> [stage] stage-app stage-django gen-uwsgi (or gen-gunicorn) gen-nginx gen-init gen-control"
 	scripts/stage-venv keep $(STAGE) $(BUILD)/venv $$(cat $(BUILD)/venv.key)
 	rm -rf $(STAGE)
 	$(TIMED) stage-app $(T)/stage-app $(SPEC) --app $(APP) --root $(STAGE) >/dev/null
 	$(TIMED) "stage venv" scripts/stage-venv put $(STAGE) $(BUILD)/venv $$(cat $(BUILD)/venv.key)
 	$(TIMED) stage-django $(IN_ROOT) $(T)/stage-django $(SYSROOT) $(if $(STATIC_CACHE),--cache $(STATIC_CACHE)) $(STAGE_DJANGO_FLAGS) $(SPEC) --root $(STAGE) >/dev/null
-	$(TIMED) gen-uwsgi $(T)/gen-uwsgi --root $(STAGE) $(SPEC) >/dev/null
+	server=$$($(T)/appspec get app_server $(SPEC)); gen=gen-$${server%-asgi}; \
+	  $(TIMED) $$gen $(T)/$$gen --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-nginx $(T)/gen-nginx --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind systemd $(INIT_DIST) --root $(STAGE) $(SPEC) >/dev/null
 	$(TIMED) gen-init $(T)/gen-init --kind socket $(INIT_DIST) --root $(STAGE) $(SPEC) >/dev/null

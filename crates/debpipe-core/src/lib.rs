@@ -1,6 +1,7 @@
 //! Shared library of the debpipe tools.
 //!
 //! Only what two or more tools need lives here. The modules, one concern each:
+//! - [`app_server`] — which server runs the app, and its own fields;
 //! - [`ar`] — the ar container of a .deb, written and read;
 //! - [`cli`] — the arguments every generator shares (the spec, the output);
 //! - [`date`] — Debian's date formats (Release, changelog), written and read;
@@ -21,6 +22,7 @@
 //! - [`version`] — Debian version comparison.
 #![deny(missing_docs)]
 
+pub mod app_server;
 pub mod ar;
 pub mod cli;
 pub mod date;

@@ -18,6 +18,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::app_server::AppServer;
+use crate::app_server::{RawServerFields, ServerFields};
 use crate::error::{Error, Result};
 pub use crate::jobs::{Daemon, Schedule, Timer};
 use crate::jobs::{RawDaemon, RawTimer};
@@ -146,6 +148,10 @@ struct RawSpec {
     trusted_proxies: Option<Vec<String>>,
     no_binary: Option<Vec<String>>,
     private_config: Option<Vec<String>>,
+    app_server: Option<AppServer>,
+    asgi: Option<String>,
+    websocket_paths: Option<Vec<String>>,
+    gunicorn_options: Option<Vec<(String, String)>>,
 }
 
 /// A validated app spec with every default filled in (serialized by
@@ -193,8 +199,18 @@ pub struct AppSpec {
     /// default `user`. nginx reaches the socket through its group
     /// ([`AppSpec::SOCKET_GROUP`]), not this one.
     pub group: String,
+    /// The app server: uWSGI (the default), gunicorn, or gunicorn with an
+    /// ASGI worker ([`crate::app_server`]).
+    pub app_server: AppServer,
     /// WSGI entry point `module[:callable]`; default `pro_setting.wsgi:application`.
     pub wsgi: String,
+    /// ASGI entry point `module[:callable]`, served by `gunicorn-asgi`.
+    pub asgi: Option<String>,
+    /// URL prefixes nginx passes on as websockets (`Upgrade`), with long
+    /// timeouts; ASGI only.
+    pub websocket_paths: Vec<String>,
+    /// Extra gunicorn settings, in order, as its config file names them.
+    pub gunicorn_options: Vec<(String, String)>,
     /// Django settings module; default `pro_setting.settings`.
     pub settings: String,
     /// Script (relative to `app_dir`) that postinst runs with the venv's python.
@@ -236,7 +252,8 @@ pub struct AppSpec {
     pub media: Option<Alias>,
     /// Whole nginx server block wanted.
     pub server: Option<Server>,
-    /// Log directory (used by the SysV script); default `/var/log/uwsgi`.
+    /// Log directory (used by the SysV script); default `/var/log/uwsgi`, or
+    /// `/var/log/gunicorn` with gunicorn.
     pub log_dir: String,
     /// Install path of the uWSGI ini; default `/opt/www/uwsgi/<module>.ini`
     /// (the seed's).
@@ -332,6 +349,7 @@ impl AppSpec {
         check("module", &raw.module, python_identifier)?;
         check("version", &raw.version, debian_version)?;
         let extras = Extras::resolve(&mut raw)?;
+        let server = ServerFields::resolve(server_fields(&mut raw))?;
         let module = raw.module;
         let package = if let Some(p) = raw.package {
             check_owned("package", p, package_name)?
@@ -367,7 +385,10 @@ impl AppSpec {
             } else {
                 format!("Django web application {module} ({package})")
             };
-            format!("{synopsis}\nThe {module} Django application, served by uWSGI behind nginx.")
+            format!(
+                "{synopsis}\nThe {module} Django application, served by {} behind nginx.",
+                server.app_server.display()
+            )
         };
         synopsis_for(&package, description.lines().next().unwrap_or(""))
             .map_err(|r| Error::invalid("description", r))?;
@@ -530,6 +551,10 @@ impl AppSpec {
             group: opt_check("group", raw.group, user_name)?.unwrap_or(user),
             wsgi: opt_check("wsgi", raw.wsgi, wsgi_entry)?
                 .unwrap_or_else(|| "pro_setting.wsgi:application".into()),
+            asgi: server.asgi,
+            websocket_paths: server.websocket_paths,
+            gunicorn_options: server.gunicorn_options,
+            app_server: server.app_server,
             settings: opt_check("settings", raw.settings, dotted_identifier)?
                 .unwrap_or_else(|| "pro_setting.settings".into()),
             config_hook: opt_check("config_hook", raw.config_hook, rel_path)?,
@@ -558,7 +583,7 @@ impl AppSpec {
             media,
             server: raw.server,
             log_dir: opt_check("log_dir", raw.log_dir, abs_path)?
-                .unwrap_or_else(|| "/var/log/uwsgi".into()),
+                .unwrap_or_else(|| format!("/var/log/{}", app_server_dir(server.app_server))),
             uwsgi_ini: opt_check("uwsgi_ini", raw.uwsgi_ini, abs_path)?
                 .unwrap_or_else(|| format!("/opt/www/uwsgi/{module}.ini")),
             allowed_hosts,
@@ -606,6 +631,12 @@ impl AppSpec {
         format!("{}/master.fifo", self.runtime_dir())
     }
 
+    /// Where gunicorn's workers mark themselves ready (one file a worker
+    /// pid, once it has loaded the app): `<runtime dir>/ready`.
+    pub fn ready_dir(&self) -> String {
+        format!("{}/ready", self.runtime_dir())
+    }
+
     /// The listen backlog of the socket: requests queue here while workers
     /// reload (uWSGI refuses to start when the kernel's somaxconn is lower).
     pub const LISTEN_BACKLOG: u32 = 1024;
@@ -616,7 +647,7 @@ impl AppSpec {
         format!("/run/{}.pid", self.package)
     }
 
-    /// uWSGI log under the SysV script: `<log_dir>/<module>.log`.
+    /// The app server's log under the SysV script: `<log_dir>/<module>.log`.
     pub fn log_file(&self) -> String {
         format!("{}/{}.log", self.log_dir, self.module)
     }
@@ -624,6 +655,41 @@ impl AppSpec {
     /// Install path of the uWSGI ini (`uwsgi_ini`).
     pub fn uwsgi_ini_path(&self) -> String {
         self.uwsgi_ini.clone()
+    }
+
+    /// Install path of gunicorn's config file, where the uWSGI ini would be:
+    /// `/opt/www/gunicorn/<module>.conf.py`.
+    pub fn gunicorn_conf_path(&self) -> String {
+        format!("/opt/www/gunicorn/{}.conf.py", self.module)
+    }
+
+    /// The app server's program: `uwsgi_bin`, or gunicorn in the venv.
+    pub fn server_bin(&self) -> String {
+        if self.app_server.is_gunicorn() {
+            format!("{}/bin/gunicorn", self.venv)
+        } else {
+            self.uwsgi_bin.clone()
+        }
+    }
+
+    /// The flag that gives the app server its config file: `--ini` for
+    /// uWSGI, `--config` for gunicorn.
+    pub fn server_config_flag(&self) -> &'static str {
+        if self.app_server.is_gunicorn() {
+            "--config"
+        } else {
+            "--ini"
+        }
+    }
+
+    /// Install path of the app server's config file: the uWSGI ini or
+    /// gunicorn's config.
+    pub fn server_config_path(&self) -> String {
+        if self.app_server.is_gunicorn() {
+            self.gunicorn_conf_path()
+        } else {
+            self.uwsgi_ini_path()
+        }
     }
 
     /// Install path of the nginx file: a snippet in `/opt/www/nginx/` (the
@@ -757,6 +823,15 @@ impl AppSpec {
     /// which imports the `URLconf` at load time.
     pub const WSGI_ENTRY: &'static str = "debpipe_wsgi:application";
 
+    /// The request parameter nginx sets to its own view of the client's
+    /// address (dropping the client's header of that name): gunicorn's
+    /// `REMOTE_ADDR` comes from it, as it leaves its own empty.
+    pub const CLIENT_ADDR_PARAM: &'static str = "HTTP_X_REAL_IP";
+
+    /// The ASGI entry point gunicorn's ASGI worker loads: stage-django's
+    /// wrapper of `asgi`.
+    pub const ASGI_ENTRY: &'static str = "debpipe_asgi:application";
+
     /// Install path of the WSGI wrapper: `<project root>/debpipe_wsgi.py`.
     pub fn wsgi_wrapper_path(&self) -> String {
         format!("{}/debpipe_wsgi.py", self.project_root())
@@ -764,9 +839,17 @@ impl AppSpec {
 
     /// The module and callable of `wsgi`.
     pub fn wsgi_parts(&self) -> (&str, &str) {
-        self.wsgi
-            .split_once(':')
-            .unwrap_or((self.wsgi.as_str(), "application"))
+        entry_parts(&self.wsgi)
+    }
+
+    /// The module and callable of `asgi`, when set.
+    pub fn asgi_parts(&self) -> Option<(&str, &str)> {
+        self.asgi.as_deref().map(entry_parts)
+    }
+
+    /// Install path of the ASGI wrapper: `<project root>/debpipe_asgi.py`.
+    pub fn asgi_wrapper_path(&self) -> String {
+        format!("{}/debpipe_asgi.py", self.project_root())
     }
 
     /// The app's environment as the service has it, in order: the settings
@@ -937,6 +1020,39 @@ impl Extras {
             no_binary,
             private_config,
         })
+    }
+}
+
+/// An entry point's module and callable (`application` when not given).
+fn entry_parts(entry: &str) -> (&str, &str) {
+    entry.split_once(':').unwrap_or((entry, "application"))
+}
+
+/// The directory name of a server's files under `/var/log` and `/opt/www`.
+fn app_server_dir(server: AppServer) -> &'static str {
+    server.program()
+}
+
+/// The server fields taken out of `raw`, with the names of the uWSGI-only
+/// fields the user set (the rest stay for [`AppSpec::resolve`]).
+fn server_fields(raw: &mut RawSpec) -> RawServerFields {
+    let set = [
+        ("gevent", raw.gevent.is_some()),
+        ("socket_timeout", raw.socket_timeout.is_some()),
+        ("reload_mercy", raw.reload_mercy.is_some()),
+        ("buffer_size", raw.buffer_size.is_some()),
+        ("limit_as", raw.limit_as.is_some()),
+        ("uwsgi_bin", raw.uwsgi_bin.is_some()),
+        ("uwsgi_plugins", raw.uwsgi_plugins.is_some()),
+        ("uwsgi_options", raw.uwsgi_options.is_some()),
+        ("uwsgi_ini", raw.uwsgi_ini.is_some()),
+    ];
+    RawServerFields {
+        app_server: raw.app_server.take(),
+        asgi: raw.asgi.take(),
+        websocket_paths: raw.websocket_paths.take(),
+        gunicorn_options: raw.gunicorn_options.take(),
+        uwsgi_only: set.iter().filter(|(_, s)| *s).map(|(n, _)| *n).collect(),
     }
 }
 
@@ -1225,9 +1341,13 @@ mod tests {
     #[test]
     fn truncated_and_corrupt_specs_never_panic() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
-        for sub in ["specs", "bad-specs"] {
+        for sub in ["specs", "specs/gunicorn", "bad-specs"] {
             for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
-                let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    continue;
+                }
+                let bytes = std::fs::read(path).unwrap();
                 for n in 0..=bytes.len() {
                     let _ = AppSpec::from_json(Path::new("t.json"), &bytes[..n]);
                     let mut flipped = bytes.clone();

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let commands = [
         ("appspec", appspec::Cli::command()),
         ("gen-uwsgi", gen_uwsgi::Cli::command()),
+        ("gen-gunicorn", gen_gunicorn::Cli::command()),
         ("gen-nginx", gen_nginx::Cli::command()),
         ("gen-init", gen_init::Cli::command()),
         ("gen-control", gen_control::Cli::command()),

@@ -29,6 +29,9 @@ pub struct Generator {
     pub example_install_path: &'static str,
     /// Mode of the written file.
     pub mode: u32,
+    /// The folder of `tests/fixtures` holding its `example.json` and
+    /// `minimal.json` (`specs`; `specs/gunicorn` for gunicorn's config).
+    pub specs: &'static str,
 }
 
 impl Generator {
@@ -61,7 +64,7 @@ impl Generator {
     /// The example and minimal specs give the golden outputs.
     pub fn golden_cases(&self) {
         for case in ["example", "minimal"] {
-            let spec = fixtures().join(format!("specs/{case}.json"));
+            let spec = fixtures().join(format!("{}/{case}.json", self.specs));
             let out = self.ok_stdout(self.cmd().arg(spec));
             assert_golden(self.golden(case), &out);
         }
@@ -75,7 +78,7 @@ impl Generator {
 
     /// `-` and no argument read the spec from stdin.
     pub fn dash_reads_stdin(&self) {
-        let spec = fixtures().join("specs/example.json");
+        let spec = fixtures().join(self.specs).join("example.json");
         let want = std::fs::read(self.golden("example")).unwrap();
         for dash in [true, false] {
             let mut c = self.cmd();
@@ -126,7 +129,7 @@ impl Generator {
             self.cmd()
                 .arg("-o")
                 .arg(&out)
-                .arg(fixtures().join("specs/example.json")),
+                .arg(fixtures().join(self.specs).join("example.json")),
         );
         assert!(stdout.is_empty());
         let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o7777;
@@ -142,7 +145,7 @@ impl Generator {
             self.cmd()
                 .arg("--root")
                 .arg(dir.path())
-                .arg(fixtures().join("specs/example.json")),
+                .arg(fixtures().join(self.specs).join("example.json")),
         );
         let want = dir
             .path()

@@ -38,6 +38,10 @@ NGINX_SITE=/etc/nginx/sites-available/example-api.conf
 NGINX_LINK=/etc/nginx/sites-enabled/example-api.conf
 NGINX_LINK_TARGET=../sites-available/example-api.conf
 PIDFILE=/run/example-api.pid
+SERVER=uwsgi
+SERVER_NAME=uWSGI
+SERVER_CONFIG=/opt/www/uwsgi/example.ini
+READY_DIR=
 WSGI_MODULE=debpipe_wsgi
 WSGI_CALLABLE=application
 RELOAD_TIMEOUT=95
@@ -255,6 +259,16 @@ preflight() {
         refused "$1"
         return 1
     fi
+    # gunicorn's --check-config reads its config (a bad value fails), loads
+    # the worker class and imports the app, binding nothing. A version it
+    # cannot run must be refused here: a SIGHUP to a master whose new
+    # workers cannot boot takes the site down.
+    if [ "$SERVER" = gunicorn ] && ! out=$(app_env && cd "$APP_DIR" && setpriv --reuid="$APP_USER" --regid="$APP_GROUP" --init-groups -- \
+        "$VENV/bin/gunicorn" --check-config --config "$SERVER_CONFIG" 2>&1); then
+        echo "$PACKAGE: gunicorn refuses the new version (--check-config $SERVER_CONFIG): $(printf '%s\n' "$out" | grep . | tail -n 1)" >&2
+        refused "$1"
+        return 1
+    fi
     if ! out=$(app_env && "$MANAGE" check --deploy 2>&1); then
         # The first check that failed (`?: (app.E001) message`), else the
         # first error line, else the last line.
@@ -264,7 +278,7 @@ preflight() {
     fi
 }
 
-# The uWSGI master's pid, when it runs (systemd's MainPID, or the SysV
+# The app server's master pid, when it runs (systemd's MainPID, or the SysV
 # script's pidfile).
 master_pid() {
     pid=""
@@ -278,14 +292,24 @@ master_pid() {
     fi
 }
 
-# The pids of a process's children (uWSGI's workers), sorted.
+# The pids of a process's children (the server's workers), sorted.
 workers_of() {
     cat /proc/[0-9]*/stat 2>/dev/null |
         awk -v m="$1" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == m) print pid }' | sort
 }
 
+# True when every worker of the list $1 has loaded the app: at once for
+# uWSGI (its workers fork from a master that has), for gunicorn once each
+# has its ready mark (its config's post_worker_init hook writes it).
+all_ready() {
+    [ -n "$READY_DIR" ] || return 0
+    for p in $1; do
+        [ -e "$READY_DIR/$p" ] || return 1
+    done
+}
+
 # After a graceful reload: wait, bounded, until the master runs as many
-# workers as before and none of them is an old one.
+# workers as before, none of them an old one, each ready.
 wait_reloaded() {
     master=$1
     old=$2
@@ -293,13 +317,13 @@ wait_reloaded() {
     waited=0
     while [ "$waited" -lt "$((RELOAD_TIMEOUT * 5))" ]; do
         if [ ! -d "/proc/$master" ]; then
-            echo "$PACKAGE: uWSGI stopped while reloading the new version; see its log" >&2
+            echo "$PACKAGE: $SERVER_NAME stopped while reloading the new version; see its log" >&2
             return 1
         fi
         new=$(workers_of "$master")
         n_new=$(printf '%s\n' "$new" | grep -c . || true)
         still_old=$(printf '%s\n%s\n' "$old" "$new" | grep . | sort | uniq -d)
-        if [ "$n_new" -ge "$n_old" ] && [ -z "$still_old" ]; then
+        if [ "$n_new" -ge "$n_old" ] && [ -z "$still_old" ] && all_ready "$new"; then
             return 0
         fi
         sleep 0.2

@@ -53,6 +53,15 @@ pub type Area = Vec<(&'static str, String, u32)>;
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
     let spec = AppSpec::from_json(&cli.spec, &io::read_input(&cli.spec)?)?;
+    debpipe_core::app_server::not_yet(
+        &spec,
+        "gen-control",
+        &[
+            debpipe_core::spec::AppServer::Gunicorn,
+            debpipe_core::spec::AppServer::GunicornAsgi,
+        ],
+    )
+    .map_err(|e| e.in_file(&io::display_name(&cli.spec)))?;
     let spec = match &cli.version_suffix {
         Some(suffix) => spec.with_version_suffix(suffix).map_err(|r| {
             Error::Usage(format!(

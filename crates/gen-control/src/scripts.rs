@@ -196,6 +196,11 @@ fn group_lines(staged: &Staged) -> String {
 /// `staged.nginx_shipped` fingerprints the nginx file the package ships
 /// ([`fingerprint()`](crate::fingerprint())): postinst reloads nginx only when it changes.
 pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
+    let entry = if spec.asgi.is_some() {
+        AppSpec::ASGI_ENTRY
+    } else {
+        AppSpec::WSGI_ENTRY
+    };
     script(spec, "postinst.sh", POSTINST)
         .block("account", account_block(spec))
         .block(
@@ -240,13 +245,22 @@ pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
                 if_site(staged, nginx_link_target(spec)),
             ),
             set("PIDFILE", spec.pidfile()),
+            set("SERVER", spec.app_server.program()),
+            set("SERVER_NAME", spec.app_server.display()),
+            set("SERVER_CONFIG", spec.server_config_path()),
             set(
-                "WSGI_MODULE",
-                AppSpec::WSGI_ENTRY.split_once(':').map_or("", |(m, _)| m),
+                "READY_DIR",
+                if spec.app_server.is_gunicorn() {
+                    spec.ready_dir()
+                } else {
+                    String::new()
+                },
             ),
+            // The entry point the server loads, which the preflight imports.
+            set("WSGI_MODULE", entry.split_once(':').map_or("", |(m, _)| m)),
             set(
                 "WSGI_CALLABLE",
-                AppSpec::WSGI_ENTRY.split_once(':').map_or("", |(_, c)| c),
+                entry.split_once(':').map_or("", |(_, c)| c),
             ),
             // A reload waits for the workers' requests (harakiri), their
             // mercy, and the app's load.

@@ -5,8 +5,8 @@
 # Required-Stop:     $local_fs $remote_fs $network $syslog
 # Default-Start:     2 3 4 5
 # Default-Stop:      0 1 6
-# Short-Description: @PACKAGE@ uWSGI application server
-# Description:       Runs the @PACKAGE@ WSGI application under uWSGI in the
+# Short-Description: @PACKAGE@ @SERVER@ application server
+# Description:       Runs the @PACKAGE@ web application under @SERVER@ in the
 #                    foreground, supervised by start-stop-daemon.
 ### END INIT INFO
 #
@@ -16,8 +16,10 @@
 
 # @vars: gen-init writes the spec's values in place of this block.
 PACKAGE=example-api
+SERVER=uwsgi
 DAEMON=/opt/www/venvs/example-api/bin/uwsgi
-INI=/opt/www/uwsgi/example.ini
+CONFIG_FLAG=--ini
+CONFIG=/opt/www/uwsgi/example.ini
 APP_DIR=/opt/www/example
 APP_USER=example-api
 APP_GROUP=example-api
@@ -47,29 +49,48 @@ STOP_TIMEOUT=75
 # shellcheck disable=SC2016 # the inner shell expands its own parameters
 APP_ENV='set -a; . "$1" || exit 1; if [ -r "$2" ]; then . "$2" || exit 1; fi; set +a; shift 2; exec "$@"'
 
+# start-stop-daemon "$@", finding the server the way its program allows:
+# uWSGI (an executable) by the pidfile's process running it, gunicorn (a
+# python script, whose process runs the interpreter) by the pidfile alone.
+ssd() {
+    if [ "$SERVER" = uwsgi ]; then
+        start-stop-daemon --exec "$DAEMON" "$@"
+    else
+        start-stop-daemon --startas "$DAEMON" "$@"
+    fi
+}
+
 # 0: started, 1: already running, 2: could not be started
 do_start() {
-    start-stop-daemon --start --quiet --test --pidfile "$PIDFILE" \
-        --exec "$DAEMON" >/dev/null || return 1
+    ssd --start --quiet --test --pidfile "$PIDFILE" >/dev/null || return 1
     # nginx (www-data) reaches the socket, and nothing else: the directory
     # is searchable by www-data but not listable, and set-group-ID, so the
     # socket is born in www-data's group (the ini's chown-socket) while the
     # master FIFO stays the user's alone.
     install -d -o "$APP_USER" -g "$SOCKET_GROUP" -m 2710 "$RUN_DIR" || return 2
     install -d -m 0755 "$LOG_DIR" || return 2
-    # uWSGI opens its log itself (as the user), so that logrotate can have
-    # it reopened through the master FIFO (`l`).
     { touch "$LOG_FILE" && chown "$APP_USER:adm" "$LOG_FILE" &&
         chmod 0640 "$LOG_FILE"; } || return 2
+    # uWSGI opens its log itself (as the user), so that logrotate can have
+    # it reopened through the master FIFO (`l`); gunicorn writes its log to
+    # stderr, which start-stop-daemon sends to the file.
+    if [ "$SERVER" = uwsgi ]; then
+        set -- --exec "$DAEMON" -- "$CONFIG_FLAG" "$CONFIG" --logto "$LOG_FILE"
+        output=/dev/null
+    else
+        set -- --startas "$DAEMON" -- "$CONFIG_FLAG" "$CONFIG"
+        output=$LOG_FILE
+    fi
     rm -f "$PIDFILE"
-    # uWSGI stays in the foreground and tells start-stop-daemon when the app
-    # is loaded (sd_notify). If it cannot load the app, need-app makes it exit
-    # at once: notice that instead of waiting for the notification timeout.
+    # The server stays in the foreground and tells start-stop-daemon when it
+    # is ready (sd_notify). If it cannot load the app (uWSGI's need-app), it
+    # exits at once: notice that instead of waiting for the notification
+    # timeout.
     sh -c "$APP_ENV" app-env "$SERVICE_ENV" "$ENV_FILE" \
         start-stop-daemon --start --quiet --background --make-pidfile \
         --pidfile "$PIDFILE" --chuid "$APP_USER:$APP_GROUP" --chdir "$APP_DIR" \
-        --notify-await --notify-timeout "$START_TIMEOUT" \
-        --exec "$DAEMON" -- --ini "$INI" --logto "$LOG_FILE" &
+        --notify-await --notify-timeout "$START_TIMEOUT" --output "$output" \
+        "$@" &
     waiter=$!
     while kill -0 "$waiter" 2>/dev/null; do
         if [ -s "$PIDFILE" ] && ! alive; then
@@ -85,22 +106,24 @@ do_start() {
 
 # 0: stopped, 1: was not running, 2: could not be stopped
 do_stop() {
-    # SIGTERM is a graceful stop (the ini maps it to gracefully_kill_them_all).
-    start-stop-daemon --stop --quiet --retry "TERM/$STOP_TIMEOUT/KILL/5" \
-        --pidfile "$PIDFILE" --remove-pidfile --exec "$DAEMON"
+    # SIGTERM is a graceful stop (uWSGI's ini maps it to
+    # gracefully_kill_them_all; gunicorn's workers finish their requests).
+    ssd --stop --quiet --retry "TERM/$STOP_TIMEOUT/KILL/5" \
+        --pidfile "$PIDFILE" --remove-pidfile
 }
 
-# A graceful reload: `r` on the master FIFO (SIGHUP without it). The master
-# keeps its socket, lets the workers finish their requests, re-execs itself
-# (picking up a new uWSGI binary and ini) and loads the app again; requests
-# wait in the listen backlog meanwhile, none is refused.
+# A graceful reload: `r` on uWSGI's master FIFO (SIGHUP without it). The
+# master keeps its socket, lets the workers finish their requests, re-execs
+# itself (picking up a new uWSGI binary and ini) and loads the app again;
+# gunicorn's master (no FIFO) starts new workers on SIGHUP, which import the
+# new code, and retires the old ones gracefully. Requests wait in the listen
+# backlog meanwhile, none is refused.
 do_reload() {
     alive || return 1
     if [ -p "$FIFO" ]; then
         printf r >"$FIFO"
     else
-        start-stop-daemon --stop --quiet --signal HUP --pidfile "$PIDFILE" \
-            --exec "$DAEMON"
+        ssd --stop --quiet --signal HUP --pidfile "$PIDFILE"
     fi
 }
 

@@ -29,6 +29,7 @@ fn tool(kind: &str) -> Generator {
         ext,
         example_install_path,
         mode,
+        specs: "specs",
     }
 }
 

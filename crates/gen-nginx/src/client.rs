@@ -27,7 +27,7 @@ use debpipe_core::AppSpec;
 /// name and nginx variable.
 pub const SET: &[(&str, &str)] = &[
     ("HTTP_X_FORWARDED_FOR", "$remote_addr"),
-    ("HTTP_X_REAL_IP", "$remote_addr"),
+    (AppSpec::CLIENT_ADDR_PARAM, "$remote_addr"),
     ("HTTP_X_FORWARDED_PROTO", "$scheme"),
     ("HTTP_X_FORWARDED_HOST", "$host"),
     ("HTTP_X_FORWARDED_PORT", "$server_port"),

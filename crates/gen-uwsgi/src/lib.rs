@@ -41,6 +41,16 @@ pub struct Cli {
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
     let spec = cli.args.spec()?;
+    if spec.app_server.is_gunicorn() {
+        return Err(debpipe_core::Error::invalid(
+            "app_server",
+            format!(
+                "is {:?}: gen-uwsgi writes uWSGI's ini (gen-gunicorn writes gunicorn's config)",
+                spec.app_server.name()
+            ),
+        )
+        .in_file(&debpipe_core::io::display_name(&cli.args.spec)));
+    }
     cli.args.emit(&spec.uwsgi_ini_path(), &render(&spec), 0o644)
 }
 

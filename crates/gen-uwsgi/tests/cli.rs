@@ -27,6 +27,7 @@ fn tool() -> Generator {
         ext: "ini",
         example_install_path: "/opt/www/uwsgi/wechat.ini",
         mode: 0o644,
+        specs: "specs",
     }
 }
 

@@ -5,7 +5,8 @@
 //! installed from PyPI: no `manage.py` is needed) run as a package, and
 //! runs the build steps:
 //! - [`render`]: `debpipe_settings.py`, the settings overlay, and
-//!   `debpipe_wsgi.py`, the entry point uWSGI loads, in the project root;
+//!   `debpipe_wsgi.py`, the entry point the app server loads, in the project
+//!   root (and `debpipe_asgi.py` beside it for an ASGI server);
 //!   `<venv>/bin/manage`, the admin helper; `<app_dir>/debpipe.env`, the
 //!   package's environment (read before the operator's `env_file`);
 //! - [`steps`]: Python in the stage with the build root's python:
@@ -30,7 +31,7 @@ use debpipe_core::error::{Status, status};
 use debpipe_core::sysroot::Sysroot;
 use debpipe_core::{AppSpec, Error, Result, io};
 
-pub use render::{render_env, render_manage, render_settings, render_wsgi};
+pub use render::{render_asgi, render_env, render_manage, render_settings, render_wsgi};
 
 /// Write Django's part of a staging tree.
 #[derive(Debug, clap::Parser)]
@@ -124,12 +125,16 @@ pub fn run(cli: &Cli) -> Result<()> {
             "the staged app is missing: run stage-app first",
         ));
     }
+    let asgi = render_asgi(&spec).map(|text| (spec.asgi_wrapper_path(), text, 0o644));
     for (path, text, mode) in [
         (spec.settings_overlay_path(), render_settings(&spec), 0o644),
         (spec.wsgi_wrapper_path(), render_wsgi(&spec), 0o644),
         (spec.manage_helper_path(), render_manage(&spec), 0o755),
         (spec.service_env_file(), render_env(&spec), 0o644),
-    ] {
+    ]
+    .into_iter()
+    .chain(asgi)
+    {
         io::write_staged(root, &path, text.as_bytes(), mode)?;
     }
     build_steps(cli, &spec, root)?;

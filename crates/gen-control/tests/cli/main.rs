@@ -37,6 +37,7 @@ fn tool() -> Generator {
         ext: "control",
         example_install_path: "",
         mode: 0o644,
+        specs: "specs",
     }
 }
 

@@ -34,6 +34,7 @@ fn tool() -> Generator {
         ext: "conf",
         example_install_path: "/etc/nginx/sites-available/wechat-api.conf",
         mode: 0o644,
+        specs: "specs",
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, fixtures,
+    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_success, fixtures,
 };
 
 fn cmd() -> Command {
@@ -31,11 +31,7 @@ fn check_prints_the_resolved_example_and_minimal_specs() {
             .arg(fixtures().join(format!("specs/{case}.json")))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         assert_golden(golden(&format!("{case}.json")), &out.stdout);
     }
 }

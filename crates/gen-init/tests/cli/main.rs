@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use debpipe_testkit::{Generator, wait_until};
+use debpipe_testkit::{Generator, assert_success, wait_until};
 
 mod jobs;
 mod sandbox;
@@ -73,11 +73,7 @@ fn unit_dir_moves_both_units() {
             .arg(&spec)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         let ext = if kind == "socket" {
             "socket"
         } else {
@@ -160,6 +156,7 @@ fn write(path: &Path, text: &str) -> PathBuf {
     path.to_path_buf()
 }
 
+/// `systemd-analyze verify` on `unit`.
 fn verify_unit(unit: &Path) -> Output {
     Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
@@ -168,12 +165,27 @@ fn verify_unit(unit: &Path) -> Output {
         .unwrap()
 }
 
+/// `systemd-analyze verify` accepts `unit`: it succeeds and says nothing.
+#[track_caller]
+fn assert_verifies(unit: &Path) {
+    let out = verify_unit(unit);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}: {}",
+        unit.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A SysV init script (the web service's or a daemon's) and its pidfile; it
+/// is stopped when dropped.
 struct Script {
     path: PathBuf,
     pidfile: PathBuf,
 }
 
 impl Script {
+    /// `sh SCRIPT ACTION`: its exit code and what it said (stdout, stderr).
     fn run(&self, action: &str) -> (i32, String) {
         let out = Command::new("sh")
             .arg(&self.path)
@@ -184,6 +196,24 @@ impl Script {
             + &String::from_utf8_lossy(&out.stderr);
         (out.status.code().unwrap_or(-1), text)
     }
+    /// `sh SCRIPT ACTION` exits `code`; what it said.
+    #[track_caller]
+    fn expect(&self, action: &str, code: i32) -> String {
+        let (got, out) = self.run(action);
+        assert_eq!(got, code, "{action}: {out}");
+        out
+    }
+
+    /// Before the first start: `status` says not running (LSB 3), and
+    /// `stop` succeeds saying nothing was running.
+    #[track_caller]
+    fn assert_not_started(&self) {
+        self.expect("status", 3);
+        let out = self.expect("stop", 0);
+        assert!(out.contains("was not running"), "stop before start: {out}");
+    }
+
+    /// The pid in the pidfile, if there is one.
     fn pid(&self) -> Option<u32> {
         std::fs::read_to_string(&self.pidfile)
             .ok()?

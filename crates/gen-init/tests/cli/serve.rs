@@ -111,6 +111,7 @@ fn load(
         .collect()
 }
 
+/// Stop the load and add up its threads: (sent, failed, first failures).
 fn finish(
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
     threads: LoadThreads,
@@ -123,6 +124,14 @@ fn finish(
             (s + s2, f + f2, w)
         },
     )
+}
+
+/// The load `what` sent some requests and none failed.
+#[track_caller]
+fn assert_none_failed(what: &str, (sent, failed, why): (u32, u32, Vec<String>)) {
+    eprintln!("{what}: {sent} requests, {failed} failed");
+    assert!(sent > 0);
+    assert_eq!(failed, 0, "requests failed across the reload: {why:?}");
 }
 
 /// uWSGI under `systemd-socket-activate`, which holds the socket as the
@@ -237,6 +246,17 @@ impl Site {
         }
     }
 
+    /// A graceful reload through the master FIFO (what postinst asks for on
+    /// an upgrade), done when the master has started again.
+    fn reload(&self) {
+        let before = self.masters_started();
+        std::fs::write(self.spec.master_fifo(), "r").unwrap();
+        assert!(
+            wait_until(30, || self.masters_started() > before),
+            "the reload did not finish"
+        );
+    }
+
     /// How many times the master has (re)started, from its log.
     fn masters_started(&self) -> usize {
         std::fs::read_to_string(&self.log)
@@ -283,24 +303,16 @@ fn uwsgi_takes_systemds_socket_and_a_reload_fails_no_request() {
         !text.contains("bound to UNIX address"),
         "uWSGI bound a socket of its own: {text}"
     );
-    let reloads = || site.masters_started();
-    let before = reloads();
 
     let stop = Arc::new(AtomicBool::new(false));
     let threads = load(4, &stop, get);
     std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(spec.master_fifo(), "r").unwrap();
-    assert!(
-        wait_until(30, || reloads() > before),
-        "the reload did not finish"
-    );
+    site.reload();
     std::thread::sleep(Duration::from_millis(500));
-    let (sent, failed, why) = finish(&stop, threads);
-    eprintln!(
-        "graceful reload under systemd's socket, through nginx: {sent} requests, {failed} failed"
+    assert_none_failed(
+        "graceful reload under systemd's socket, through nginx",
+        finish(&stop, threads),
     );
-    assert!(sent > 0);
-    assert_eq!(failed, 0, "requests failed across the reload: {why:?}");
 
     // Negative control: stop, then start again with no socket held.
     let stop = Arc::new(AtomicBool::new(false));
@@ -329,7 +341,7 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
     let site = Site::new("dpt-gen-init-newbin");
-    let (spec, log) = (&site.spec, &site.log);
+    let log = &site.log;
     let app = &site.app;
     // The "venv's" uWSGI: a copy of the system's, at a path of the app's.
     let bin_dir = app.dir.path().join("bin");
@@ -364,8 +376,6 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
     let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let old_inode = inode(&bin);
-    let reloads = || site.masters_started();
-    let before = reloads();
 
     let stop = Arc::new(AtomicBool::new(false));
     let threads = load(4, &stop, get);
@@ -380,15 +390,11 @@ fn a_reload_picks_up_a_new_uwsgi_binary_without_failing_a_request() {
         "{:?}",
         exe(master)
     );
-    std::fs::write(spec.master_fifo(), "r").unwrap();
-    assert!(
-        wait_until(30, || reloads() > before),
-        "the reload did not finish"
-    );
+    site.reload();
     std::thread::sleep(Duration::from_millis(500));
-    let (sent, failed, why) = finish(&stop, threads);
-    eprintln!("reload onto a new uWSGI binary, through nginx: {sent} requests, {failed} failed");
-    assert!(sent > 0);
-    assert_eq!(failed, 0, "requests failed across the reload: {why:?}");
+    assert_none_failed(
+        "reload onto a new uWSGI binary, through nginx",
+        finish(&stop, threads),
+    );
     assert_eq!(exe(master), bin, "the master does not run the new binary");
 }

@@ -155,13 +155,8 @@ fn sysv_script_starts_reloads_and_stops_uwsgi() {
     generate("sysv", &spec_path, &script.path);
     let sock = PathBuf::from(spec.socket());
 
-    let (code, out) = script.run("status");
-    assert_eq!(code, 3, "status before start: {out}");
-    let (code, out) = script.run("stop");
-    assert_eq!(code, 0, "stop before start: {out}");
-    assert!(out.contains("was not running"), "stop before start: {out}");
-    let (code, out) = script.run("start");
-    assert_eq!(code, 0, "start: {out}");
+    script.assert_not_started();
+    script.expect("start", 0);
     let master = script.pid().expect("pidfile after start");
     assert_eq!(script.run("status").0, 0);
     let resp = uwsgi_request(&sock, "/api/scratch/ping").unwrap();

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{EnvFile, generate, verify_unit, write};
+use super::{EnvFile, assert_verifies, generate, verify_unit, write};
 
 /// `systemd-analyze security --offline=true --threshold=20`: the unit is in
 /// systemd's "OK" band (exposure at most 2.0) for the example, a gevent and a
@@ -79,13 +79,7 @@ fn systemd_analyze_verifies_the_unit() {
         let socket = dir.path().join(format!("{name}.socket"));
         generate("socket", &spec, &socket);
         for u in [&unit, &socket] {
-            let out = verify_unit(u);
-            assert!(
-                out.status.success() && out.stderr.is_empty(),
-                "{}: {}",
-                u.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_verifies(u);
         }
         let broken = dir.path().join("dpt-broken.service");
         let text = std::fs::read_to_string(&unit).unwrap();

@@ -5,7 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{CONTROL, EPOCH, PKG, dpkg_entries, have, mkdeb, run, text_tree, tree, write};
+use super::{
+    CONTROL, EPOCH, PKG, assert_success, dpkg_entries, have, mkdeb, run, text_tree, tree, write,
+};
 
 /// No -Z means xz, and each format's default level is dpkg-deb's: the
 /// bytes equal those of an explicit `-Z FORMAT -z LEVEL` build.
@@ -115,7 +117,7 @@ fn xz_data_member_is_within_one_percent_of_dpkg_debs() {
             .arg(out("ours"))
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_success(&o);
         let o = Command::new("dpkg-deb")
             .env("SOURCE_DATE_EPOCH", EPOCH)
             .args(["--root-owner-group", "-Zxz", "-z2", "--build"])
@@ -123,7 +125,7 @@ fn xz_data_member_is_within_one_percent_of_dpkg_debs() {
             .arg(out("theirs"))
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_success(&o);
         let ratio = data_size(&out("ours")) / data_size(&out("theirs"));
         eprintln!("{files} files: mkdeb/dpkg-deb data.tar.xz {ratio:.4}");
         assert!(

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use debpipe_testkit::assert_golden;
+use debpipe_testkit::{assert_golden, assert_success};
 
 const PKG: &str = "debpipe-mkdeb-test";
 const EPOCH: &str = "1700000000";
@@ -160,7 +160,7 @@ fn build_with_mkdeb(root: &Path, out: &Path, format: &str) -> PathBuf {
         .arg(out)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_success(&o);
     assert_eq!(
         String::from_utf8(o.stdout).unwrap(),
         format!("{}\n", out.display())
@@ -176,7 +176,7 @@ fn build_with_dpkg_deb(root: &Path, out: &Path, format: &str) -> PathBuf {
         .arg(out)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_success(&o);
     out.to_path_buf()
 }
 
@@ -263,6 +263,6 @@ fn dpkg_entries(deb: &Path) -> usize {
         .arg(deb)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_success(&o);
     String::from_utf8(o.stdout).unwrap().trim().parse().unwrap()
 }

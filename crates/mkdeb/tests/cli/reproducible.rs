@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{
-    CONTROL, EPOCH, PKG, build_with_mkdeb, dpkg_entries, have, mkdeb, text_tree, tree, write,
+    CONTROL, EPOCH, PKG, assert_success, build_with_mkdeb, dpkg_entries, have, mkdeb, text_tree,
+    tree, write,
 };
 
 #[test]
@@ -65,7 +66,7 @@ fn built_json(root: &Path, deb: &Path, cache: Option<&Path>) -> serde_json::Valu
         c.arg("--cache").arg(dir);
     }
     let o = c.arg(root).arg(deb).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_success(&o);
     serde_json::from_slice(&o.stdout).unwrap()
 }
 

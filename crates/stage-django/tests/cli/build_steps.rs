@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{Project, SETTINGS, cmd, write};
+use super::{Project, SETTINGS, assert_success, cmd, write};
 
 /// A management command of the scratch project: it appends what it sees
 /// to `<STATIC_ROOT>/order.txt` (its tag, whether collectstatic ran
@@ -95,7 +95,7 @@ fn assert_gzip_n(path: &Path) -> Vec<u8> {
         .arg(path)
         .output()
         .unwrap();
-    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    assert_success(&t);
     let mut data = Vec::new();
     flate2::read::GzDecoder::new(&g[..])
         .read_to_end(&mut data)

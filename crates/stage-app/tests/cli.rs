@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use debpipe_testkit::{
-    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_success, write,
-    write_mode,
+    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_prints_path,
+    assert_success, write, write_mode,
 };
 
 fn cmd() -> Command {
@@ -17,6 +17,22 @@ fn cmd() -> Command {
     }
     c.envs(PACKAGER_ENV);
     c
+}
+
+/// A `SOURCE_DATE_EPOCH` for the stages whose dates are checked.
+const EPOCH: &str = "1795562488";
+
+/// `stage-app APP/app.json --root STAGE` run by `cmd` succeeds and prints
+/// the stage.
+#[track_caller]
+fn staged(cmd: &mut Command, app: &Path, stage: &Path) {
+    let out = cmd
+        .arg(app.join("app.json"))
+        .arg("--root")
+        .arg(stage)
+        .output()
+        .unwrap();
+    assert_prints_path(&out, stage);
 }
 
 /// No `maintainer` and no DEBFULLNAME/DEBEMAIL: one line naming the field
@@ -88,18 +104,7 @@ fn stages_project_etc_docs_and_overrides() {
     write(&app.join(".env"), "SECRET=1\n");
     write(&app.join("config/.gitignore"), "generated.json\n");
     let stage = dir.path().join("stage");
-    let out = cmd()
-        .env("SOURCE_DATE_EPOCH", "1795562488")
-        .arg(app.join("app.json"))
-        .arg("--root")
-        .arg(&stage)
-        .output()
-        .unwrap();
-    assert_success(&out);
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("{}\n", stage.display())
-    );
+    staged(cmd().env("SOURCE_DATE_EPOCH", EPOCH), &app, &stage);
     let mut files = Vec::new();
     collect(&stage, &stage, &mut files);
     files.sort();
@@ -170,13 +175,7 @@ fn private_config_withholds_others_bits() {
     write_mode(&app.join("etc/demo/secrets/hook.sh"), "#!/bin/sh\n", 0o755);
     write(&app.join("etc/demo-api/public.cfg"), "a\n");
     let stage = dir.path().join("stage");
-    let out = cmd()
-        .arg(app.join("app.json"))
-        .arg("--root")
-        .arg(&stage)
-        .output()
-        .unwrap();
-    assert_success(&out);
+    staged(&mut cmd(), &app, &stage);
     let mut files = Vec::new();
     collect(&stage.join("etc"), &stage.join("etc"), &mut files);
     files.sort();
@@ -303,14 +302,7 @@ fn lintian_overrides_cover_the_venv_only() {
         r#"{"module":"demo","version":"1.0-1","maintainer":"D <d@example.com>"}"#,
     );
     let stage = dir.path().join("stage");
-    let out = cmd()
-        .env("SOURCE_DATE_EPOCH", "1795562488")
-        .arg(app.join("app.json"))
-        .arg("--root")
-        .arg(&stage)
-        .output()
-        .unwrap();
-    assert_success(&out);
+    staged(cmd().env("SOURCE_DATE_EPOCH", EPOCH), &app, &stage);
     let page = "<html><head><link rel=\"stylesheet\" href=\"https://cdn.example.com/x.css\"></head><body></body></html>\n";
     let jquery = "/*! jQuery v3.6.0 | (c) OpenJS Foundation and other contributors | jquery.org/license */\n";
     for base in [

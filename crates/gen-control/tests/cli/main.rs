@@ -14,7 +14,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use debpipe_testkit::{Generator, SCRUB_ENV, assert_golden, assert_success, fixtures};
+use debpipe_testkit::{
+    Generator, SCRUB_ENV, assert_golden, assert_prints_path, assert_success, fixtures,
+};
 
 mod area;
 mod scripts;
@@ -61,11 +63,7 @@ fn example_area(dir: &Path) -> PathBuf {
         .arg(&area)
         .output()
         .unwrap();
-    assert_success(&out);
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("{}\n", area.display())
-    );
+    assert_prints_path(&out, &area);
     area
 }
 

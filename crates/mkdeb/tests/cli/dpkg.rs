@@ -7,7 +7,7 @@ use std::process::Command;
 
 use super::{
     CONTROL, PKG, build_with_dpkg_deb, build_with_mkdeb, contents, have, long_path, nix_root, run,
-    tree, write,
+    tree, unpack, write,
 };
 
 #[test]
@@ -93,11 +93,7 @@ fn dpkg_deb_reads_it_and_lists_what_dpkg_deb_builds() {
     );
 
     // -x extracts the same files.
-    let x = d.path().join("x");
-    run(
-        "dpkg-deb",
-        &["-x".as_ref(), ours.as_os_str(), x.as_os_str()],
-    );
+    let x = unpack("-x", &ours, d.path().join("x"));
     assert_eq!(fs::read_to_string(x.join(&long)).unwrap(), "long\n");
     assert_eq!(
         fs::read_link(x.join(format!("usr/share/{PKG}/run"))).unwrap(),
@@ -117,11 +113,7 @@ fn uncompressed_package_is_byte_for_byte_dpkg_debs_given_the_same_control_area()
     let d = tempfile::tempdir().unwrap();
     let root = tree(d.path());
     let first = build_with_mkdeb(&root, &d.path().join("first.deb"), "none");
-    let e = d.path().join("e");
-    run(
-        "dpkg-deb",
-        &["-e".as_ref(), first.as_os_str(), e.as_os_str()],
-    );
+    let e = unpack("-e", &first, d.path().join("e"));
     fs::copy(e.join("md5sums"), root.join("DEBIAN/md5sums")).unwrap();
     fs::copy(e.join("control"), root.join("DEBIAN/control")).unwrap();
     let ours = build_with_mkdeb(&root, &d.path().join("ours.deb"), "none");
@@ -137,8 +129,7 @@ fn md5sums_and_installed_size_are_generated() {
     let d = tempfile::tempdir().unwrap();
     let root = tree(d.path());
     let deb = build_with_mkdeb(&root, &d.path().join("p.deb"), "gzip");
-    let e = d.path().join("e");
-    run("dpkg-deb", &["-e".as_ref(), deb.as_os_str(), e.as_os_str()]);
+    let e = unpack("-e", &deb, d.path().join("e"));
     let sums = fs::read_to_string(e.join("md5sums")).unwrap();
     let paths: Vec<&str> = sums.lines().map(|l| &l[34..]).collect();
     let mut sorted = paths.clone();
@@ -206,8 +197,7 @@ fn md5sums_of_a_many_chunk_tree_agree_with_md5sum() {
         fs::write(p, data).unwrap();
     }
     let deb = build_with_mkdeb(&root, &d.path().join("p.deb"), "none");
-    let e = d.path().join("e");
-    run("dpkg-deb", &["-e".as_ref(), deb.as_os_str(), e.as_os_str()]);
+    let e = unpack("-e", &deb, d.path().join("e"));
     let sums = fs::read_to_string(e.join("md5sums")).unwrap();
     assert_eq!(sums.lines().count(), sizes.len());
     let o = Command::new("md5sum")

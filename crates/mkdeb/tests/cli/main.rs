@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use debpipe_testkit::{assert_golden, assert_success};
+use debpipe_testkit::{assert_golden, assert_prints_path, assert_success};
 
 const PKG: &str = "debpipe-mkdeb-test";
 const EPOCH: &str = "1700000000";
@@ -160,11 +160,7 @@ fn build_with_mkdeb(root: &Path, out: &Path, format: &str) -> PathBuf {
         .arg(out)
         .output()
         .unwrap();
-    assert_success(&o);
-    assert_eq!(
-        String::from_utf8(o.stdout).unwrap(),
-        format!("{}\n", out.display())
-    );
+    assert_prints_path(&o, out);
     out.to_path_buf()
 }
 
@@ -188,6 +184,16 @@ fn run(prog: &str, args: &[&std::ffi::OsStr]) -> Vec<u8> {
         String::from_utf8_lossy(&o.stderr)
     );
     o.stdout
+}
+
+/// `dpkg-deb FLAG DEB DIR`: the control area (`-e`) or the files (`-x`)
+/// of `deb` unpacked into `dir`; `dir`.
+fn unpack(flag: &str, deb: &Path, dir: PathBuf) -> PathBuf {
+    run(
+        "dpkg-deb",
+        &[flag.as_ref(), deb.as_os_str(), dir.as_os_str()],
+    );
+    dir
 }
 
 /// `dpkg-deb --contents` without the date and time columns.

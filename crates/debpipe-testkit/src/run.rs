@@ -1,5 +1,6 @@
 //! Checking a finished command: it succeeded, or the test fails showing
-//! what it said on stderr; and it printed the path it wrote.
+//! what it said on stderr; it failed with a given code and wrote nothing
+//! to stdout; and it printed the path it wrote.
 
 use std::path::Path;
 use std::process::Output;
@@ -12,6 +13,16 @@ pub fn assert_success(out: &Output) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Assert that `out` exited `code` and wrote nothing to stdout (as the tools
+/// fail); its stderr, for the checks of the message.
+#[track_caller]
+pub fn assert_fails(out: &Output, code: i32) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(out.stdout.is_empty(), "{err}");
+    err
 }
 
 /// Assert that `out` is a success whose stdout is `path` and a newline, as
@@ -52,5 +63,18 @@ mod tests {
         assert_prints_path(&out, Path::new("/tmp/x.deb"));
         let other = std::panic::catch_unwind(|| assert_prints_path(&out, Path::new("/tmp/y")));
         assert!(other.is_err());
+    }
+
+    #[test]
+    fn a_failure_gives_its_stderr_and_a_wrong_code_or_stdout_fails() {
+        let sh = |script: &str| Command::new("sh").args(["-c", script]).output().unwrap();
+        assert_eq!(assert_fails(&sh("echo no >&2; exit 1"), 1), "no\n");
+        for wrong in ["exit 2", "echo out; exit 1", "true"] {
+            let out = sh(wrong);
+            assert!(
+                std::panic::catch_unwind(|| assert_fails(&out, 1)).is_err(),
+                "{wrong}"
+            );
+        }
     }
 }

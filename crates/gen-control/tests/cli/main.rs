@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    Generator, SCRUB_ENV, assert_golden, assert_prints_path, assert_success, fixtures,
+    Generator, SCRUB_ENV, assert_fails, assert_golden, assert_prints_path, assert_success, fixtures,
 };
 
 mod area;

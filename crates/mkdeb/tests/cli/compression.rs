@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{
-    CONTROL, EPOCH, PKG, assert_success, dpkg_entries, have, mkdeb, run, text_tree, tree, write,
+    CONTROL, EPOCH, PKG, assert_success, dpkg_entries, have, mkdeb, run, scratch_tree, text_tree,
+    write,
 };
 
 /// No -Z means xz, and each format's default level is dpkg-deb's: the
 /// bytes equal those of an explicit `-Z FORMAT -z LEVEL` build.
 #[test]
 fn default_format_is_xz_and_default_levels_are_dpkg_debs() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     let build = |name: &str, args: &[&str]| {
         let out = d.path().join(name);
         mkdeb()

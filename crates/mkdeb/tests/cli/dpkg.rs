@@ -7,7 +7,7 @@ use std::process::Command;
 
 use super::{
     CONTROL, PKG, build_with_dpkg_deb, build_with_mkdeb, contents, have, long_path, nix_root, run,
-    tree, unpack, write,
+    scratch_tree, unpack, write,
 };
 
 #[test]
@@ -15,8 +15,7 @@ fn dpkg_deb_reads_it_and_lists_what_dpkg_deb_builds() {
     if !have("dpkg-deb") {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     for format in ["xz", "gzip", "zstd", "none"] {
         let ours = build_with_mkdeb(&root, &d.path().join(format!("ours-{format}.deb")), format);
         let theirs = build_with_dpkg_deb(
@@ -110,8 +109,7 @@ fn uncompressed_package_is_byte_for_byte_dpkg_debs_given_the_same_control_area()
     // With Installed-Size and md5sums already in DEBIAN/, mkdeb adds
     // nothing, and -Znone leaves no compressor to differ: the whole .deb
     // (ar headers, both tars) must be dpkg-deb's.
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     let first = build_with_mkdeb(&root, &d.path().join("first.deb"), "none");
     let e = unpack("-e", &first, d.path().join("e"));
     fs::copy(e.join("md5sums"), root.join("DEBIAN/md5sums")).unwrap();
@@ -126,8 +124,7 @@ fn md5sums_and_installed_size_are_generated() {
     if !have("dpkg-deb") {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     let deb = build_with_mkdeb(&root, &d.path().join("p.deb"), "gzip");
     let e = unpack("-e", &deb, d.path().join("e"));
     let sums = fs::read_to_string(e.join("md5sums")).unwrap();
@@ -215,8 +212,7 @@ fn installs_verifies_and_purges_with_dpkg() {
     if !have("dpkg") || !nix_root() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     // gzip too: its independent members must read as one stream.
     for format in ["xz", "gzip"] {
         let deb = build_with_mkdeb(&root, &d.path().join(format!("p-{format}.deb")), format);
@@ -247,8 +243,7 @@ fn lintian_finds_no_error_that_dpkg_deb_build_lacks() {
     if !have("lintian") || !have("dpkg-deb") {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     let errors = |deb: &Path| -> std::collections::BTreeSet<String> {
         let o = Command::new("lintian")
             .args(["--no-cfg", "--tag-display-limit", "0"])

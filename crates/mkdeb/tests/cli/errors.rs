@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use super::{CONTROL, PKG, have, mkdeb, nix_root, tree, write};
+use super::{CONTROL, PKG, have, mkdeb, nix_root, scratch_tree, write};
 
 /// Break the tree with `spoil`, then expect exit 1, one stderr line that
 /// contains `want`, nothing on stdout and nothing in the output directory.
@@ -16,8 +16,7 @@ fn rejected(spoil: impl FnOnce(&Path), want: &str) {
 
 /// [`rejected`], with mkdeb run as `user` (through setpriv) when given.
 fn rejected_as(user: Option<&str>, spoil: impl FnOnce(&Path), want: &str) {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     spoil(&root);
     let dist = d.path().join("dist");
     fs::create_dir(&dist).unwrap();
@@ -157,8 +156,7 @@ fn unreadable_file_exits_1_names_file_and_writes_nothing() {
 
 #[test]
 fn unknown_flag_and_bad_level_are_usage_error_2() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     mkdeb().arg("--frobnicate").arg(&root).assert().code(2);
     mkdeb().args(["-Z", "bzip2"]).arg(&root).assert().code(2);
     let o = mkdeb()

@@ -152,6 +152,14 @@ fn tree(dir: &Path) -> PathBuf {
     root
 }
 
+/// A scratch directory holding the test tree (see [`tree`]): the directory,
+/// and the tree's root.
+fn scratch_tree() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let root = tree(d.path());
+    (d, root)
+}
+
 fn build_with_mkdeb(root: &Path, out: &Path, format: &str) -> PathBuf {
     let o = mkdeb()
         .env("SOURCE_DATE_EPOCH", EPOCH)

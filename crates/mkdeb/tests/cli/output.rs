@@ -4,12 +4,11 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use super::{PKG, mkdeb, run, tree};
+use super::{PKG, mkdeb, run, scratch_tree, tree};
 
 #[test]
 fn out_directory_gets_package_version_arch_name_without_epoch() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     let dist = d.path().join("dist");
     fs::create_dir(&dist).unwrap();
     let want = dist.join(format!("{PKG}_1.0-1_all.deb"));
@@ -28,8 +27,7 @@ fn out_directory_gets_package_version_arch_name_without_epoch() {
 /// refuses zstd for a dpkg that cannot read it (exit 2, nothing written).
 #[test]
 fn pool_layout_and_target_dpkg() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     let repo = d.path().join("repo");
     fs::create_dir(&repo).unwrap();
     let prefix = &PKG[..1];
@@ -72,8 +70,7 @@ fn default_out_is_dir_dot_deb_beside_it() {
 
 #[test]
 fn json_reports_path_package_size_and_sha256() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     let out = d.path().join("p.deb");
     let o = mkdeb().arg("--json").arg(&root).arg(&out).output().unwrap();
     assert!(o.status.success());

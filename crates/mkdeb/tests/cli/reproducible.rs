@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{
-    CONTROL, EPOCH, PKG, assert_success, build_with_mkdeb, dpkg_entries, have, mkdeb, text_tree,
-    tree, write,
+    CONTROL, EPOCH, PKG, assert_success, build_with_mkdeb, dpkg_entries, have, mkdeb, scratch_tree,
+    text_tree, write,
 };
 
 #[test]
 fn same_epoch_gives_identical_bytes_for_each_compression() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     for format in ["xz", "gzip", "zstd", "none"] {
         let a = build_with_mkdeb(&root, &d.path().join(format!("a-{format}.deb")), format);
         // Newer mtimes are clamped to SOURCE_DATE_EPOCH.
@@ -29,8 +28,7 @@ fn same_epoch_gives_identical_bytes_for_each_compression() {
 
 #[test]
 fn threads_do_not_change_the_bytes() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     for format in ["xz", "gzip", "zstd"] {
         let mut outs = Vec::new();
         for threads in ["1", "3"] {
@@ -50,8 +48,7 @@ fn threads_do_not_change_the_bytes() {
 
 #[test]
 fn unchanged_tree_without_epoch_gives_identical_bytes() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     let a = d.path().join("a.deb");
     let b = d.path().join("b.deb");
     mkdeb().arg(&root).arg(&a).assert().success();
@@ -143,8 +140,7 @@ fn cache_reuses_unchanged_members_and_changes_no_byte() {
 /// naming it, and the package all the same.
 #[test]
 fn unusable_cache_warns_and_builds() {
-    let d = tempfile::tempdir().unwrap();
-    let root = tree(d.path());
+    let (d, root) = scratch_tree();
     fs::write(d.path().join("file"), "x").unwrap();
     let cache = d.path().join("file/cache");
     let o = mkdeb()

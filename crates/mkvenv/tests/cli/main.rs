@@ -157,6 +157,19 @@ fn mkvenv() -> assert_cmd::Command {
     c
 }
 
+/// `mkvenv SPEC --requirements REQ --find-links WHEELHOUSE --no-index`, for
+/// more arguments.
+fn from_wheelhouse(spec: &Path, req: &Path) -> assert_cmd::Command {
+    let mut c = mkvenv();
+    c.arg(spec)
+        .arg("--requirements")
+        .arg(req)
+        .arg("--find-links")
+        .arg(wheelhouse())
+        .arg("--no-index");
+    c
+}
+
 /// `mkvenv SPEC -r REQ --find-links LINK... --no-index --without-pip
 /// --root STAGE`: a build from the wheelhouses alone, its output.
 fn build_offline(spec: &Path, req: &Path, links: &[&Path], stage: &Path) -> Output {

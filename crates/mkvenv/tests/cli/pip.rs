@@ -94,13 +94,7 @@ fn without_pip_installs_with_the_system_pip_and_works() {
 fn pip_failure_exits_1_with_pips_error_and_stages_nothing() {
     let (tmp, stage, _, spec) = scratch();
     let req = write_requirements(tmp.path(), "no-such-package==1.0\n");
-    let out = mkvenv()
-        .arg(&spec)
-        .arg("--requirements")
-        .arg(&req)
-        .arg("--find-links")
-        .arg(wheelhouse())
-        .arg("--no-index")
+    let out = from_wheelhouse(&spec, &req)
         .arg("--root")
         .arg(&stage)
         .output()

@@ -11,13 +11,7 @@ fn relocated_venv_works_at_its_install_path() {
     let install = tmp.path().join("venv-wechat");
     let spec = write_spec(tmp.path(), &install);
     let req = write_requirements(tmp.path(), REQUIREMENTS);
-    let out = mkvenv()
-        .arg(&spec)
-        .arg("--requirements")
-        .arg(&req)
-        .arg("--find-links")
-        .arg(wheelhouse())
-        .arg("--no-index")
+    let out = from_wheelhouse(&spec, &req)
         .args(["--preinstall", "asgiref"])
         .arg("--root")
         .arg(&stage)

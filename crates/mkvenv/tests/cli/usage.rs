@@ -87,15 +87,18 @@ fn bad_spec_exits_1_naming_the_field() {
         r#"{"module":"wechat","version":"1","venv":"opt/venv"}"#,
     )
     .unwrap();
-    let out = mkvenv()
-        .arg(&spec)
-        .arg("-r")
-        .arg(&req)
-        .arg("--root")
-        .arg(&stage)
-        .output()
-        .unwrap();
-    let stderr = assert_fails(&out, 1);
+    // mkvenv SPEC -r REQ --root STAGE
+    let run = |spec: &Path| {
+        mkvenv()
+            .arg(spec)
+            .arg("-r")
+            .arg(&req)
+            .arg("--root")
+            .arg(&stage)
+            .output()
+            .unwrap()
+    };
+    let stderr = assert_fails(&run(&spec), 1);
     assert_eq!(stderr.lines().count(), 1);
     assert!(
         stderr.contains(&spec.display().to_string()) && stderr.contains("`venv`"),
@@ -105,14 +108,7 @@ fn bad_spec_exits_1_naming_the_field() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bad-specs");
     for bad in fs::read_dir(corpus).into_iter().flatten() {
         let bad = bad.unwrap().path();
-        let out = mkvenv()
-            .arg(&bad)
-            .arg("-r")
-            .arg(&req)
-            .arg("--root")
-            .arg(&stage)
-            .output()
-            .unwrap();
+        let out = run(&bad);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{}: {stderr}", bad.display());
         assert!(out.stdout.is_empty());

@@ -233,15 +233,7 @@ fn static_files_get_reproducible_gz_beside_them_and_from_the_cache() {
         .write(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut enc, b"precompressed by the app").unwrap();
     std::fs::write(st.join("pre.js.gz"), enc.finish().unwrap()).unwrap();
-    let cache = p.top.join("cache");
-    let stage = || {
-        ok(&cmd()
-            .arg(&p.spec)
-            .args(["--root", "/", "--python", "/usr/bin/python3", "--cache"])
-            .arg(&cache)
-            .output()
-            .unwrap())
-    };
+    let stage = || p.stage_cached();
     let first = stage();
     assert!(first.contains(".gz written"), "{first}");
     let root = p.app().join("staticfiles");
@@ -395,15 +387,8 @@ fn project_dir_and_the_staged_python_path_at_build_time() {
 #[test]
 fn the_cache_keys_on_build_env_and_is_bypassed_with_build_commands() {
     let p = Project::new("");
-    let cache = p.top.join("cache");
-    let stage = || {
-        ok(&cmd()
-            .arg(&p.spec)
-            .args(["--root", "/", "--python", "/usr/bin/python3", "--cache"])
-            .arg(&cache)
-            .output()
-            .unwrap())
-    };
+    let cache = p.cache();
+    let stage = || p.stage_cached();
     p.spec_with(r#""build_env":{"X":"1"}"#);
     assert!(!stage().contains("(cached)"));
     assert!(stage().contains("(cached)"));

@@ -247,12 +247,35 @@ impl Project {
     }
 
     /// `stage-django SPEC --root / --python /usr/bin/python3`.
+    fn command(&self) -> Command {
+        let mut c = cmd();
+        c.arg(&self.spec)
+            .args(["--root", "/", "--python", "/usr/bin/python3"]);
+        c
+    }
+
+    /// Stage the project.
     fn stage(&self) -> std::process::Output {
-        cmd()
-            .arg(&self.spec)
-            .args(["--root", "/", "--python", "/usr/bin/python3"])
+        self.command().output().unwrap()
+    }
+
+    /// The `--cache` directory of [`stage_cached`](Self::stage_cached).
+    fn cache(&self) -> PathBuf {
+        self.top.join("cache")
+    }
+
+    /// Stage the project with `--cache`; it succeeds. What it said on
+    /// stderr.
+    #[track_caller]
+    fn stage_cached(&self) -> String {
+        let out = self
+            .command()
+            .arg("--cache")
+            .arg(self.cache())
             .output()
-            .unwrap()
+            .unwrap();
+        assert_success(&out);
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
 
@@ -438,18 +461,7 @@ fn collectstatic_false_collects_nothing() {
 fn cache_links_the_tree_collected_from_the_same_inputs() {
     use std::os::unix::fs::MetadataExt;
     let p = Project::new("");
-    let cache = p.top.join("cache");
-    let stage = || {
-        let out = cmd()
-            .arg(&p.spec)
-            .args(["--root", "/", "--python", "/usr/bin/python3", "--cache"])
-            .arg(&cache)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{err}");
-        err
-    };
+    let stage = || p.stage_cached();
     let static_root = p.top.join("proj/staticfiles");
     let hashed = || {
         let m: serde_json::Value =

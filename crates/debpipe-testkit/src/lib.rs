@@ -17,7 +17,7 @@
 //!   inputs (wheelhouses, roots);
 //! - [`run`]: a finished command succeeded, or the test shows its stderr;
 //!   it failed with a code and wrote nothing to stdout; it printed the
-//!   path it wrote;
+//!   path it wrote; shellcheck passes a script;
 //! - [`files`]: a test's input files, their parents made, with a mode.
 #![allow(clippy::missing_panics_doc)]
 
@@ -38,7 +38,7 @@ pub use files::{write, write_mode};
 pub use generator::Generator;
 pub use golden::{assert_golden, fixtures};
 pub use netns::NetNs;
-pub use run::{assert_fails, assert_prints_path, assert_success};
+pub use run::{assert_fails, assert_prints_path, assert_shellcheck, assert_success};
 pub use services::{
     KillOnDrop, NginxWrapper, ScratchApp, free_port, http_get, run_ok, start_uwsgi_as_www_data,
     uwsgi_request, wait_until, www_data,

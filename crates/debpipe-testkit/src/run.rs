@@ -1,9 +1,9 @@
 //! Checking a finished command: it succeeded, or the test fails showing
 //! what it said on stderr; it failed with a given code and wrote nothing
-//! to stdout; and it printed the path it wrote.
+//! to stdout; it printed the path it wrote; shellcheck passes a script.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 /// Assert that `out` is a success; the failure message is its stderr.
 #[track_caller]
@@ -36,10 +36,24 @@ pub fn assert_prints_path(out: &Output, path: &Path) {
     );
 }
 
+/// Assert that shellcheck passes `script`; the failure shows its findings.
+#[track_caller]
+pub fn assert_shellcheck(script: &Path) {
+    let out = Command::new("shellcheck")
+        .arg(script)
+        .output()
+        .unwrap_or_else(|e| panic!("shellcheck: {e}"));
+    assert!(
+        out.status.success(),
+        "shellcheck {}:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
 
     #[test]
     fn a_success_passes() {
@@ -76,5 +90,15 @@ mod tests {
                 "{wrong}"
             );
         }
+    }
+
+    #[test]
+    fn shellcheck_passes_a_clean_script_and_fails_a_broken_one() {
+        let d = tempfile::tempdir().unwrap();
+        let (good, bad) = (d.path().join("good.sh"), d.path().join("bad.sh"));
+        std::fs::write(&good, "#!/bin/sh\necho \"$1\"\n").unwrap();
+        std::fs::write(&bad, "#!/bin/sh\necho $1\n").unwrap();
+        assert_shellcheck(&good);
+        assert!(std::panic::catch_unwind(|| assert_shellcheck(&bad)).is_err());
     }
 }

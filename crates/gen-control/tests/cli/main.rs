@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    Generator, SCRUB_ENV, assert_fails, assert_golden, assert_prints_path, assert_success, fixtures,
+    Generator, SCRUB_ENV, assert_fails, assert_golden, assert_prints_path, assert_shellcheck,
+    assert_success, fixtures,
 };
 
 mod area;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use debpipe_testkit::{ScratchApp, assert_success, uwsgi_request, wait_until};
+use debpipe_testkit::{ScratchApp, assert_shellcheck, assert_success, uwsgi_request, wait_until};
 
 use super::{EnvFile, Script, assert_verifies, directive, generate, tool, verify_unit, write};
 
@@ -62,12 +62,7 @@ fn jobs_files_match_golden_and_shellcheck() {
         assert_eq!(meta.permissions().mode() & 0o7777, *mode, "{rel}");
         debpipe_testkit::assert_golden(golden.join(rel), &std::fs::read(&path).unwrap());
         if *mode == 0o755 {
-            let sc = Command::new("shellcheck").arg(&path).output().unwrap();
-            assert!(
-                sc.status.success(),
-                "{rel}: {}",
-                String::from_utf8_lossy(&sc.stdout)
-            );
+            assert_shellcheck(&path);
         }
     }
 }

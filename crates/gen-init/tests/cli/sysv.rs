@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use debpipe_testkit::{ScratchApp, uwsgi_request, wait_until};
+use debpipe_testkit::{ScratchApp, assert_shellcheck, uwsgi_request, wait_until};
 
 use super::{EnvFile, Script, generate, tool, write};
 
@@ -17,15 +17,7 @@ debpipe_testkit::generator_contract_tests!(super::tool("sysv"));
 #[test]
 fn shellcheck_passes_the_sysv_script() {
     for case in ["example", "minimal"] {
-        let out = Command::new("shellcheck")
-            .arg(tool("sysv").golden_dir.join(format!("{case}.init")))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{case}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert_shellcheck(&tool("sysv").golden_dir.join(format!("{case}.init")));
     }
 }
 

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_success, fixtures, write,
+    SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_shellcheck, assert_success,
+    fixtures, write,
 };
 
 fn cmd() -> Command {
@@ -108,15 +109,7 @@ fn example_overlay_and_helper_match_golden_and_pass_their_checkers() {
 #[test]
 fn script_files_pass_shellcheck_and_python() {
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
-    let out = Command::new("shellcheck")
-        .arg(scripts.join("manage.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_shellcheck(&scripts.join("manage.sh"));
     for f in ["settings.py", "collectstatic.py", "preflight.py", "wsgi.py"] {
         let out = Command::new("python3")
             .args(["-m", "py_compile"])

@@ -95,39 +95,18 @@ fn run_script(area: &Path, root: &Path, script: &str, args: &[&str]) -> (i32, St
 }
 
 /// Every call dpkg may make, in an order a real life could have.
+#[rustfmt::skip] // one call a line, as dpkg makes them
 const DPKG_CALLS: &[(&str, &[&str])] = &[
     ("postinst", &["configure", ""]),
     ("postinst", &["configure", "0.9"]),
     ("postinst", &["abort-upgrade", "1.1"]),
     ("postinst", &["abort-remove"]),
     ("postinst", &["abort-remove", "in-favour", "other", "2.0"]),
-    (
-        "postinst",
-        &[
-            "abort-deconfigure",
-            "in-favour",
-            "other",
-            "2.0",
-            "removing",
-            "x",
-            "1",
-        ],
-    ),
+    ("postinst", &["abort-deconfigure", "in-favour", "other", "2.0", "removing", "x", "1"]),
     ("postinst", &["triggered", "/usr/lib/python3"]),
     ("prerm", &["upgrade", "1.1"]),
     ("prerm", &["failed-upgrade", "1.1"]),
-    (
-        "prerm",
-        &[
-            "deconfigure",
-            "in-favour",
-            "other",
-            "2.0",
-            "removing",
-            "x",
-            "1",
-        ],
-    ),
+    ("prerm", &["deconfigure", "in-favour", "other", "2.0", "removing", "x", "1"]),
     ("postrm", &["upgrade", "1.1"]),
     ("postrm", &["failed-upgrade", "0.9"]),
     ("postrm", &["abort-install"]),

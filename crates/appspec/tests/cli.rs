@@ -36,6 +36,17 @@ fn check_prints_the_resolved_example_and_minimal_specs() {
     }
 }
 
+/// `appspec ARGS... SPEC`: its exit code and stdout.
+fn run(args: &[&str], spec: &Path) -> (Option<i32>, String) {
+    let out = cmd().args(args).arg(spec).output().unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+/// Exit 0 with `stdout`.
+fn ok(stdout: &str) -> (Option<i32>, String) {
+    (Some(0), stdout.to_string())
+}
+
 #[test]
 fn get_lines_prints_a_list_one_item_per_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -45,32 +56,15 @@ fn get_lines_prints_a_list_one_item_per_line() {
         r#"{"module":"a","version":"1","maintainer":"A <a@example.com>","build_depends":["libpq-dev","libffi-dev"]}"#,
     )
     .unwrap();
-    let out = cmd()
-        .args(["get", "--lines", "build_depends"])
-        .arg(&spec)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "libpq-dev\nlibffi-dev\n"
-    );
+    let lines = ["get", "--lines", "build_depends"];
+    assert_eq!(run(&lines, &spec), ok("libpq-dev\nlibffi-dev\n"));
     // without --lines, JSON; an empty list prints nothing with --lines
-    let out = cmd()
-        .args(["get", "build_depends"])
-        .arg(&spec)
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "[\"libpq-dev\",\"libffi-dev\"]\n"
+        run(&["get", "build_depends"], &spec),
+        ok("[\"libpq-dev\",\"libffi-dev\"]\n")
     );
-    let out = cmd()
-        .args(["get", "--lines", "build_depends"])
-        .arg(fixtures().join("specs/minimal.json"))
-        .output()
-        .unwrap();
-    assert!(out.status.success() && out.stdout.is_empty());
+    let minimal = fixtures().join("specs/minimal.json");
+    assert_eq!(run(&lines, &minimal), ok(""));
 }
 
 #[test]
@@ -85,14 +79,12 @@ fn get_prints_one_value_and_reads_stdin() {
         String::from_utf8(out.stdout).unwrap(),
         "/opt/www/venvs/wechat-api\n"
     );
-    let out = cmd()
-        .args(["get", "maintainer"])
-        .arg(fixtures().join("specs/minimal.json"))
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "Pat Packager <pat@example.org>\n"
+        run(
+            &["get", "maintainer"],
+            &fixtures().join("specs/minimal.json")
+        ),
+        ok("Pat Packager <pat@example.org>\n")
     );
 }
 
@@ -101,15 +93,9 @@ fn get_prints_one_value_and_reads_stdin() {
 #[test]
 fn get_systemd_unit_is_the_dist_release_path() {
     // appspec ARGS... minimal.json: exit code and stdout.
-    let run = |args: &[&str]| {
-        let out = cmd()
-            .args(args)
-            .arg(fixtures().join("specs/minimal.json"))
-            .output()
-            .unwrap();
-        (out.status.code(), String::from_utf8(out.stdout).unwrap())
-    };
-    let unit = |dir: &str| (Some(0), format!("{dir}/wechat-api.service\n"));
+    let minimal = fixtures().join("specs/minimal.json");
+    let run = |args: &[&str]| run(args, &minimal);
+    let unit = |dir: &str| ok(&format!("{dir}/wechat-api.service\n"));
     assert_eq!(run(&["get", "systemd_unit"]), unit("/lib/systemd/system"));
     let bookworm = run(&["get", "--dist", "bookworm", "systemd_unit"]);
     assert_eq!(bookworm, unit("/lib/systemd/system"));

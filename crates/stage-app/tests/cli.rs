@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
@@ -35,6 +35,15 @@ fn staged(cmd: &mut Command, app: &Path, stage: &Path) {
     assert_prints_path(&out, stage);
 }
 
+/// A scratch directory with an app directory `app/` whose `app.json` is
+/// `json`: the directory, and the app directory.
+fn app_with_spec(json: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    write(&app.join("app.json"), json);
+    (dir, app)
+}
+
 /// No `maintainer` and no DEBFULLNAME/DEBEMAIL: one line naming the field
 /// and the variables, and nothing staged (the changelog would need it).
 #[test]
@@ -63,12 +72,8 @@ fn missing_maintainer_exits_1_naming_field_and_variables_and_stages_nothing() {
 
 #[test]
 fn stages_project_etc_docs_and_overrides() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = dir.path().join("app");
-    write(
-        &app.join("app.json"),
-        r#"{"module":"demo","version":"2.0-1","maintainer":"D <d@example.com>"}"#,
-    );
+    let (dir, app) =
+        app_with_spec(r#"{"module":"demo","version":"2.0-1","maintainer":"D <d@example.com>"}"#);
     write(&app.join("pro_setting/wsgi.py"), "application = None\n");
     write_mode(&app.join("scripts/run.sh"), "#!/bin/sh\n", 0o700);
     // a stray executable bit on data goes; a script without one stays data
@@ -163,10 +168,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
 /// `etc/` keeps its modes.
 #[test]
 fn private_config_withholds_others_bits() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = dir.path().join("app");
-    write(
-        &app.join("app.json"),
+    let (dir, app) = app_with_spec(
         r#"{"module":"demo","version":"1.0","private_config":["/etc/demo/secrets","/etc/demo/token"]}"#,
     );
     write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
@@ -295,12 +297,8 @@ fn help_matches_golden() {
 /// package's own, are still reported.
 #[test]
 fn lintian_overrides_cover_the_venv_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = dir.path().join("app");
-    write(
-        &app.join("app.json"),
-        r#"{"module":"demo","version":"1.0-1","maintainer":"D <d@example.com>"}"#,
-    );
+    let (dir, app) =
+        app_with_spec(r#"{"module":"demo","version":"1.0-1","maintainer":"D <d@example.com>"}"#);
     let stage = dir.path().join("stage");
     staged(cmd().env("SOURCE_DATE_EPOCH", EPOCH), &app, &stage);
     let page = "<html><head><link rel=\"stylesheet\" href=\"https://cdn.example.com/x.css\"></head><body></body></html>\n";

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use debpipe_testkit::{ScratchApp, assert_shellcheck, assert_success, uwsgi_request, wait_until};
 
-use super::{EnvFile, Script, assert_verifies, directive, generate, tool, verify_unit, write};
+use super::{
+    EnvFile, Script, SysvApp, assert_verifies, directive, generate, tool, verify_unit, write,
+};
 
 fn jobs_spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jobs.json")
@@ -562,26 +564,12 @@ fn cron_runs_a_timer_as_the_user_and_never_twice_at_once() {
 /// file.
 #[test]
 fn logrotate_has_uwsgi_reopen_its_log_under_sysv() {
-    let app = ScratchApp::new();
-    let pkg = "dpt-gen-init-logrotate";
-    let log_dir = app.dir.path().join("log");
-    let ini = app.dir.path().join("app.ini");
-    let extra = format!(
-        r#""uwsgi_ini":"{}","log_dir":"{}","processes":1"#,
-        ini.display(),
-        log_dir.display()
-    );
-    let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, &extra));
-    let spec =
-        debpipe_core::AppSpec::from_json(&spec_path, &std::fs::read(&spec_path).unwrap()).unwrap();
-    debpipe_testkit::ensure_system_user(&spec.user);
-    debpipe_testkit::write_service_env(&spec);
-    std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
-    let script = Script {
-        path: app.dir.path().join("init"),
-        pidfile: PathBuf::from(spec.pidfile()),
-    };
-    generate("sysv", &spec_path, &script.path);
+    let SysvApp {
+        app,
+        spec_path,
+        spec,
+        script,
+    } = SysvApp::new("dpt-gen-init-logrotate", r#""processes":1"#);
     let conf = app.dir.path().join("logrotate.conf");
     generate("logrotate", &spec_path, &conf);
     let state = app.dir.path().join("logrotate.state");

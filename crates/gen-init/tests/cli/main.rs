@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use debpipe_testkit::{Generator, assert_success, wait_until};
+use debpipe_testkit::{Generator, ScratchApp, assert_success, wait_until};
 
 mod jobs;
 mod sandbox;
@@ -226,6 +226,47 @@ impl Script {
 impl Drop for Script {
     fn drop(&mut self) {
         let _ = self.run("stop");
+    }
+}
+
+/// A scratch app as its generated SysV script runs it: the spec (`extra`
+/// fields, and its uWSGI ini and log directory in the app's directory), the
+/// spec's user made and its debpipe.env written as postinst does, the ini,
+/// and the script.
+struct SysvApp {
+    app: ScratchApp,
+    spec_path: PathBuf,
+    spec: debpipe_core::AppSpec,
+    script: Script,
+}
+
+impl SysvApp {
+    fn new(pkg: &str, extra: &str) -> Self {
+        let app = ScratchApp::new();
+        let ini = app.dir.path().join("app.ini");
+        let extra = format!(
+            r#""uwsgi_ini":"{}","log_dir":"{}",{extra}"#,
+            ini.display(),
+            app.dir.path().join("log").display()
+        );
+        let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, &extra));
+        let spec =
+            debpipe_core::AppSpec::from_json(&spec_path, &std::fs::read(&spec_path).unwrap())
+                .unwrap();
+        debpipe_testkit::ensure_system_user(&spec.user);
+        debpipe_testkit::write_service_env(&spec);
+        std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
+        let script = Script {
+            path: app.dir.path().join("init"),
+            pidfile: PathBuf::from(spec.pidfile()),
+        };
+        generate("sysv", &spec_path, &script.path);
+        SysvApp {
+            app,
+            spec_path,
+            spec,
+            script,
+        }
     }
 }
 

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use debpipe_testkit::{ScratchApp, assert_shellcheck, uwsgi_request, wait_until};
+use debpipe_testkit::{assert_shellcheck, uwsgi_request, wait_until};
 
-use super::{EnvFile, Script, generate, tool, write};
+use super::{EnvFile, SysvApp, tool};
 
 debpipe_testkit::generator_contract_tests!(super::tool("sysv"));
 
@@ -120,31 +120,18 @@ fn check_sysv_account_and_environment(spec: &debpipe_core::AppSpec, master: u32)
 /// in the runtime directory.
 #[test]
 fn sysv_script_starts_reloads_and_stops_uwsgi() {
-    let app = ScratchApp::new();
     let pkg = "dpt-gen-init-sysv";
-    let log_dir = app.dir.path().join("log");
-    let ini = app.dir.path().join("app.ini");
-    let extra = format!(
-        r#""uwsgi_ini":"{}","log_dir":"{}","processes":2,"env":{{"DPT_KEY":"from-env","DPT_ONLY_ENV":"kept"}}"#,
-        ini.display(),
-        log_dir.display()
+    let SysvApp {
+        app, spec, script, ..
+    } = SysvApp::new(
+        pkg,
+        r#""processes":2,"env":{"DPT_KEY":"from-env","DPT_ONLY_ENV":"kept"}"#,
     );
-    let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, &extra));
-    let spec =
-        debpipe_core::AppSpec::from_json(&spec_path, &std::fs::read(&spec_path).unwrap()).unwrap();
     assert_eq!(spec.user, pkg);
-    debpipe_testkit::ensure_system_user(&spec.user);
-    debpipe_testkit::write_service_env(&spec);
     let _env_file = EnvFile::new(
         &spec,
         "# the operator's\nDPT_KEY=from-env-file\nDPT_SPACED='two words'\n",
     );
-    std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
-    let script = Script {
-        path: app.dir.path().join("init"),
-        pidfile: PathBuf::from(spec.pidfile()),
-    };
-    generate("sysv", &spec_path, &script.path);
     let sock = PathBuf::from(spec.socket());
 
     script.assert_not_started();

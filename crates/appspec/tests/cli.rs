@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_success, fixtures,
+    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_fails, assert_golden,
+    assert_success, fixtures,
 };
 
 fn cmd() -> Command {
@@ -125,13 +126,11 @@ fn unknown_field_and_flag_are_usage_errors_2() {
         .arg(fixtures().join("specs/example.json"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = assert_fails(&out, 2);
     assert!(
         err.contains("no field `vnev`") && err.contains("venv"),
         "{err}"
     );
-    assert!(out.stdout.is_empty());
     assert_eq!(
         cmd().arg("--frobnicate").output().unwrap().status.code(),
         Some(2)

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use debpipe_testkit::{ScratchApp, assert_shellcheck, assert_success, uwsgi_request, wait_until};
 
 use super::{
-    EnvFile, Script, SysvApp, assert_verifies, directive, generate, tool, verify_unit, write,
+    EnvFile, Script, SysvApp, assert_verifies, assert_verify_rejects, directive, generate, tool,
+    write,
 };
 
 fn jobs_spec() -> PathBuf {
@@ -191,10 +192,7 @@ fn job_units_verify_and_rate_at_most_2_0() {
         text.replace("OnCalendar=", "OnCalendar=not a time "),
     )
     .unwrap();
-    assert!(
-        !verify_unit(&broken).stderr.is_empty(),
-        "systemd-analyze missed a bad OnCalendar"
-    );
+    assert_verify_rejects(&broken, "a bad OnCalendar");
 }
 
 /// Whether cron's five fields (`*`, `*/N`, a number) fire at minute `t`

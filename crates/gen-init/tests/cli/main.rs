@@ -177,6 +177,16 @@ fn assert_verifies(unit: &Path) {
     );
 }
 
+/// `systemd-analyze verify` finds fault with `unit`, which holds `what`:
+/// the check can fail.
+#[track_caller]
+fn assert_verify_rejects(unit: &Path, what: &str) {
+    assert!(
+        !verify_unit(unit).stderr.is_empty(),
+        "systemd-analyze missed {what}"
+    );
+}
+
 /// A SysV init script (the web service's or a daemon's) and its pidfile; it
 /// is stopped when dropped.
 struct Script {

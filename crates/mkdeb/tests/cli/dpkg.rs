@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{
-    CONTROL, PKG, build_with_dpkg_deb, build_with_mkdeb, contents, have, long_path, nix_root, run,
-    scratch_tree, unpack, write,
+    CONTROL, PKG, build_with_dpkg_deb, build_with_mkdeb, contents, control_area, have, long_path,
+    nix_root, run, scratch_tree, unpack, write,
 };
 
 #[test]
@@ -101,17 +101,29 @@ fn dpkg_deb_reads_it_and_lists_what_dpkg_deb_builds() {
     assert!(x.join(format!("usr/lib/{PKG}/empty")).is_dir());
 }
 
+/// `md5sum -c` in `root` agrees with every line of `md5sums`.
+#[track_caller]
+fn assert_md5sum_agrees(md5sums: &Path, root: &Path) {
+    let o = Command::new("md5sum")
+        .arg("-c")
+        .arg("--quiet")
+        .arg(md5sums)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+/// With Installed-Size and md5sums already in DEBIAN/, mkdeb adds nothing,
+/// and -Znone leaves no compressor to differ: the whole .deb (ar headers,
+/// both tars) must be dpkg-deb's.
 #[test]
 fn uncompressed_package_is_byte_for_byte_dpkg_debs_given_the_same_control_area() {
     if !have("dpkg-deb") {
         return;
     }
-    // With Installed-Size and md5sums already in DEBIAN/, mkdeb adds
-    // nothing, and -Znone leaves no compressor to differ: the whole .deb
-    // (ar headers, both tars) must be dpkg-deb's.
     let (d, root) = scratch_tree();
-    let first = build_with_mkdeb(&root, &d.path().join("first.deb"), "none");
-    let e = unpack("-e", &first, d.path().join("e"));
+    let e = control_area(&root, d.path(), "none");
     fs::copy(e.join("md5sums"), root.join("DEBIAN/md5sums")).unwrap();
     fs::copy(e.join("control"), root.join("DEBIAN/control")).unwrap();
     let ours = build_with_mkdeb(&root, &d.path().join("ours.deb"), "none");
@@ -119,14 +131,16 @@ fn uncompressed_package_is_byte_for_byte_dpkg_debs_given_the_same_control_area()
     assert!(fs::read(ours).unwrap() == fs::read(theirs).unwrap());
 }
 
+/// What mkdeb adds to the control area: md5sums (sorted, every regular
+/// file but the conffile, as md5sum checks them) and Installed-Size (where
+/// dpkg-gencontrol puts it, counted as dpkg-deb counts).
 #[test]
 fn md5sums_and_installed_size_are_generated() {
     if !have("dpkg-deb") {
         return;
     }
     let (d, root) = scratch_tree();
-    let deb = build_with_mkdeb(&root, &d.path().join("p.deb"), "gzip");
-    let e = unpack("-e", &deb, d.path().join("e"));
+    let e = control_area(&root, d.path(), "gzip");
     let sums = fs::read_to_string(e.join("md5sums")).unwrap();
     let paths: Vec<&str> = sums.lines().map(|l| &l[34..]).collect();
     let mut sorted = paths.clone();
@@ -138,14 +152,7 @@ fn md5sums_and_installed_size_are_generated() {
     assert!(sums.contains(&format!("  usr/lib/{PKG}/app-hardlink.py\n")));
     assert!(sums.contains(&format!("  usr/lib/{PKG}/file with spaces.txt\n")));
     // md5sum itself agrees.
-    let o = Command::new("md5sum")
-        .arg("-c")
-        .arg("--quiet")
-        .arg(e.join("md5sums"))
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_md5sum_agrees(&e.join("md5sums"), &root);
 
     // Installed-Size right after Maintainer, as dpkg-gencontrol puts it; the
     // other fields in their order. 1 KiB for each directory (14 with the
@@ -193,18 +200,10 @@ fn md5sums_of_a_many_chunk_tree_agree_with_md5sum() {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, data).unwrap();
     }
-    let deb = build_with_mkdeb(&root, &d.path().join("p.deb"), "none");
-    let e = unpack("-e", &deb, d.path().join("e"));
+    let e = control_area(&root, d.path(), "none");
     let sums = fs::read_to_string(e.join("md5sums")).unwrap();
     assert_eq!(sums.lines().count(), sizes.len());
-    let o = Command::new("md5sum")
-        .arg("-c")
-        .arg("--quiet")
-        .arg(e.join("md5sums"))
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_md5sum_agrees(&e.join("md5sums"), &root);
 }
 
 #[test]

@@ -204,6 +204,13 @@ fn unpack(flag: &str, deb: &Path, dir: PathBuf) -> PathBuf {
     dir
 }
 
+/// The control area of mkdeb's build of `root` with `format` (as
+/// `dir/p.deb`), unpacked by dpkg-deb into `dir/e`; that directory.
+fn control_area(root: &Path, dir: &Path, format: &str) -> PathBuf {
+    let deb = build_with_mkdeb(root, &dir.join("p.deb"), format);
+    unpack("-e", &deb, dir.join("e"))
+}
+
 /// `dpkg-deb --contents` without the date and time columns.
 fn contents(deb: &Path) -> Vec<String> {
     let out = run("dpkg-deb", &["--contents".as_ref(), deb.as_os_str()]);

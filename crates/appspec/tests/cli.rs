@@ -5,15 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_fails, assert_golden,
-    assert_success, fixtures,
+    PACKAGER_ENV, assert_bad_specs_rejected, assert_fails, assert_golden, assert_success, fixtures,
+    scrubbed,
 };
 
 fn cmd() -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("appspec"));
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
+    let mut c = scrubbed(assert_cmd::cargo::cargo_bin!("appspec"));
     c.envs(PACKAGER_ENV);
     c
 }

@@ -4,7 +4,7 @@
 //! - [`golden`]: golden files (`BLESS=1` rewrites them) and the shared
 //!   `tests/fixtures/`;
 //! - [`specs`]: the bad-spec corpus, a validated spec for unit tests, and
-//!   the environment to clear or set;
+//!   the environment to clear (a command without it) or set;
 //! - [`services`]: real uWSGI, nginx and HTTP for tests, and processes that
 //!   die with the test;
 //! - [`netns`]: a private network namespace for servers on fixed ports and
@@ -43,4 +43,4 @@ pub use services::{
     KillOnDrop, NginxWrapper, ScratchApp, free_port, http_get, run_ok, start_uwsgi_as_www_data,
     uwsgi_request, wait_until, www_data,
 };
-pub use specs::{PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, bad_specs, spec};
+pub use specs::{PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, bad_specs, scrubbed, spec};

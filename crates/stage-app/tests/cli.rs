@@ -6,15 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_prints_path,
-    assert_success, write, write_mode,
+    PACKAGER_ENV, assert_bad_specs_rejected, assert_golden, assert_prints_path, assert_success,
+    scrubbed, write, write_mode,
 };
 
 fn cmd() -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-app"));
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
+    let mut c = scrubbed(assert_cmd::cargo::cargo_bin!("stage-app"));
     c.envs(PACKAGER_ENV);
     c
 }

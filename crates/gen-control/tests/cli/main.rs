@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    Generator, SCRUB_ENV, assert_fails, assert_golden, assert_prints_path, assert_shellcheck,
-    assert_success, fixtures,
+    Generator, assert_fails, assert_golden, assert_prints_path, assert_shellcheck, assert_success,
+    fixtures, scrubbed,
 };
 
 mod area;
@@ -44,11 +44,7 @@ fn tool() -> Generator {
 }
 
 fn cmd() -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("gen-control"));
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
-    c
+    scrubbed(assert_cmd::cargo::cargo_bin!("gen-control"))
 }
 
 const SCRIPTS: [&str; 3] = ["postinst", "prerm", "postrm"];

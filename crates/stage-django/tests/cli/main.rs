@@ -18,16 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_shellcheck, assert_success,
-    fixtures, write,
+    assert_bad_specs_rejected, assert_golden, assert_shellcheck, assert_success, fixtures,
+    scrubbed, write,
 };
 
 fn cmd() -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-django"));
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
-    c
+    scrubbed(assert_cmd::cargo::cargo_bin!("stage-django"))
 }
 
 fn golden(name: &str) -> PathBuf {

@@ -146,10 +146,7 @@ pub fn to_json(spec: &AppSpec, maintainer: &str, unit_dir: &str) -> Result<serde
 mod tests {
     use super::*;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 
     #[test]
     fn resolved_spec_has_defaults_and_derived_paths() {

@@ -91,12 +91,11 @@ impl Schedule {
                 "must be `every Nm` (N from 1 to 59), `hourly`, `daily`, `HH:MM`, `weekly` or `monthly`, which both systemd timers and cron express, got {v:?}"
             )
         };
-        match v {
-            "hourly" => return Ok(Self::Hourly),
-            "daily" => return Ok(Self::Daily),
-            "weekly" => return Ok(Self::Weekly),
-            "monthly" => return Ok(Self::Monthly),
-            _ => {}
+        if let Some(named) = [Self::Hourly, Self::Daily, Self::Weekly, Self::Monthly]
+            .into_iter()
+            .find(|s| s.as_spec() == v)
+        {
+            return Ok(named);
         }
         if let Some(n) = v.strip_prefix("every ").and_then(|r| r.strip_suffix('m')) {
             return match n.parse::<u8>() {
@@ -119,39 +118,54 @@ impl Schedule {
 
     /// The schedule as the spec spells it.
     pub fn as_spec(&self) -> String {
-        match *self {
-            Self::EveryMinutes(n) => format!("every {n}m"),
-            Self::Hourly => "hourly".into(),
-            Self::Daily => "daily".into(),
-            Self::At(h, m) => format!("{h:02}:{m:02}"),
-            Self::Weekly => "weekly".into(),
-            Self::Monthly => "monthly".into(),
-        }
+        self.spellings().spec
     }
 
     /// systemd's `OnCalendar=` value.
     pub fn on_calendar(&self) -> String {
-        match *self {
-            Self::EveryMinutes(n) => format!("*-*-* *:00/{n}:00"),
-            Self::Hourly => "*-*-* *:00:00".into(),
-            Self::Daily => "*-*-* 00:00:00".into(),
-            Self::At(h, m) => format!("*-*-* {h:02}:{m:02}:00"),
-            Self::Weekly => "Mon *-*-* 00:00:00".into(),
-            Self::Monthly => "*-*-01 00:00:00".into(),
-        }
+        self.spellings().on_calendar
     }
 
     /// The five time fields of a cron line.
     pub fn cron(&self) -> String {
-        match *self {
-            Self::EveryMinutes(n) => format!("*/{n} * * * *"),
-            Self::Hourly => "0 * * * *".into(),
-            Self::Daily => "0 0 * * *".into(),
-            Self::At(h, m) => format!("{m} {h} * * *"),
-            Self::Weekly => "0 0 * * 1".into(),
-            Self::Monthly => "0 0 1 * *".into(),
+        self.spellings().cron
+    }
+
+    /// How the spec, systemd and cron spell the schedule: one arm a row of
+    /// the table above.
+    fn spellings(self) -> Spellings {
+        let row = |spec: String, on_calendar: String, cron: String| Spellings {
+            spec,
+            on_calendar,
+            cron,
+        };
+        let fixed = |spec: &str, on_calendar: &str, cron: &str| {
+            row(spec.into(), on_calendar.into(), cron.into())
+        };
+        match self {
+            Self::EveryMinutes(n) => row(
+                format!("every {n}m"),
+                format!("*-*-* *:00/{n}:00"),
+                format!("*/{n} * * * *"),
+            ),
+            Self::Hourly => fixed("hourly", "*-*-* *:00:00", "0 * * * *"),
+            Self::Daily => fixed("daily", "*-*-* 00:00:00", "0 0 * * *"),
+            Self::At(h, m) => row(
+                format!("{h:02}:{m:02}"),
+                format!("*-*-* {h:02}:{m:02}:00"),
+                format!("{m} {h} * * *"),
+            ),
+            Self::Weekly => fixed("weekly", "Mon *-*-* 00:00:00", "0 0 * * 1"),
+            Self::Monthly => fixed("monthly", "*-*-01 00:00:00", "0 0 1 * *"),
         }
     }
+}
+
+/// A [`Schedule`] as the spec, systemd's `OnCalendar=` and cron spell it.
+struct Spellings {
+    spec: String,
+    on_calendar: String,
+    cron: String,
 }
 
 impl Serialize for Schedule {
@@ -168,12 +182,19 @@ fn job_name(v: &str) -> std::result::Result<(), String> {
         && v.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    must(
+        ok,
+        "must be safe in a unit name ([a-z0-9][a-z0-9-]*, at most 32)",
+        v,
+    )
+}
+
+/// `Ok` when `ok`, else `why` and the value `v` it does not hold for.
+fn must(ok: bool, why: &str, v: &str) -> std::result::Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "must be safe in a unit name ([a-z0-9][a-z0-9-]*, at most 32), got {v:?}"
-        ))
+        Err(format!("{why}, got {v:?}"))
     }
 }
 
@@ -195,13 +216,11 @@ fn program(v: &str) -> std::result::Result<(), String> {
         && !v.starts_with('-')
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "the first word must name a program in the venv's bin/ (no `/`), got {v:?}"
-        ))
-    }
+    must(
+        ok,
+        "the first word must name a program in the venv's bin/ (no `/`)",
+        v,
+    )
 }
 
 /// A Django management command's name (its module's name).
@@ -209,13 +228,11 @@ fn command_name(v: &str) -> std::result::Result<(), String> {
     let ok = v.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "the first word must be a Django management command ([a-z_][a-z0-9_]*), got {v:?}"
-        ))
-    }
+    must(
+        ok,
+        "the first word must be a Django management command ([a-z_][a-z0-9_]*)",
+        v,
+    )
 }
 
 fn argv(

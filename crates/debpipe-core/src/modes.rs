@@ -28,12 +28,39 @@ pub fn file_mode(data: &[u8], executable_elf: bool, may_run: bool) -> u32 {
 mod tests {
     use super::*;
 
+    /// One row a case: the file's first bytes, `executable_elf`, `may_run`
+    /// (a venv's `bin/`: mkvenv; a project file with an executable bit:
+    /// stage-app), and the mode.
     #[test]
-    fn what_runs_is_0755() {
-        assert_eq!(file_mode(b"\x7fELF...", true, false), 0o755);
-        assert_eq!(file_mode(b"#!/bin/sh\n", false, true), 0o755);
-        assert_eq!(file_mode(b"#!/usr/bin/python3\n", false, false), 0o644);
-        assert_eq!(file_mode(b"\x7fELF...", false, true), 0o644);
-        assert_eq!(file_mode(b"data", false, true), 0o644);
+    fn what_runs_is_0755_the_rest_0644() {
+        for (data, executable_elf, may_run, mode) in [
+            // an ELF program, and a `#!` script where scripts run
+            (&b"\x7fELF..."[..], true, false, 0o755),
+            (b"\x7fELF\x02", true, false, 0o755),
+            (b"#!/bin/sh\n", false, true, 0o755),
+            (b"#!/opt/v/bin/python3\n", false, true, 0o755),
+            (b"#!/bin/sh\n'''exec' /x\n", false, true, 0o755),
+            // a shared library, a module with a shebang, data, bin/activate
+            (b"#!/usr/bin/python3\n", false, false, 0o644),
+            (b"#!/usr/bin/env python3\n", false, false, 0o644),
+            (b"\x7fELF...", false, true, 0o644),
+            (b"\x7fELF\x02", false, false, 0o644),
+            (b"\x7fELF\x02", false, true, 0o644),
+            (b"data", false, true, 0o644),
+            (b"\xde\x12\x04\x95", false, false, 0o644),
+            (
+                b"# This file must be used with source\n",
+                false,
+                true,
+                0o644,
+            ),
+        ] {
+            assert_eq!(
+                file_mode(data, executable_elf, may_run),
+                mode,
+                "{:?} {executable_elf} {may_run}",
+                String::from_utf8_lossy(data)
+            );
+        }
     }
 }

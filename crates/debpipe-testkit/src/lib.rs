@@ -18,11 +18,13 @@
 //! - [`run`]: a finished command succeeded, or the test shows its stderr;
 //!   it failed with a code and wrote nothing to stdout; it printed the
 //!   path it wrote; shellcheck passes a script;
-//! - [`files`]: a test's input files, their parents made, with a mode.
+//! - [`files`]: a test's input files, their parents made, with a mode;
+//! - [`cli`]: the tools' clap definitions checked ([`verify_cli!`]).
 #![allow(clippy::missing_panics_doc)]
 
 pub mod accounts;
 pub mod cache;
+pub mod cli;
 pub mod files;
 pub mod generator;
 pub mod golden;

@@ -52,11 +52,11 @@ fn account_block(spec: &AppSpec) -> Block {
     }
 }
 
-/// The function that (un)registers each daemon's SysV script, one literal
-/// `update-rc.d <package>-NAME` line each (lintian reads them; names are
-/// unit-safe, no quoting needed). Registration waits for the script
-/// (`[ -x ]`): another package layout may not ship one.
-fn sysv_jobs(spec: &AppSpec, function: &str, action: &str) -> String {
+/// The `# @sysv-jobs` block: the function that (un)registers each daemon's
+/// SysV script, one literal `update-rc.d <package>-NAME` line each (lintian
+/// reads them; names are unit-safe, no quoting needed). Registration waits
+/// for the script (`[ -x ]`): another package layout may not ship one.
+fn sysv_jobs(spec: &AppSpec, function: &str, action: &str) -> Block {
     let mut body = format!("{function}() {{\n");
     if spec.daemons.is_empty() {
         body.push_str("    : # the spec has no daemons\n");
@@ -73,7 +73,22 @@ fn sysv_jobs(spec: &AppSpec, function: &str, action: &str) -> String {
         }
     }
     body.push_str("}\n");
-    body
+    Block::Replace(body)
+}
+
+/// A flag's value in a script: `yes` or `no`.
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// `path` when the package ships an nginx site, else empty (the scripts
+/// then leave sites-enabled alone).
+fn if_site(staged: &Staged, path: String) -> String {
+    if staged.nginx_site {
+        path
+    } else {
+        String::new()
+    }
 }
 
 /// The names of the daemons, or of the timers, as one shell word list.
@@ -181,13 +196,11 @@ fn group_lines(staged: &Staged) -> String {
 /// `staged.nginx_shipped` fingerprints the nginx file the package ships
 /// ([`fingerprint()`](crate::fingerprint())): postinst reloads nginx only when it changes.
 pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
-    let yes = |b: bool| if b { "yes" } else { "no" };
-    let site = |v: String| if staged.nginx_site { v } else { String::new() };
     script(spec, "postinst.sh", POSTINST)
         .block("account", account_block(spec))
         .block(
             "sysv-jobs",
-            Block::Replace(sysv_jobs(spec, "register_sysv_jobs", "defaults")),
+            sysv_jobs(spec, "register_sysv_jobs", "defaults"),
         )
         .vars(vec![
             set("PACKAGE", &spec.package),
@@ -220,9 +233,12 @@ pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
             set("TIMERS", names(spec.timers.iter().map(|t| &t.name))),
             set("NGINX", yes(staged.ships_nginx)),
             set("NGINX_SHIPPED", &staged.nginx_shipped),
-            set("NGINX_SITE", site(nginx_site_path(spec))),
-            set("NGINX_LINK", site(nginx_site_link(spec))),
-            set("NGINX_LINK_TARGET", site(nginx_link_target(spec))),
+            set("NGINX_SITE", if_site(staged, nginx_site_path(spec))),
+            set("NGINX_LINK", if_site(staged, nginx_site_link(spec))),
+            set(
+                "NGINX_LINK_TARGET",
+                if_site(staged, nginx_link_target(spec)),
+            ),
             set("PIDFILE", spec.pidfile()),
             set(
                 "WSGI_MODULE",
@@ -259,12 +275,10 @@ pub fn render_prerm(spec: &AppSpec) -> String {
 
 /// Render `postrm`.
 pub fn render_postrm(spec: &AppSpec, staged: &Staged) -> String {
-    let yes = |b: bool| if b { "yes" } else { "no" };
-    let site = |v: String| if staged.nginx_site { v } else { String::new() };
     script(spec, "postrm.sh", POSTRM)
         .block(
             "sysv-jobs",
-            Block::Replace(sysv_jobs(spec, "unregister_sysv_jobs", "remove")),
+            sysv_jobs(spec, "unregister_sysv_jobs", "remove"),
         )
         .vars(vec![
             set("PACKAGE", &spec.package),
@@ -282,8 +296,11 @@ pub fn render_postrm(spec: &AppSpec, staged: &Staged) -> String {
             set("DAEMONS", names(spec.daemons.iter().map(|d| &d.name))),
             set("TIMERS", names(spec.timers.iter().map(|t| &t.name))),
             set("NGINX", yes(staged.ships_nginx)),
-            set("NGINX_LINK", site(nginx_site_link(spec))),
-            set("NGINX_LINK_TARGET", site(nginx_link_target(spec))),
+            set("NGINX_LINK", if_site(staged, nginx_site_link(spec))),
+            set(
+                "NGINX_LINK_TARGET",
+                if_site(staged, nginx_link_target(spec)),
+            ),
         ])
         .fill()
 }

@@ -30,24 +30,13 @@ STOP_TIMEOUT=30
 RESTART_SEC=2
 # @end
 
-PATH=/sbin:/usr/sbin:/bin:/usr/bin
-export PATH
-
 # Removed but not purged: nothing to run.
 [ -x "$PROGRAM" ] || exit 0
 
-# shellcheck source=/dev/null
-. /lib/lsb/init-functions
-
-# True while process $1 exists and is not a zombie.
-running() {
-    [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat")" != Z ]
-}
-
-alive() {
-    running "$(cat "$PIDFILE" 2>/dev/null)"
-}
+# @lsb: gen-init writes lsb.sh here, what its SysV scripts share.
+# shellcheck source=lsb.sh
+. "${0%/*}/lsb.sh"
+# @end-lsb
 
 # The supervisor, in the foreground (start-stop-daemon backgrounds it).
 supervise() {
@@ -116,35 +105,14 @@ case "$1" in
         supervise
         ;;
     start)
-        log_daemon_msg "Starting $NAME" "$NAME"
-        do_start
-        case "$?" in
-            0|1) log_end_msg 0 ;;
-            *) log_end_msg 1; exit 1 ;;
-        esac
+        lsb_start "$NAME"
         ;;
     stop)
-        log_daemon_msg "Stopping $NAME" "$NAME"
-        do_stop
-        case "$?" in
-            0) log_end_msg 0 ;;
-            1) log_progress_msg "was not running"; log_end_msg 0 ;;
-            *) log_end_msg 1; exit 1 ;;
-        esac
+        lsb_stop "$NAME"
         ;;
     restart|force-reload)
         log_daemon_msg "Restarting $NAME" "$NAME"
-        do_stop
-        case "$?" in
-            0|1)
-                do_start
-                case "$?" in
-                    0) log_end_msg 0 ;;
-                    *) log_end_msg 1; exit 1 ;;
-                esac
-                ;;
-            *) log_end_msg 1; exit 1 ;;
-        esac
+        stop_then_start
         ;;
     status)
         # LSB: 0 running, 1 dead with a pidfile left, 3 not running.

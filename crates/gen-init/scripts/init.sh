@@ -33,20 +33,13 @@ START_TIMEOUT=90
 STOP_TIMEOUT=75
 # @end
 
-PATH=/sbin:/usr/sbin:/bin:/usr/bin
-export PATH
-
+# Removed but not purged: nothing to run.
 [ -x "$DAEMON" ] || exit 0
 
-# shellcheck source=/dev/null
-. /lib/lsb/init-functions
-
-# True while the process in $PIDFILE exists and is not a zombie.
-alive() {
-    pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
-    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat")" != Z ]
-}
+# @lsb: gen-init writes lsb.sh here, what its SysV scripts share.
+# shellcheck source=lsb.sh
+. "${0%/*}/lsb.sh"
+# @end-lsb
 
 # Runs "$@" with the app's environment: debpipe.env, then the operator's
 # env_file when it exists (KEY=VALUE lines), exported; read as root, by a
@@ -113,21 +106,10 @@ do_reload() {
 
 case "$1" in
     start)
-        log_daemon_msg "Starting $PACKAGE" "$PACKAGE"
-        do_start
-        case "$?" in
-            0|1) log_end_msg 0 ;;
-            *) log_end_msg 1; exit 1 ;;
-        esac
+        lsb_start "$PACKAGE"
         ;;
     stop)
-        log_daemon_msg "Stopping $PACKAGE" "$PACKAGE"
-        do_stop
-        case "$?" in
-            0) log_end_msg 0 ;;
-            1) log_progress_msg "was not running"; log_end_msg 0 ;;
-            *) log_end_msg 1; exit 1 ;;
-        esac
+        lsb_stop "$PACKAGE"
         ;;
     restart)
         log_daemon_msg "Restarting $PACKAGE" "$PACKAGE"
@@ -136,17 +118,7 @@ case "$1" in
             log_end_msg 0
             exit 0
         fi
-        do_stop
-        case "$?" in
-            0|1)
-                do_start
-                case "$?" in
-                    0) log_end_msg 0 ;;
-                    *) log_end_msg 1; exit 1 ;;
-                esac
-                ;;
-            *) log_end_msg 1; exit 1 ;;
-        esac
+        stop_then_start
         ;;
     reload|force-reload)
         log_daemon_msg "Reloading $PACKAGE" "$PACKAGE"

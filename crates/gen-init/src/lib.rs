@@ -26,7 +26,7 @@
 use std::fmt::Write as _;
 
 use debpipe_core::cli::GenArgs;
-use debpipe_core::shell::{Template, Var};
+use debpipe_core::shell::{Block, Template, Var};
 use debpipe_core::{AppSpec, Error, Result};
 
 pub mod jobs;
@@ -262,11 +262,7 @@ pub fn render_systemd(spec: &AppSpec) -> String {
          {env}\
          ExecStart={bin} --ini {ini}\n\
          ExecReload=/bin/kill -HUP $MAINPID\n\
-         KillSignal=SIGTERM\n\
-         KillMode=mixed\n\
-         TimeoutStopSec={stop}\n\
-         Restart=on-failure\n\
-         RestartSec=2\n\
+         {stop}\
          SyslogIdentifier={pkg}\n\
          {hardening}\
          \n\
@@ -280,11 +276,26 @@ pub fn render_systemd(spec: &AppSpec) -> String {
         env = environment_files(spec),
         bin = spec.uwsgi_bin,
         ini = spec.uwsgi_ini_path(),
-        stop = stop_timeout(spec),
+        stop = stop_and_restart(stop_timeout(spec), "on-failure"),
         hardening = hardening(spec),
         state = state_directory(spec),
     );
     s
+}
+
+/// How a long-running unit (the web service, a daemon) stops and comes
+/// back: SIGTERM to the main process only (`KillMode=mixed`: it stops its
+/// own children), SIGKILL after `stop` seconds, and `Restart=restart`
+/// after [`jobs::RESTART_SEC`].
+pub(crate) fn stop_and_restart(stop: u32, restart: &str) -> String {
+    format!(
+        "KillSignal=SIGTERM\n\
+         KillMode=mixed\n\
+         TimeoutStopSec={stop}\n\
+         Restart={restart}\n\
+         RestartSec={}\n",
+        jobs::RESTART_SEC
+    )
 }
 
 /// `StateDirectory=` (systemd makes it, owned by the user) when `state_dir`
@@ -407,6 +418,22 @@ pub fn hardening(spec: &AppSpec) -> String {
 /// block, and the package's name into its LSB header (`@PACKAGE@`).
 const INIT: &str = include_str!("../scripts/init.sh");
 
+/// What the SysV scripts (the web service's and the daemons') share: the
+/// environment, the LSB functions, whether the pidfile's process runs, and
+/// the `start`, `stop` and `restart` actions around each script's own
+/// `do_start` and `do_stop`.
+const LSB: &str = include_str!("../scripts/lsb.sh");
+
+/// A SysV script's `# @lsb` block: `scripts/lsb.sh`, without its own
+/// comment, so that the installed script stands alone.
+pub(crate) fn lsb_block() -> Block {
+    Block::Replace(
+        Template::new("lsb.sh", LSB)
+            .block("about", Block::Replace(String::new()))
+            .fill(),
+    )
+}
+
 /// Render the SysV init script. It is a conffile (/etc/init.d), so it holds
 /// nothing that changes with the version alone.
 pub fn render_sysv(spec: &AppSpec) -> String {
@@ -431,6 +458,7 @@ pub fn render_sysv(spec: &AppSpec) -> String {
     ];
     Template::new("init.sh", INIT)
         .word("PACKAGE", spec.package.as_str())
+        .block("lsb", lsb_block())
         .vars(vars)
         .fill()
 }
@@ -440,10 +468,7 @@ mod tests {
     use super::*;
     use debpipe_testkit::spec;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 
     #[test]
     fn unit_runs_foreground_uwsgi_as_user() {

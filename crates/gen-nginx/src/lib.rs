@@ -95,10 +95,7 @@ mod tests {
     use super::*;
     use debpipe_testkit::spec;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 
     #[test]
     fn snippet_has_prefix_location_and_timeout_above_harakiri() {

@@ -157,10 +157,7 @@ mod tests {
         assert!(ini.contains("\nchdir = /opt/www/a/src\npythonpath = /opt/www/a/src\n"));
     }
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 
     #[test]
     fn plugins_come_before_strict() {

@@ -27,6 +27,7 @@ use debpipe_core::facts::BundledLibraries;
 use debpipe_core::{Error, Result};
 
 use crate::elf::elf_kind;
+use crate::wheels::{file_names, project};
 
 /// A project name normalised as pip compares them (PEP 503): lower case,
 /// runs of `-`, `_` and `.` as one `-`.
@@ -70,16 +71,11 @@ pub fn check_no_binary_wheelhouses(dirs: &[PathBuf], no_binary: &[String]) -> Re
     }
     let wanted: BTreeSet<String> = no_binary.iter().map(|n| normalize_project(n)).collect();
     for dir in dirs {
-        let Ok(rd) = fs::read_dir(dir) else { continue };
-        let mut names: Vec<String> = rd
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
-        names.sort();
-        for name in names {
+        for name in file_names(dir) {
             let Some(platforms) = platform_tags(&name) else {
                 continue;
             };
-            let project = normalize_project(name.split('-').next().unwrap_or(&name));
+            let project = project(&name);
             if !wanted.contains(&project) {
                 continue;
             }
@@ -537,17 +533,13 @@ mod tests {
 
     #[test]
     fn no_binary_refuses_a_binary_wheel_in_the_wheelhouse() {
-        let d = tempfile::tempdir().unwrap();
-        for f in [
+        let (d, dirs) = crate::wheels::tests::wheelhouse(&[
             "Django-4.2-py3-none-any.whl",
             "uWSGI-2.0.31-cp311-cp311-linux_x86_64.whl",
             "pycurl-7.45.6-cp311-cp311-manylinux_2_28_x86_64.whl",
             "psycopg2_binary-2.9.13-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
             "psycopg2_binary-2.9.13.tar.gz",
-        ] {
-            fs::write(d.path().join(f), "").unwrap();
-        }
-        let dirs = [d.path().to_path_buf()];
+        ]);
         let no =
             |names: &[&str]| -> Vec<String> { names.iter().map(ToString::to_string).collect() };
         assert!(check_no_binary_wheelhouses(&dirs, &[]).is_ok());

@@ -313,10 +313,7 @@ pub fn run(cli: &Cli) -> Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 
     #[test]
     fn facts_render_as_json() {

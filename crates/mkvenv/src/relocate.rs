@@ -368,12 +368,16 @@ mod tests {
         }
     }
 
+    /// `data` relocated from `from` to `to` (it must name `from`), and
+    /// whether its shebang was rewritten.
+    fn relocated(data: &[u8], from: &str, to: &str) -> (Vec<u8>, bool) {
+        relocate_bytes(data, &rel(from, to)).unwrap().unwrap()
+    }
+
     #[test]
     fn short_shebang_is_rewritten_in_place() {
         let data = b"#!/stage/opt/.v.mkvenv-1/bin/python3\nimport x\n";
-        let (out, sb) = relocate_bytes(data, &rel("/stage/opt/.v.mkvenv-1", "/opt/v"))
-            .unwrap()
-            .unwrap();
+        let (out, sb) = relocated(data, "/stage/opt/.v.mkvenv-1", "/opt/v");
         assert!(sb);
         assert_eq!(out, b"#!/opt/v/bin/python3\nimport x\n");
     }
@@ -384,9 +388,7 @@ mod tests {
         let data = format!(
             "#!/bin/sh\n'''exec' {from}/bin/python3 \"$0\" \"$@\"\n' '''\n# -*- coding: utf-8 -*-\nimport re\n"
         );
-        let (out, _) = relocate_bytes(data.as_bytes(), &rel(&from, "/opt/v"))
-            .unwrap()
-            .unwrap();
+        let (out, _) = relocated(data.as_bytes(), &from, "/opt/v");
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "#!/opt/v/bin/python3\n# -*- coding: utf-8 -*-\nimport re\n"
@@ -397,9 +399,7 @@ mod tests {
     fn long_install_path_gets_the_sh_wrapper() {
         let to = format!("/opt/{}", "y".repeat(130));
         let data = b"#!/stage/b/bin/python3 -E\nimport re\n";
-        let (out, _) = relocate_bytes(data, &rel("/stage/b", &to))
-            .unwrap()
-            .unwrap();
+        let (out, _) = relocated(data, "/stage/b", &to);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!("#!/bin/sh\n'''exec' {to}/bin/python3 -E \"$0\" \"$@\"\n' '''\nimport re\n")
@@ -408,9 +408,7 @@ mod tests {
         let from = format!("/stage/{}", "x".repeat(130));
         let data =
             format!("#!/bin/sh\n'''exec' {from}/bin/python3 \"$0\" \"$@\"\n' '''\nimport re\n");
-        let (out, _) = relocate_bytes(data.as_bytes(), &rel(&from, &to))
-            .unwrap()
-            .unwrap();
+        let (out, _) = relocated(data.as_bytes(), &from, &to);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!("#!/bin/sh\n'''exec' {to}/bin/python3 \"$0\" \"$@\"\n' '''\nimport re\n")
@@ -430,9 +428,7 @@ mod tests {
     #[test]
     fn other_text_is_replaced_everywhere() {
         let data = b"VIRTUAL_ENV=\"/stage/b\"\nexport PATH=\"/stage/b/bin:$PATH\"\n";
-        let (out, sb) = relocate_bytes(data, &rel("/stage/b", "/opt/v"))
-            .unwrap()
-            .unwrap();
+        let (out, sb) = relocated(data, "/stage/b", "/opt/v");
         assert!(!sb);
         assert_eq!(
             out,
@@ -440,9 +436,7 @@ mod tests {
         );
         // a shebang naming another interpreter is left alone
         let data = b"#!/usr/bin/env python3\nprint('/stage/b')\n";
-        let (out, sb) = relocate_bytes(data, &rel("/stage/b", "/opt/v"))
-            .unwrap()
-            .unwrap();
+        let (out, sb) = relocated(data, "/stage/b", "/opt/v");
         assert!(!sb);
         assert_eq!(out, b"#!/usr/bin/env python3\nprint('/opt/v')\n");
         assert_eq!(
@@ -457,23 +451,6 @@ mod tests {
         assert!(e.contains("binary file"), "{e}");
         let e = relocate_bytes(b"/stage/b /stage/other\n", &rel("/stage/b", "/opt/v")).unwrap_err();
         assert!(e.contains("staging directory"), "{e}");
-    }
-
-    #[test]
-    fn modes_follow_what_the_file_is() {
-        // an ELF program, and a `#!` script in bin/, run
-        assert_eq!(file_mode(b"\x7fELF\x02", true, false), 0o755);
-        assert_eq!(file_mode(b"#!/opt/v/bin/python3\n", false, true), 0o755);
-        assert_eq!(file_mode(b"#!/bin/sh\n'''exec' /x\n", false, true), 0o755);
-        // a shared library, a module with a shebang, data, bin/activate do not
-        assert_eq!(file_mode(b"\x7fELF\x02", false, false), 0o644);
-        assert_eq!(file_mode(b"\x7fELF\x02", false, true), 0o644);
-        assert_eq!(file_mode(b"#!/usr/bin/env python3\n", false, false), 0o644);
-        assert_eq!(file_mode(b"\xde\x12\x04\x95", false, false), 0o644);
-        assert_eq!(
-            file_mode(b"# This file must be used with source\n", false, true),
-            0o644
-        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use debpipe_core::{Error, Result};
 
+use crate::bundled::normalize_project;
+
 /// Whether the wheel file name `name` can install on `CPython` `(3, minor)`;
 /// `None` when it is not a wheel file name. Follows the tags pip accepts:
 /// `py3`, `py3N` for N <= minor, `cp3M` with the `abi3` ABI for M <= minor,
@@ -64,9 +66,21 @@ fn is_sdist(name: &str) -> bool {
 }
 
 /// The project a distribution file belongs to, normalised as pip does.
-fn project(name: &str) -> String {
-    let base = name.split('-').next().unwrap_or(name);
-    base.to_ascii_lowercase().replace(['_', '.'], "-")
+pub(crate) fn project(name: &str) -> String {
+    normalize_project(name.split('-').next().unwrap_or(name))
+}
+
+/// The file names in the wheelhouse `dir`, sorted; none when it cannot be
+/// read (pip skips it too).
+pub(crate) fn file_names(dir: &Path) -> Vec<String> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Refuse a wheelhouse in which some project has only wheels for another
@@ -75,12 +89,7 @@ pub fn check_wheelhouses(dirs: &[PathBuf], version: (u32, u32)) -> Result<()> {
     // project -> (a compatible file or sdist seen, first foreign wheel)
     let mut seen: BTreeMap<String, (bool, Option<PathBuf>)> = BTreeMap::new();
     for dir in dirs {
-        let Ok(rd) = fs::read_dir(dir) else { continue };
-        let mut names: Vec<String> = rd
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
-        names.sort();
-        for name in names {
+        for name in file_names(dir) {
             let entry = seen.entry(project(&name)).or_default();
             match fits(&name, version) {
                 Some(true) => entry.0 = true,
@@ -111,8 +120,19 @@ pub fn check_wheelhouses(dirs: &[PathBuf], version: (u32, u32)) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A wheelhouse holding empty files of these names, and the list of
+    /// wheelhouses (it alone) that the checks take.
+    pub(crate) fn wheelhouse(files: &[&str]) -> (tempfile::TempDir, [PathBuf; 1]) {
+        let d = tempfile::tempdir().unwrap();
+        for f in files {
+            fs::write(d.path().join(f), "").unwrap();
+        }
+        let dirs = [d.path().to_path_buf()];
+        (d, dirs)
+    }
 
     #[test]
     fn tags_fit_as_pip_decides() {
@@ -147,17 +167,23 @@ mod tests {
     }
 
     #[test]
+    fn files_belong_to_the_project_pip_names() {
+        assert_eq!(project("PyYAML-6.0-cp311-cp311-linux_x86_64.whl"), "pyyaml");
+        assert_eq!(project("zope.interface-7.0.tar.gz"), "zope-interface");
+        // a run of separators is one `-`, as in pip (PEP 503)
+        assert_eq!(project("a__b-1-py3-none-any.whl"), "a-b");
+        let (_d, dirs) = wheelhouse(&["a_b-1-cp311-cp311-linux_x86_64.whl", "a__b-1.tar.gz"]);
+        assert!(check_wheelhouses(&dirs, (3, 13)).is_ok());
+    }
+
+    #[test]
     fn a_project_with_only_foreign_wheels_is_named() {
-        let d = tempfile::tempdir().unwrap();
-        for f in [
+        let (d, dirs) = wheelhouse(&[
             "Django-4.2-py3-none-any.whl",
             "uWSGI-2.0.31-cp311-cp311-linux_x86_64.whl",
             "PyYAML-6.0-cp311-cp311-manylinux_2_17_x86_64.whl",
             "PyYAML-6.0-cp313-cp313-manylinux_2_17_x86_64.whl",
-        ] {
-            fs::write(d.path().join(f), "").unwrap();
-        }
-        let dirs = [d.path().to_path_buf()];
+        ]);
         let e = check_wheelhouses(&dirs, (3, 13)).unwrap_err().to_string();
         assert!(
             e.contains("uWSGI-2.0.31-cp311")

@@ -382,10 +382,7 @@ mod tests {
     use super::*;
     use clap::Parser as _;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 
     #[test]
     fn dpkg_style_flags_parse() {

@@ -136,14 +136,14 @@ pub fn stage(spec: &AppSpec, app: &Path, root: &Path) -> Result<()> {
     // The stage may sit inside the app directory (`--app . --root stage`):
     // never copy it into itself.
     fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
-    let stage = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
-    copy_tree(app, &under(root, &spec.app_dir), Tree::App, &stage)?;
+    let target = Target {
+        canonical: fs::canonicalize(root).map_err(|e| Error::io(root, e))?,
+        private: spec.private_config.iter().map(|d| under(root, d)).collect(),
+    };
+    copy_tree(app, &under(root, &spec.app_dir), Tree::App, &target)?;
     let etc = app.join("etc");
     if etc.is_dir() {
-        copy_tree(&etc, &root.join("etc"), Tree::Etc, &stage)?;
-        for dir in &spec.private_config {
-            withhold_from_others(&under(root, dir))?;
-        }
+        copy_tree(&etc, &root.join("etc"), Tree::Etc, &target)?;
     }
     let doc = format!("/usr/share/doc/{}", spec.package);
     let mtime = fs::metadata(app).map_err(|e| Error::io(app, e))?;
@@ -305,27 +305,33 @@ pub fn etc_mode(rule: u32, source: u32) -> u32 {
     mode
 }
 
-/// Take others' bits off every staged file at or below `path` (a
-/// `private_config` entry): the file is then readable by root and, once
-/// postinst gives it the service's group, by the app alone. A missing path
-/// stages nothing, so there is nothing to do.
-fn withhold_from_others(path: &Path) -> Result<()> {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return Ok(());
-    };
-    if meta.is_dir() {
-        for e in fs::read_dir(path).map_err(|e| Error::io(path, e))? {
-            withhold_from_others(&e.map_err(|e| Error::io(path, e))?.path())?;
-        }
-    } else if meta.is_file() {
-        let mode = meta.permissions().mode() & 0o7777 & !0o007;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io(path, e))?;
-    }
-    Ok(())
+/// Where `copy_tree` writes: the staging tree, canonical (the stage may sit
+/// inside the app directory and is never copied into itself), and the staged
+/// paths of the spec's `private_config`.
+struct Target {
+    canonical: PathBuf,
+    private: Vec<PathBuf>,
 }
 
-fn copy_tree(from: &Path, to: &Path, tree: Tree, stage: &Path) -> Result<()> {
+/// The mode of a staged file, decided once: debpipe-core's one rule (a file
+/// with an executable bit stays executable only if it is a `#!` script or
+/// an ELF file: a stray bit on data goes, as lintian asks), then, from
+/// `etc/`, [`etc_mode`]. A `private` file (at or below a `private_config`
+/// path) also loses others' bits whatever its source mode: it is readable by
+/// root and, once postinst gives it the service's group, by the app alone.
+fn staged_mode(data: &[u8], source: u32, tree: Tree, private: bool) -> u32 {
+    let had_x = source & 0o111 != 0;
+    let mut mode = modes::file_mode(data, had_x && data.starts_with(b"\x7fELF"), had_x);
+    if tree == Tree::Etc {
+        mode = etc_mode(mode, source);
+    }
+    if private {
+        mode &= !0o007;
+    }
+    mode
+}
+
+fn copy_tree(from: &Path, to: &Path, tree: Tree, target: &Target) -> Result<()> {
     let skip = tree == Tree::App;
     fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     fs::set_permissions(to, fs::Permissions::from_mode(modes::EXECUTABLE))
@@ -349,7 +355,7 @@ fn copy_tree(from: &Path, to: &Path, tree: Tree, stage: &Path) -> Result<()> {
         let dst = to.join(&name);
         let meta = fs::symlink_metadata(&src).map_err(|e| Error::io(&src, e))?;
         if meta.is_dir() {
-            if fs::canonicalize(&src).is_ok_and(|c| c == stage) {
+            if fs::canonicalize(&src).is_ok_and(|c| c == target.canonical) {
                 continue;
             }
             let below = if tree == Tree::Etc {
@@ -357,21 +363,15 @@ fn copy_tree(from: &Path, to: &Path, tree: Tree, stage: &Path) -> Result<()> {
             } else {
                 Tree::Below
             };
-            copy_tree(&src, &dst, below, stage)?;
+            copy_tree(&src, &dst, below, target)?;
         } else if meta.file_type().is_symlink() {
-            let target = fs::read_link(&src).map_err(|e| Error::io(&src, e))?;
+            let link = fs::read_link(&src).map_err(|e| Error::io(&src, e))?;
             let _ = fs::remove_file(&dst);
-            std::os::unix::fs::symlink(&target, &dst).map_err(|e| Error::io(&dst, e))?;
+            std::os::unix::fs::symlink(&link, &dst).map_err(|e| Error::io(&dst, e))?;
         } else if meta.is_file() {
-            // debpipe-core's one rule: a project file with an executable
-            // bit stays executable only if it is a `#!` script or an ELF
-            // file (a stray bit on data goes, as lintian asks).
-            let had_x = meta.permissions().mode() & 0o111 != 0;
             let data = fs::read(&src).map_err(|e| Error::io(&src, e))?;
-            let mut mode = modes::file_mode(&data, had_x && data.starts_with(b"\x7fELF"), had_x);
-            if tree == Tree::Etc {
-                mode = etc_mode(mode, meta.permissions().mode());
-            }
+            let private = target.private.iter().any(|p| dst.starts_with(p));
+            let mode = staged_mode(&data, meta.permissions().mode(), tree, private);
             io::write_atomic(&dst, &data, mode)?;
         } else {
             return Err(Error::file(
@@ -416,8 +416,5 @@ pub fn changelog(spec: &AppSpec, maintainer: &str, when: i64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 }

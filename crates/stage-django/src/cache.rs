@@ -267,6 +267,16 @@ impl Cache {
 mod tests {
     use super::*;
 
+    /// A collected static tree, `DIR/collected`, holding `files` (path,
+    /// text).
+    fn collected(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+        let tree = dir.join("collected");
+        for (path, text) in files {
+            debpipe_testkit::write(&tree.join(path), text);
+        }
+        tree
+    }
+
     fn key_of(dir: &Path, content: bool) -> String {
         let mut h = Sha256::new();
         hash_tree(&mut h, dir, content, &dir.join("skipped")).unwrap();
@@ -315,9 +325,7 @@ mod tests {
     #[test]
     fn stored_trees_come_back_as_links_and_old_ones_go() {
         let d = tempfile::tempdir().unwrap();
-        let tree = d.path().join("collected");
-        fs::create_dir_all(tree.join("css")).unwrap();
-        fs::write(tree.join("css/site.css"), "body{}").unwrap();
+        let tree = collected(d.path(), &[("css/site.css", "body{}")]);
         let root = d.path().join("cache");
         let c = Cache::new(&root);
         let key = |i: usize| format!("{i:064x}");
@@ -356,10 +364,7 @@ mod tests {
     #[test]
     fn an_entry_missing_a_file_is_not_used_and_goes() {
         let d = tempfile::tempdir().unwrap();
-        let tree = d.path().join("collected");
-        fs::create_dir_all(tree.join("css")).unwrap();
-        fs::write(tree.join("css/a.css"), "a").unwrap();
-        fs::write(tree.join("css/b.css"), "b").unwrap();
+        let tree = collected(d.path(), &[("css/a.css", "a"), ("css/b.css", "b")]);
         let c = Cache::new(&d.path().join("cache"));
         let key = "e".repeat(64);
         c.store(&key, &tree, "collected 2").unwrap();

@@ -226,8 +226,5 @@ fn staged(root: &Path, abs: &str) -> PathBuf {
 mod tests {
     use super::*;
 
-    #[test]
-    fn verify_cli() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
-    }
+    debpipe_testkit::verify_cli!(Cli);
 }

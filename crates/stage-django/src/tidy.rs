@@ -97,15 +97,15 @@ impl GzSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use debpipe_testkit::write;
 
     #[test]
     fn bytecode_goes_and_sources_stay() {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join("app");
-        fs::create_dir_all(a.join("pkg/__pycache__")).unwrap();
-        fs::write(a.join("pkg/__pycache__/m.cpython-311.pyc"), "").unwrap();
-        fs::write(a.join("pkg/m.py"), "").unwrap();
-        fs::write(a.join("pkg/old.pyc"), "").unwrap();
+        write(&a.join("pkg/__pycache__/m.cpython-311.pyc"), "");
+        write(&a.join("pkg/m.py"), "");
+        write(&a.join("pkg/old.pyc"), "");
         let n = remove_bytecode(&[a.clone(), d.path().join("absent")]).unwrap();
         assert_eq!(n, 2);
         assert!(a.join("pkg/m.py").exists() && !a.join("pkg/__pycache__").exists());

@@ -11,6 +11,54 @@
 
 use std::fmt::{self, Write as _};
 
+/// The fields of a binary package in the order dpkg writes them: a
+/// Packages stanza (`field_ordered_list(CTRL_INDEX_PKG)` in dpkg 1.21), and
+/// the same order for a .deb's control file, which has no `Filename`,
+/// `Size` or checksums (`CTRL_PKG_DEB`). debpipe-repo writes Packages in
+/// this order; mkdeb puts a computed `Installed-Size` by it.
+pub const FIELD_ORDER: &[&str] = &[
+    "Package",
+    "Package-Type",
+    "Source",
+    "Version",
+    "Kernel-Version",
+    "Built-For-Profiles",
+    "Auto-Built-Package",
+    "Architecture",
+    "Subarchitecture",
+    "Installer-Menu-Item",
+    "Build-Essential",
+    "Essential",
+    "Protected",
+    "Origin",
+    "Bugs",
+    "Maintainer",
+    "Installed-Size",
+    "Pre-Depends",
+    "Depends",
+    "Recommends",
+    "Suggests",
+    "Enhances",
+    "Conflicts",
+    "Breaks",
+    "Replaces",
+    "Provides",
+    "Built-Using",
+    "Static-Built-Using",
+    "Filename",
+    "Size",
+    "MD5sum",
+    "SHA1",
+    "SHA256",
+    "Section",
+    "Priority",
+    "Multi-Arch",
+    "Homepage",
+    "Description",
+    "Tag",
+    "Task",
+];
+
 /// One paragraph (stanza) of `Name: value` fields, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Paragraph {

@@ -12,6 +12,8 @@
 //!   (`MD5Sum`, `SHA1`, `SHA256`, `SHA512`);
 //! - [`byhash`]: where the by-hash copies go (under SHA512, the strongest);
 //! - [`gpg`]: signing a Release (`Release.gpg`, `InRelease`);
+//! - [`publish`]: the write sequence of a publication (pool, by-hash,
+//!   indexes, Release, `InRelease` last), for every store;
 //! - [`store`]: the store a repository lives in, as a trait with
 //!   conditional writes: [`store::dir::DirStore`] (a local directory),
 //!   [`store::mem::MemStore`] (memory, for tests); pushrepo adds S3.
@@ -26,6 +28,7 @@ pub mod byhash;
 pub mod deb;
 pub mod gpg;
 pub mod packages;
+pub mod publish;
 pub mod release;
 pub mod stanza;
 pub mod store;

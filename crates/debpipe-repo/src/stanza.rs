@@ -12,50 +12,9 @@
 //! Perl reads them: a control file need not be UTF-8.
 
 /// The fields of a Packages stanza in the order dpkg writes them
-/// (`field_ordered_list(CTRL_INDEX_PKG)` in dpkg 1.21). Other fields follow,
-/// sorted by name.
-pub const PACKAGES_ORDER: &[&str] = &[
-    "Package",
-    "Package-Type",
-    "Source",
-    "Version",
-    "Kernel-Version",
-    "Built-For-Profiles",
-    "Auto-Built-Package",
-    "Architecture",
-    "Subarchitecture",
-    "Installer-Menu-Item",
-    "Build-Essential",
-    "Essential",
-    "Protected",
-    "Origin",
-    "Bugs",
-    "Maintainer",
-    "Installed-Size",
-    "Pre-Depends",
-    "Depends",
-    "Recommends",
-    "Suggests",
-    "Enhances",
-    "Conflicts",
-    "Breaks",
-    "Replaces",
-    "Provides",
-    "Built-Using",
-    "Static-Built-Using",
-    "Filename",
-    "Size",
-    "MD5sum",
-    "SHA1",
-    "SHA256",
-    "Section",
-    "Priority",
-    "Multi-Arch",
-    "Homepage",
-    "Description",
-    "Tag",
-    "Task",
-];
+/// (`field_ordered_list(CTRL_INDEX_PKG)` in dpkg 1.21): debpipe-core's one
+/// table of dpkg's field order. Other fields follow, sorted by name.
+pub const PACKAGES_ORDER: &[&str] = debpipe_core::deb822::FIELD_ORDER;
 
 /// Known fields whose canonical name is not the generic capitalisation.
 const SPECIAL_NAMES: &[&str] = &[

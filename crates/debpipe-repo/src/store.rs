@@ -17,6 +17,9 @@ pub enum Put {
     Create,
     /// The key must still have this ETag (`If-Match`).
     Update(String),
+    /// Whatever is there: for a store whose writers all take one lock
+    /// first (scanpkgs' `flock` on a local directory).
+    Replace,
 }
 
 impl Put {
@@ -130,6 +133,7 @@ pub mod mem {
                 || match mode {
                     Put::Create => current.is_none(),
                     Put::Update(etag) => current.as_deref() == Some(etag.as_str()),
+                    Put::Replace => true,
                 };
             if !ok {
                 return Ok(Written::Conflict);

@@ -29,6 +29,7 @@ pub mod files;
 pub mod generator;
 pub mod golden;
 pub mod netns;
+pub mod repo;
 pub mod run;
 pub mod seaweed;
 pub mod services;

@@ -33,34 +33,6 @@ pub const KNOWN_FILES: [&str; 12] = [
     "triggers",
 ];
 
-/// dpkg-gencontrol's order of the fields it knows; `Installed-Size` goes
-/// after the last of those before it that the control file has.
-const GENCONTROL_ORDER: [&str; 23] = [
-    "Package",
-    "Source",
-    "Version",
-    "Architecture",
-    "Essential",
-    "Protected",
-    "Maintainer",
-    "Installed-Size",
-    "Pre-Depends",
-    "Depends",
-    "Recommends",
-    "Suggests",
-    "Enhances",
-    "Conflicts",
-    "Breaks",
-    "Replaces",
-    "Provides",
-    "Built-Using",
-    "Section",
-    "Priority",
-    "Multi-Arch",
-    "Homepage",
-    "Description",
-];
-
 /// A file of the control area, as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlFile {
@@ -389,14 +361,15 @@ pub fn parse_conffiles(data: &[u8]) -> std::result::Result<Vec<Conffile>, String
 }
 
 /// `paragraph` with `Installed-Size: kib` added where dpkg-gencontrol puts
-/// it: after the last field that comes before it in dpkg-gencontrol's
-/// order, and before the first that comes after. A given value is kept.
+/// it: after the last field that comes before it in dpkg's field order
+/// ([`deb822::FIELD_ORDER`]), and before the first that comes after. A
+/// given value is kept.
 pub fn with_installed_size(paragraph: &Paragraph, kib: u64) -> Paragraph {
     if paragraph.get("Installed-Size").is_some() {
         return paragraph.clone();
     }
     let rank = |name: &str| {
-        GENCONTROL_ORDER
+        deb822::FIELD_ORDER
             .iter()
             .position(|f| f.eq_ignore_ascii_case(name))
     };
@@ -522,21 +495,25 @@ mod tests {
             out,
             "Package: hello\nVersion: 1:2.0-1\nArchitecture: all\nMaintainer: A <a@example.com>\nInstalled-Size: 42\nDepends: libc6\nDescription: hi\n there\n"
         );
-        // Unknown fields keep their place; no earlier field: goes first.
-        let p = deb822::parse("Package: p\nX-Foo: 1\nDescription: d\n")
-            .unwrap()
-            .remove(0);
-        assert_eq!(
-            with_installed_size(&p, 1).to_string(),
-            "Package: p\nInstalled-Size: 1\nX-Foo: 1\nDescription: d\n"
-        );
-        let p = deb822::parse("Description: d\nPackage: p\n")
-            .unwrap()
-            .remove(0);
-        assert_eq!(
-            with_installed_size(&p, 1).to_string(),
-            "Installed-Size: 1\nDescription: d\nPackage: p\n"
-        );
+        for (control, want) in [
+            // Unknown fields keep their place; no earlier field: goes first.
+            (
+                "Package: p\nX-Foo: 1\nDescription: d\n",
+                "Package: p\nInstalled-Size: 1\nX-Foo: 1\nDescription: d\n",
+            ),
+            (
+                "Description: d\nPackage: p\n",
+                "Installed-Size: 1\nDescription: d\nPackage: p\n",
+            ),
+            // dpkg orders Origin and Bugs before Maintainer and Installed-Size.
+            (
+                "Package: p\nBugs: b\nDepends: d\n",
+                "Package: p\nBugs: b\nInstalled-Size: 1\nDepends: d\n",
+            ),
+        ] {
+            let p = deb822::parse(control).unwrap().remove(0);
+            assert_eq!(with_installed_size(&p, 1).to_string(), want, "{control}");
+        }
         // A given value is kept.
         let p = deb822::parse("Package: p\nInstalled-Size: 7\n")
             .unwrap()

@@ -30,6 +30,7 @@ use crate::lock::{self, Lock, LockOptions, unix_now};
 use crate::{Error, Result};
 use debpipe_repo::gpg::{Signed, Signer};
 use debpipe_repo::packages::{self as index, Added, Entry};
+use debpipe_repo::publish::{self, PoolFile, Publication, raced};
 use debpipe_repo::release::{self, IndexSum as Sum, Release, ReleaseFields, sha256_hex};
 use debpipe_repo::store::{Put, Store, Written};
 
@@ -571,26 +572,11 @@ fn publish_locked(
         _ => None,
     };
     let mut writes = 0;
-    let mut put = |key: &str, data: &[u8], mode: &Put| -> Result<Written> {
-        held.ensure_held()?;
-        let w = store.put(key, data, mode)?;
-        if matches!(w, Written::Done(_)) {
-            writes += 1;
-        }
-        Ok(w)
-    };
     if publishing {
-        write_in_order(
-            store,
-            opts,
-            debs,
-            &remote,
-            &plan,
-            &release,
-            signed.as_ref(),
-            &mut put,
-        )
-        .map_err(|e| explain(e, BEFORE_INRELEASE))?;
+        let p = publication(opts, debs, &remote, &plan, &release, signed.as_ref());
+        writes += publish::write(store, &p, &|| held.ensure_held())
+            .map_err(|e| explain(e, BEFORE_INRELEASE))?
+            .len();
     }
 
     // After the grace period: delete what no index names any more.
@@ -599,15 +585,18 @@ fn publish_locked(
     if pending != remote.pending {
         let key = pending_key(opts);
         let text = pending.render();
-        if put(
-            &key,
-            text.as_bytes(),
-            &Put::expecting(remote.pending_etag.as_deref()),
-        )
-        .map_err(|e| explain(e, AFTER_INRELEASE))?
-            == Written::Conflict
+        held.ensure_held()
+            .map_err(|e| explain(e, AFTER_INRELEASE))?;
+        match store
+            .put(
+                &key,
+                text.as_bytes(),
+                &Put::expecting(remote.pending_etag.as_deref()),
+            )
+            .map_err(|e| explain(e, AFTER_INRELEASE))?
         {
-            return Err(explain(raced(store, &key), AFTER_INRELEASE));
+            Written::Done(_) => writes += 1,
+            Written::Conflict => return Err(explain(raced(store, &key), AFTER_INRELEASE)),
         }
     }
     Ok(Outcome::Published {
@@ -620,82 +609,58 @@ fn publish_locked(
     })
 }
 
-/// A conditional write that checks the lock first and counts.
-type PutFn<'a> = dyn FnMut(&str, &[u8], &Put) -> Result<Written> + 'a;
-
-fn raced(store: &dyn Store, key: &str) -> Error {
-    Error::file(
-        store.url(key),
-        "changed by another writer since it was read under the lock (a lock that does not hold?)",
-    )
-}
-
-/// Steps 1 to 5: pool, by-hash, canonical indexes, Release (and
-/// Release.gpg), InRelease.
-#[allow(clippy::too_many_arguments)]
-fn write_in_order(
-    store: &dyn Store,
+/// Steps 1 to 5 (pool, by-hash, canonical indexes, Release and
+/// Release.gpg, InRelease), for debpipe-repo to write in its order; each
+/// overwrite is conditional on the ETag read under the lock.
+fn publication<'a>(
     opts: &Options,
-    debs: &[Deb],
+    debs: &'a [Deb],
     remote: &Remote,
-    plan: &Plan,
-    release: &str,
-    signed: Option<&Signed>,
-    put: &mut PutFn<'_>,
-) -> Result<()> {
-    // 1. Pool files: create-only; one already there must be ours.
-    for (key, i) in &plan.pool {
-        let deb = &debs[*i];
-        if put(key, &deb.bytes, &Put::Create)? == Written::Conflict {
-            let there = store.get(key)?.map(|o| o.data);
-            if there.as_deref() != Some(deb.bytes.as_slice()) {
-                return Err(Error::file(
-                    store.url(key),
-                    format!(
-                        "already in the pool with different contents than {}: pool files are never replaced; give it a new version",
-                        deb.path.display()
-                    ),
-                ));
-            }
-        }
-    }
-    // 2. by-hash copies (content-addressed: one already there is the same).
-    for ix in &plan.indexes {
-        for (name, data) in [("Packages", &ix.packages), ("Packages.gz", &ix.gz)] {
-            let sum = Sum::of(index_path(opts, &ix.arch, name), data);
-            put(&dist_key(opts, &sum.by_hash()), data, &Put::Create)?;
-        }
-    }
-    for (key, data) in &plan.upgraded {
-        put(key, data, &Put::Create)?;
-    }
-    // 3. Canonical indexes, each conditional on what was read.
+    plan: &'a Plan,
+    release: &'a str,
+    signed: Option<&'a Signed>,
+) -> Publication<'a> {
+    let mut by_hash = Vec::new();
+    let mut indexes = Vec::new();
     for ix in &plan.indexes {
         let old = &remote.indexes[&ix.arch];
         for (name, data, etag) in [
             ("Packages", &ix.packages, &old.etag_packages),
             ("Packages.gz", &ix.gz, &old.etag_gz),
         ] {
-            let key = dist_key(opts, &index_path(opts, &ix.arch, name));
-            if put(&key, data, &Put::expecting(etag.as_deref()))? == Written::Conflict {
-                return Err(raced(store, &key));
-            }
+            let sum = Sum::of(index_path(opts, &ix.arch, name), data);
+            by_hash.push((dist_key(opts, &sum.by_hash()), data.as_slice()));
+            indexes.push((
+                dist_key(opts, &sum.path),
+                data.as_slice(),
+                Put::expecting(etag.as_deref()),
+            ));
         }
     }
-    // 4. Release and Release.gpg; 5. InRelease last.
-    let mut last: Vec<(&str, &[u8], &Option<String>)> =
-        vec![("Release", release.as_bytes(), &remote.release_etag)];
-    if let Some(signed) = signed {
-        last.push(("Release.gpg", &signed.detached, &remote.release_gpg_etag));
-        last.push(("InRelease", &signed.inline, &remote.inrelease_etag));
+    by_hash.extend(plan.upgraded.iter().map(|(k, d)| (k.clone(), d.as_slice())));
+    Publication {
+        pool: plan
+            .pool
+            .iter()
+            .map(|(key, i)| PoolFile {
+                key: key.clone(),
+                data: &debs[*i].bytes,
+                from: &debs[*i].path,
+            })
+            .collect(),
+        by_hash,
+        indexes,
+        release_dir: dist_key(opts, ""),
+        release: release.as_bytes(),
+        signed,
+        release_puts: [
+            &remote.release_etag,
+            &remote.release_gpg_etag,
+            &remote.inrelease_etag,
+        ]
+        .map(|etag| Put::expecting(etag.as_deref())),
+        remove: Vec::new(),
     }
-    for (name, data, etag) in last {
-        let key = dist_key(opts, name);
-        if put(&key, data, &Put::expecting(etag.as_deref()))? == Written::Conflict {
-            return Err(raced(store, &key));
-        }
-    }
-    Ok(())
 }
 
 /// The due pool keys that an index of any dist (other than the ones just
@@ -776,6 +741,14 @@ mod tests {
                 ttl: Duration::from_secs(30),
                 wait: Duration::ZERO,
             },
+        }
+    }
+
+    /// [`opts`] with `--keep n`.
+    fn keeping(n: usize) -> Options {
+        Options {
+            keep: Some(n),
+            ..opts()
         }
     }
 
@@ -964,8 +937,7 @@ mod tests {
     #[test]
     fn keep_prunes_index_now_and_pool_after_grace() {
         let s = MemStore::default();
-        let mut o = opts();
-        o.keep = Some(2);
+        let mut o = keeping(2);
         for v in ["1", "2", "3"] {
             go(&s, &o, &[deb("a", v, &format!("A{v}"))]).unwrap();
         }
@@ -1001,8 +973,7 @@ mod tests {
     #[test]
     fn deletions_alone_leave_the_release_as_it_is() {
         let s = MemStore::default();
-        let mut o = opts();
-        o.keep = Some(1);
+        let mut o = keeping(1);
         go(&s, &o, &[deb("a", "1", "A1")]).unwrap();
         go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
         let release = s.data("dists/stable/Release").unwrap();
@@ -1125,8 +1096,7 @@ mod tests {
         other.dist = "other".into();
         other.fields.dist = "other".into();
         go(&s, &other, &[deb("a", "1", "A1")]).unwrap();
-        let mut o = opts();
-        o.keep = Some(1);
+        let mut o = keeping(1);
         o.grace = Duration::ZERO;
         go(&s, &o, &[deb("a", "1", "A1")]).unwrap();
         go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
@@ -1169,8 +1139,7 @@ mod tests {
     #[test]
     fn an_older_version_than_kept_is_not_uploaded() {
         let s = MemStore::default();
-        let mut o = opts();
-        o.keep = Some(1);
+        let o = keeping(1);
         go(&s, &o, &[deb("a", "2", "A2")]).unwrap();
         let out = go(&s, &o, &[deb("a", "1", "A1")]).unwrap();
         assert_eq!(out, Outcome::Unchanged { listed: 1 });

@@ -234,6 +234,7 @@ impl Store for S3Store {
         let path = self.path(key)?;
         let mode = match mode {
             Put::Create => PutMode::Create,
+            Put::Replace => PutMode::Overwrite,
             Put::Update(etag) => PutMode::Update(UpdateVersion {
                 e_tag: Some(etag.clone()),
                 version: None,

@@ -1,12 +1,12 @@
 //! by-hash copies of the indexes in a local repository (dists layout only;
 //! what they are and where they go: [`debpipe_repo::byhash`]). The copies
-//! are written before the canonical files and the Release; those of the
-//! previous Release are kept (one old generation, as aptly does), older
-//! ones removed.
+//! are written before the canonical files and the Release
+//! ([`debpipe_repo::publish`]); those of the previous Release are kept (one
+//! old generation, as aptly does), older ones removed after the Release.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::dists::INDEX_NAMES;
 use crate::repo::OurIndex;
@@ -37,37 +37,31 @@ pub(crate) fn missing(
     })
 }
 
-/// Write the copies of `ours` that are missing; return what was written.
-pub(crate) fn write(
-    index_dir: &Path,
+/// The copies of `ours` (keys under the index directory `index_key`),
+/// written create-only: one already there is the same.
+pub(crate) fn copies<'a>(
+    index_key: &str,
     rel_index: &Path,
-    ours: &[OurIndex<'_>],
+    ours: &'a [OurIndex<'_>],
     sums: &[IndexSum],
-) -> Result<Vec<PathBuf>> {
-    let dir = index_dir.join(DIR);
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let mut wrote = Vec::new();
-    for (name, data, _) in ours {
-        let Some(h) = sha512_of(sums, rel_index, name) else {
-            continue;
-        };
-        let p = dir.join(h);
-        if !p.is_file() {
-            debpipe_core::io::write_atomic(&p, data, 0o644)?;
-            wrote.push(p);
-        }
-    }
-    Ok(wrote)
+) -> Vec<(String, &'a [u8])> {
+    ours.iter()
+        .filter_map(|(name, data, _)| {
+            let h = sha512_of(sums, rel_index, name)?;
+            Some((format!("{index_key}{DIR}/{h}"), data.as_slice()))
+        })
+        .collect()
 }
 
-/// Remove the copies in `index_dir` that neither the new Release (`sums`)
-/// nor the previous one (`old`) names for it.
-pub(crate) fn prune(
+/// The keys of the copies in `index_dir` (key prefix `index_key`) that
+/// neither the new Release (`sums`) nor the previous one (`old`) names.
+pub(crate) fn stale(
     index_dir: &Path,
+    index_key: &str,
     rel_index: &Path,
     sums: &[IndexSum],
     old: &[IndexSum],
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let keep: BTreeSet<&str> = INDEX_NAMES
         .iter()
         .flat_map(|n| [sha512_of(sums, rel_index, n), sha512_of(old, rel_index, n)])
@@ -75,15 +69,17 @@ pub(crate) fn prune(
         .collect();
     let dir = index_dir.join(DIR);
     let Ok(rd) = fs::read_dir(&dir) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let mut out = Vec::new();
     for e in rd {
         let e = e.map_err(|e| Error::io(&dir, e))?;
         let name = e.file_name();
-        if !keep.contains(name.to_string_lossy().as_ref()) {
-            let p = e.path();
-            fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        let name = name.to_string_lossy();
+        if !keep.contains(name.as_ref()) {
+            out.push(format!("{index_key}{DIR}/{name}"));
         }
     }
-    Ok(())
+    out.sort();
+    Ok(out)
 }

@@ -214,11 +214,17 @@ mod tests {
         let (cli, repo) = parse(&["--out-dir", r, "--cache", f.to_str().unwrap(), "pool"]);
         let named = cache_path(&cli, repo.as_ref(), env).unwrap().unwrap();
         assert_eq!((named.path, named.named), (f.clone(), true));
-        let warned = crate::deprecations(&cli);
-        assert_eq!(warned.len(), 1);
-        assert!(
-            warned[0].contains("--cache DIR") && warned[0].contains("0.2.0"),
-            "{warned:?}"
+        let warned: Vec<String> = crate::deprecations(&cli)
+            .iter()
+            .map(|(old, new)| debpipe_core::cli::deprecation_warning("scanpkgs", old, new))
+            .collect();
+        assert_eq!(
+            warned,
+            [format!(
+                "scanpkgs: warning: --cache {} (a FILE) is deprecated, use --cache DIR \
+                 (it goes away in 0.2.0)",
+                f.display()
+            )]
         );
         // --no-cache, and no --out-dir, mean none.
         for args in [&["--out-dir", r, "--no-cache", "pool"][..], &["pool"]] {

@@ -270,25 +270,18 @@ pub fn options(cli: &Cli) -> Result<(ScanOptions, Option<RepoOptions>)> {
     Ok((scan, repo))
 }
 
-/// The old spellings used on this command line, as one warning line each
-/// (each names the new form and the release that drops the old one).
-pub fn deprecations(cli: &Cli) -> Vec<String> {
+/// The old spellings used on this command line, each as (old, new) for
+/// [`debpipe_core::cli::deprecated`] (one warning line naming the new form
+/// and the release that drops the old one).
+pub fn deprecations(cli: &Cli) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     if cli.output_old.is_some() {
-        out.push(
-            "-o/--output DIR is deprecated (-o is a FILE in the other tools): \
-             use --out-dir DIR; the old spelling goes away in 0.2.0"
-                .to_string(),
-        );
+        out.push(("-o/--output DIR".to_string(), "--out-dir DIR"));
     }
     if let Some(c) = &cli.cache
         && cache_file::is_legacy_file(c)
     {
-        out.push(format!(
-            "--cache {}: a cache FILE is deprecated: give the directory to keep it in \
-             (--cache DIR); a FILE goes away in 0.2.0",
-            c.display()
-        ));
+        out.push((format!("--cache {} (a FILE)", c.display()), "--cache DIR"));
     }
     out
 }
@@ -307,8 +300,8 @@ pub fn run(cli: &Cli) -> Result<()> {
         .map(overrides::read)
         .transpose()?;
     let mut stderr = std::io::stderr().lock();
-    for d in deprecations(cli) {
-        status(&mut stderr, "scanpkgs", Status::Warning, d);
+    for (old, new) in deprecations(cli) {
+        debpipe_core::cli::deprecated("scanpkgs", &old, new);
     }
     // Held until the index, Release and cache are written.
     let _lock = repo

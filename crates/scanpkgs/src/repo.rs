@@ -2,10 +2,11 @@
 //! with a key `Release.gpg` and `InRelease`.
 //!
 //! Everything is computed in memory first (indices, compressed indices,
-//! Release, signatures), so a failure (gpg, say) writes nothing. Then each
-//! file is renamed into place in publishing order: indices first, Release,
-//! `Release.gpg` and `InRelease` last, so apt never reads a Release naming
-//! indices that are not there yet. When neither the indices nor the Release
+//! Release, signatures), so a failure (gpg, say) writes nothing. Then
+//! [`debpipe_repo::publish::write`] renames each file into place (a
+//! [`DirStore`]) in publishing order: by-hash copies and indices first,
+//! Release, `Release.gpg` and `InRelease` last, so apt never reads a Release
+//! naming indices that are not there yet. When neither the indices nor the Release
 //! fields changed, nothing is written and the Date stays; otherwise the
 //! Date is now (or `SOURCE_DATE_EPOCH`) but never earlier than the previous
 //! Release's, as apt ignores a Release older than the one it has.
@@ -21,8 +22,10 @@ use crate::{Error, Result};
 
 use crate::byhash;
 use crate::dists::{dists_sums, our_indices};
-use debpipe_repo::gpg::{Signed, Signer};
+use debpipe_repo::gpg::Signer;
+use debpipe_repo::publish::{self, Publication};
 use debpipe_repo::release::{IndexSum, ReleaseFields, parse_release, render_release, split_date};
+use debpipe_repo::store::{Put, dir::DirStore};
 
 /// Where and how to publish.
 #[derive(Debug, Clone, Default)]
@@ -61,6 +64,22 @@ impl RepoOptions {
         }
     }
 
+    /// The directory of the Packages files, as a key prefix of the store
+    /// at [`Self::out`] (empty for the flat layout).
+    pub fn index_key(&self) -> String {
+        match (&self.dist, &self.arch) {
+            (Some(d), Some(a)) => format!("dists/{d}/{}/binary-{a}/", self.component),
+            _ => String::new(),
+        }
+    }
+
+    /// The directory of the Release file, as a key prefix.
+    pub fn release_key(&self) -> String {
+        self.dist
+            .as_ref()
+            .map_or_else(String::new, |d| format!("dists/{d}/"))
+    }
+
     /// The directory of the Release file.
     pub fn release_dir(&self) -> PathBuf {
         match &self.dist {
@@ -70,7 +89,7 @@ impl RepoOptions {
     }
 }
 
-/// What [`publish`] did.
+/// What [`publish()`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
     /// Nothing changed; nothing written.
@@ -93,14 +112,6 @@ pub(crate) fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-fn remove_if_exists(path: &Path) -> Result<bool> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io(path, e)),
-    }
-}
-
 /// An index file of ours: name, contents, and whether it must be written.
 pub(crate) type OurIndex<'a> = (&'a str, Vec<u8>, bool);
 
@@ -117,20 +128,10 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
         .create(&index_dir)
         .map_err(|e| Error::io(&index_dir, e))?;
 
-    let mut ours = our_indices(opts, &index_dir, packages)?;
+    let ours = our_indices(opts, &index_dir, packages)?;
     let stale_xz = !opts.xz && index_dir.join("Packages.xz").exists();
 
-    let release_path = release_dir.join("Release");
-    let old_release =
-        read_if_exists(&release_path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
-    let old_sums = match &old_release {
-        Some(text) => {
-            parse_release(text.as_bytes())
-                .map_err(|e| Error::file(&release_path, e))?
-                .sums
-        }
-        None => Vec::new(),
-    };
+    let (old_release, old_sums) = read_release(&release_dir.join("Release"))?;
 
     // Every index the Release covers, with paths relative to its directory.
     let rel_index = index_dir
@@ -156,18 +157,11 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
     });
     let probe = render_release(&fields, "", &sums);
     let (new_body, _) = split_date(&probe);
-    let signed_present =
-        release_dir.join("InRelease").exists() && release_dir.join("Release.gpg").exists();
-    let signatures_ok = if opts.sign_key.is_some() {
-        signed_present
-    } else {
-        !release_dir.join("InRelease").exists() && !release_dir.join("Release.gpg").exists()
-    };
     if old_body.as_deref() == Some(new_body.as_str())
         && old_date.is_some()
         && ours.iter().all(|(_, _, write)| !write)
         && !stale_xz
-        && signatures_ok
+        && signatures_as_asked(opts, &release_dir)
         && !(fields.acquire_by_hash && byhash::missing(&index_dir, &rel_index, &ours, &sums))
     {
         return Ok(Published::Unchanged);
@@ -186,26 +180,71 @@ pub fn publish(opts: &RepoOptions, packages: &[u8]) -> Result<Published> {
         None => None,
     };
 
-    // by-hash copies first: a Release names nothing that is not there yet.
-    let mut by_hash = if fields.acquire_by_hash {
-        byhash::write(&index_dir, &rel_index, &ours, &sums)?
+    // The write order is debpipe-repo's; scanpkgs holds the repository's
+    // lock, so every write replaces what is there.
+    let index_key = opts.index_key();
+    let by_hash = if fields.acquire_by_hash {
+        byhash::copies(&index_key, &rel_index, &ours, &sums)
     } else {
         Vec::new()
     };
-    ours.rotate_left(1);
-    let mut wrote = write_in_order(
-        &index_dir,
-        &release_dir,
-        &ours,
-        &release,
-        signatures,
-        stale_xz,
-    )?;
-    if fields.acquire_by_hash {
-        byhash::prune(&index_dir, &rel_index, &sums, &old_sums)?;
+    let mut remove = Vec::new();
+    if signatures.is_none() {
+        for name in ["Release.gpg", "InRelease"] {
+            remove.push(publish::release_key(&opts.release_key(), name));
+        }
     }
-    by_hash.append(&mut wrote);
-    Ok(Published::Wrote(by_hash))
+    if stale_xz {
+        remove.push(format!("{index_key}Packages.xz"));
+    }
+    if fields.acquire_by_hash {
+        remove.extend(byhash::stale(
+            &index_dir, &index_key, &rel_index, &sums, &old_sums,
+        )?);
+    }
+    let publication = Publication {
+        pool: Vec::new(),
+        by_hash,
+        // compressed indexes first, Packages last
+        indexes: ours[1..]
+            .iter()
+            .chain(&ours[..1])
+            .filter(|(_, _, write)| *write)
+            .map(|(name, data, _)| (format!("{index_key}{name}"), data.as_slice(), Put::Replace))
+            .collect(),
+        release_dir: opts.release_key(),
+        release: release.as_bytes(),
+        signed: signatures.as_ref(),
+        release_puts: [Put::Replace, Put::Replace, Put::Replace],
+        remove,
+    };
+    let store = DirStore::new(&opts.out);
+    let wrote = publish::write(&store, &publication, &|| Ok(()))?;
+    Ok(Published::Wrote(
+        wrote.iter().map(|key| store.path(key)).collect(),
+    ))
+}
+
+/// The Release at `path` (when there is one) and the index sums it lists.
+fn read_release(path: &Path) -> Result<(Option<String>, Vec<IndexSum>)> {
+    let Some(text) = read_if_exists(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()) else {
+        return Ok((None, Vec::new()));
+    };
+    let sums = parse_release(text.as_bytes())
+        .map_err(|e| Error::file(path, e))?
+        .sums;
+    Ok((Some(text), sums))
+}
+
+/// True when `Release.gpg` and `InRelease` are both there with a key, and
+/// both absent without one.
+fn signatures_as_asked(opts: &RepoOptions, release_dir: &Path) -> bool {
+    let present = ["InRelease", "Release.gpg"].map(|n| release_dir.join(n).exists());
+    if opts.sign_key.is_some() {
+        present.iter().all(|p| *p)
+    } else {
+        !present.iter().any(|p| *p)
+    }
 }
 
 /// The Release fields: the user's, with the dists layout's defaults
@@ -227,52 +266,21 @@ fn release_fields(opts: &RepoOptions, archs: &[String], comps: &[String]) -> Rel
     fields
 }
 
-/// Rename everything into place: `ours` (compressed indices first, then
-/// Packages), Release, Release.gpg, `InRelease`; remove signatures that
-/// no longer match and a Packages.xz no longer asked for.
-fn write_in_order(
-    index_dir: &Path,
-    release_dir: &Path,
-    ours: &[OurIndex<'_>],
-    release: &str,
-    signatures: Option<Signed>,
-    stale_xz: bool,
-) -> Result<Vec<PathBuf>> {
-    let mut wrote = Vec::new();
-    for (name, data, write) in ours {
-        if *write {
-            let p = index_dir.join(name);
-            debpipe_core::io::write_atomic(&p, data, 0o644)?;
-            wrote.push(p);
-        }
-    }
-    fs::create_dir_all(release_dir).map_err(|e| Error::io(release_dir, e))?;
-    let release_path = release_dir.join("Release");
-    debpipe_core::io::write_atomic(&release_path, release.as_bytes(), 0o644)?;
-    wrote.push(release_path);
-    match signatures {
-        Some(Signed { detached, inline }) => {
-            for (name, data) in [("Release.gpg", detached), ("InRelease", inline)] {
-                let p = release_dir.join(name);
-                debpipe_core::io::write_atomic(&p, &data, 0o644)?;
-                wrote.push(p);
-            }
-        }
-        None => {
-            for name in ["Release.gpg", "InRelease"] {
-                remove_if_exists(&release_dir.join(name))?;
-            }
-        }
-    }
-    if stale_xz {
-        remove_if_exists(&index_dir.join("Packages.xz"))?;
-    }
-    Ok(wrote)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dists layout of `dist` under `out`, main, amd64.
+    fn dists(out: &Path, dist: &str) -> RepoOptions {
+        RepoOptions {
+            out: out.to_path_buf(),
+            dist: Some(dist.into()),
+            component: "main".into(),
+            arch: Some("amd64".into()),
+            now: 1,
+            ..RepoOptions::default()
+        }
+    }
 
     #[test]
     fn release_layout() {
@@ -330,14 +338,7 @@ mod tests {
     #[test]
     fn dists_layout_keeps_by_hash_copies_one_generation_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mut opts = RepoOptions {
-            out: dir.path().to_path_buf(),
-            dist: Some("trixie".into()),
-            component: "main".into(),
-            arch: Some("amd64".into()),
-            now: 1,
-            ..RepoOptions::default()
-        };
+        let mut opts = dists(dir.path(), "trixie");
         let by_hash = dir
             .path()
             .join("dists/trixie/main/binary-amd64/by-hash/SHA512");
@@ -410,13 +411,8 @@ mod tests {
     fn dists_layout_lists_every_arch() {
         let dir = tempfile::tempdir().unwrap();
         let mut opts = RepoOptions {
-            out: dir.path().to_path_buf(),
-            dist: Some("stable".into()),
-            component: "main".into(),
-            arch: Some("amd64".into()),
             xz: true,
-            now: 1,
-            ..RepoOptions::default()
+            ..dists(dir.path(), "stable")
         };
         publish(&opts, b"Package: a\n\n").unwrap();
         opts.arch = Some("arm64".into());

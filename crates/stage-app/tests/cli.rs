@@ -41,13 +41,20 @@ fn app_with_spec(json: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, app)
 }
 
+/// A scratch directory holding `app.json`, the spec of the app `demo` 1.0
+/// with nothing else set: the directory, and the spec.
+fn demo_spec() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("app.json");
+    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    (dir, spec)
+}
+
 /// No `maintainer` and no DEBFULLNAME/DEBEMAIL: one line naming the field
 /// and the variables, and nothing staged (the changelog would need it).
 #[test]
 fn missing_maintainer_exits_1_naming_field_and_variables_and_stages_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("app.json");
-    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let (dir, spec) = demo_spec();
     let stage = dir.path().join("stage");
     let mut c = cmd();
     for (k, _) in PACKAGER_ENV {
@@ -192,9 +199,7 @@ fn private_config_withholds_others_bits() {
 
 #[test]
 fn bad_source_date_epoch_exits_1_naming_it_and_stages_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("app.json");
-    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let (dir, spec) = demo_spec();
     let stage = dir.path().join("stage");
     let out = cmd()
         .env("SOURCE_DATE_EPOCH", "yesterday")
@@ -216,9 +221,7 @@ fn bad_source_date_epoch_exits_1_naming_it_and_stages_nothing() {
 /// inside the app directory is not copied into itself.
 #[test]
 fn regression_stage_inside_the_app_dir_is_not_copied() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("app.json");
-    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let (dir, _) = demo_spec();
     write(&dir.path().join("pro_setting/wsgi.py"), "");
     let out = cmd()
         .current_dir(dir.path())
@@ -236,9 +239,7 @@ fn regression_stage_inside_the_app_dir_is_not_copied() {
 
 #[test]
 fn print_shows_resolved_values() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("app.json");
-    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let (_dir, spec) = demo_spec();
     for (field, want) in [
         ("venv", "/opt/www/venvs/demo-api\n"),
         ("package", "demo-api\n"),

@@ -5,14 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, fixtures,
+    PACKAGER_ENV, assert_bad_specs_rejected, assert_fails, assert_golden, assert_success, fixtures,
+    scrubbed,
 };
 
 fn cmd() -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("appspec"));
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
+    let mut c = scrubbed(assert_cmd::cargo::cargo_bin!("appspec"));
     c.envs(PACKAGER_ENV);
     c
 }
@@ -31,13 +29,20 @@ fn check_prints_the_resolved_example_and_minimal_specs() {
             .arg(fixtures().join(format!("specs/{case}.json")))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         assert_golden(golden(&format!("{case}.json")), &out.stdout);
     }
+}
+
+/// `appspec ARGS... SPEC`: its exit code and stdout.
+fn run(args: &[&str], spec: &Path) -> (Option<i32>, String) {
+    let out = cmd().args(args).arg(spec).output().unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+/// Exit 0 with `stdout`.
+fn ok(stdout: &str) -> (Option<i32>, String) {
+    (Some(0), stdout.to_string())
 }
 
 #[test]
@@ -49,32 +54,15 @@ fn get_lines_prints_a_list_one_item_per_line() {
         r#"{"module":"a","version":"1","maintainer":"A <a@example.com>","build_depends":["libpq-dev","libffi-dev"]}"#,
     )
     .unwrap();
-    let out = cmd()
-        .args(["get", "--lines", "build_depends"])
-        .arg(&spec)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "libpq-dev\nlibffi-dev\n"
-    );
+    let lines = ["get", "--lines", "build_depends"];
+    assert_eq!(run(&lines, &spec), ok("libpq-dev\nlibffi-dev\n"));
     // without --lines, JSON; an empty list prints nothing with --lines
-    let out = cmd()
-        .args(["get", "build_depends"])
-        .arg(&spec)
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "[\"libpq-dev\",\"libffi-dev\"]\n"
+        run(&["get", "build_depends"], &spec),
+        ok("[\"libpq-dev\",\"libffi-dev\"]\n")
     );
-    let out = cmd()
-        .args(["get", "--lines", "build_depends"])
-        .arg(fixtures().join("specs/minimal.json"))
-        .output()
-        .unwrap();
-    assert!(out.status.success() && out.stdout.is_empty());
+    let minimal = fixtures().join("specs/minimal.json");
+    assert_eq!(run(&lines, &minimal), ok(""));
 }
 
 #[test]
@@ -89,14 +77,12 @@ fn get_prints_one_value_and_reads_stdin() {
         String::from_utf8(out.stdout).unwrap(),
         "/opt/www/venvs/wechat-api\n"
     );
-    let out = cmd()
-        .args(["get", "maintainer"])
-        .arg(fixtures().join("specs/minimal.json"))
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "Pat Packager <pat@example.org>\n"
+        run(
+            &["get", "maintainer"],
+            &fixtures().join("specs/minimal.json")
+        ),
+        ok("Pat Packager <pat@example.org>\n")
     );
 }
 
@@ -105,15 +91,9 @@ fn get_prints_one_value_and_reads_stdin() {
 #[test]
 fn get_systemd_unit_is_the_dist_release_path() {
     // appspec ARGS... minimal.json: exit code and stdout.
-    let run = |args: &[&str]| {
-        let out = cmd()
-            .args(args)
-            .arg(fixtures().join("specs/minimal.json"))
-            .output()
-            .unwrap();
-        (out.status.code(), String::from_utf8(out.stdout).unwrap())
-    };
-    let unit = |dir: &str| (Some(0), format!("{dir}/wechat-api.service\n"));
+    let minimal = fixtures().join("specs/minimal.json");
+    let run = |args: &[&str]| run(args, &minimal);
+    let unit = |dir: &str| ok(&format!("{dir}/wechat-api.service\n"));
     assert_eq!(run(&["get", "systemd_unit"]), unit("/lib/systemd/system"));
     let bookworm = run(&["get", "--dist", "bookworm", "systemd_unit"]);
     assert_eq!(bookworm, unit("/lib/systemd/system"));
@@ -143,13 +123,11 @@ fn unknown_field_and_flag_are_usage_errors_2() {
         .arg(fixtures().join("specs/example.json"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = assert_fails(&out, 2);
     assert!(
         err.contains("no field `vnev`") && err.contains("venv"),
         "{err}"
     );
-    assert!(out.stdout.is_empty());
     assert_eq!(
         cmd().arg("--frobnicate").output().unwrap().status.code(),
         Some(2)

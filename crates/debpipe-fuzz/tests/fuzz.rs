@@ -55,39 +55,25 @@ fn short_run(target: &str) {
     );
 }
 
-#[test]
-fn fuzz_ar_20000_inputs() {
-    if under_memory_limit("fuzz_ar_20000_inputs") {
-        short_run("ar");
-    }
+/// `#[test] fn NAME`: the short run of `TARGET`, under the memory limit
+/// (the child runs the test of the same name).
+macro_rules! short_run_test {
+    ($($name:ident: $target:literal,)*) => {$(
+        #[test]
+        fn $name() {
+            if under_memory_limit(stringify!($name)) {
+                short_run($target);
+            }
+        }
+    )*};
 }
 
-#[test]
-fn fuzz_deb_control_20000_inputs() {
-    if under_memory_limit("fuzz_deb_control_20000_inputs") {
-        short_run("deb_control");
-    }
-}
-
-#[test]
-fn fuzz_deb822_20000_inputs() {
-    if under_memory_limit("fuzz_deb822_20000_inputs") {
-        short_run("deb822");
-    }
-}
-
-#[test]
-fn fuzz_packages_20000_inputs() {
-    if under_memory_limit("fuzz_packages_20000_inputs") {
-        short_run("packages");
-    }
-}
-
-#[test]
-fn fuzz_release_20000_inputs() {
-    if under_memory_limit("fuzz_release_20000_inputs") {
-        short_run("release");
-    }
+short_run_test! {
+    fuzz_ar_20000_inputs: "ar",
+    fuzz_deb_control_20000_inputs: "deb_control",
+    fuzz_deb822_20000_inputs: "deb822",
+    fuzz_packages_20000_inputs: "packages",
+    fuzz_release_20000_inputs: "release",
 }
 
 #[test]

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::golden::{assert_golden, fixtures};
-use crate::specs::{PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected};
+use crate::specs::{PACKAGER_ENV, assert_bad_specs_rejected, scrubbed};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -37,10 +37,7 @@ pub struct Generator {
 impl Generator {
     /// A command with the tool's flags and a scrubbed environment.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        for v in SCRUB_ENV {
-            c.env_remove(v);
-        }
+        let mut c = scrubbed(&self.bin);
         c.envs(PACKAGER_ENV);
         c.args(&self.args);
         c

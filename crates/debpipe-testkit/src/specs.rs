@@ -88,6 +88,15 @@ pub const SCRUB_ENV: &[&str] = &[
     "NAME",
 ];
 
+/// A command running `bin` without the [`SCRUB_ENV`] variables.
+pub fn scrubbed(bin: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(bin);
+    for v in SCRUB_ENV {
+        c.env_remove(v);
+    }
+    c
+}
+
 /// The packager a generator's contract runs as (`DEBFULLNAME`, `DEBEMAIL`):
 /// the maintainer of a spec that names none.
 pub const PACKAGER_ENV: [(&str, &str); 2] = [

@@ -2,30 +2,59 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    PACKAGER_ENV, SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_success, write,
-    write_mode,
+    PACKAGER_ENV, assert_bad_specs_rejected, assert_golden, assert_prints_path, assert_success,
+    scrubbed, write, write_mode,
 };
 
 fn cmd() -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-app"));
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
+    let mut c = scrubbed(assert_cmd::cargo::cargo_bin!("stage-app"));
     c.envs(PACKAGER_ENV);
     c
+}
+
+/// A `SOURCE_DATE_EPOCH` for the stages whose dates are checked.
+const EPOCH: &str = "1795562488";
+
+/// `stage-app APP/app.json --root STAGE` run by `cmd` succeeds and prints
+/// the stage.
+#[track_caller]
+fn staged(cmd: &mut Command, app: &Path, stage: &Path) {
+    let out = cmd
+        .arg(app.join("app.json"))
+        .arg("--root")
+        .arg(stage)
+        .output()
+        .unwrap();
+    assert_prints_path(&out, stage);
+}
+
+/// A scratch directory with an app directory `app/` whose `app.json` is
+/// `json`: the directory, and the app directory.
+fn app_with_spec(json: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    write(&app.join("app.json"), json);
+    (dir, app)
+}
+
+/// A scratch directory holding `app.json`, the spec of the app `demo` 1.0
+/// with nothing else set: the directory, and the spec.
+fn demo_spec() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("app.json");
+    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    (dir, spec)
 }
 
 /// No `maintainer` and no DEBFULLNAME/DEBEMAIL: one line naming the field
 /// and the variables, and nothing staged (the changelog would need it).
 #[test]
 fn missing_maintainer_exits_1_naming_field_and_variables_and_stages_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("app.json");
-    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let (dir, spec) = demo_spec();
     let stage = dir.path().join("stage");
     let mut c = cmd();
     for (k, _) in PACKAGER_ENV {
@@ -47,12 +76,8 @@ fn missing_maintainer_exits_1_naming_field_and_variables_and_stages_nothing() {
 
 #[test]
 fn stages_project_etc_docs_and_overrides() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = dir.path().join("app");
-    write(
-        &app.join("app.json"),
-        r#"{"module":"demo","version":"2.0-1","maintainer":"D <d@example.com>"}"#,
-    );
+    let (dir, app) =
+        app_with_spec(r#"{"module":"demo","version":"2.0-1","maintainer":"D <d@example.com>"}"#);
     write(&app.join("pro_setting/wsgi.py"), "application = None\n");
     write_mode(&app.join("scripts/run.sh"), "#!/bin/sh\n", 0o700);
     // a stray executable bit on data goes; a script without one stays data
@@ -88,18 +113,7 @@ fn stages_project_etc_docs_and_overrides() {
     write(&app.join(".env"), "SECRET=1\n");
     write(&app.join("config/.gitignore"), "generated.json\n");
     let stage = dir.path().join("stage");
-    let out = cmd()
-        .env("SOURCE_DATE_EPOCH", "1795562488")
-        .arg(app.join("app.json"))
-        .arg("--root")
-        .arg(&stage)
-        .output()
-        .unwrap();
-    assert_success(&out);
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("{}\n", stage.display())
-    );
+    staged(cmd().env("SOURCE_DATE_EPOCH", EPOCH), &app, &stage);
     let mut files = Vec::new();
     collect(&stage, &stage, &mut files);
     files.sort();
@@ -158,10 +172,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
 /// `etc/` keeps its modes.
 #[test]
 fn private_config_withholds_others_bits() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = dir.path().join("app");
-    write(
-        &app.join("app.json"),
+    let (dir, app) = app_with_spec(
         r#"{"module":"demo","version":"1.0","private_config":["/etc/demo/secrets","/etc/demo/token"]}"#,
     );
     write(&app.join("etc/demo/demo.yaml"), "a: 1\n");
@@ -170,13 +181,7 @@ fn private_config_withholds_others_bits() {
     write_mode(&app.join("etc/demo/secrets/hook.sh"), "#!/bin/sh\n", 0o755);
     write(&app.join("etc/demo-api/public.cfg"), "a\n");
     let stage = dir.path().join("stage");
-    let out = cmd()
-        .arg(app.join("app.json"))
-        .arg("--root")
-        .arg(&stage)
-        .output()
-        .unwrap();
-    assert_success(&out);
+    staged(&mut cmd(), &app, &stage);
     let mut files = Vec::new();
     collect(&stage.join("etc"), &stage.join("etc"), &mut files);
     files.sort();
@@ -194,9 +199,7 @@ fn private_config_withholds_others_bits() {
 
 #[test]
 fn bad_source_date_epoch_exits_1_naming_it_and_stages_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("app.json");
-    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let (dir, spec) = demo_spec();
     let stage = dir.path().join("stage");
     let out = cmd()
         .env("SOURCE_DATE_EPOCH", "yesterday")
@@ -218,9 +221,7 @@ fn bad_source_date_epoch_exits_1_naming_it_and_stages_nothing() {
 /// inside the app directory is not copied into itself.
 #[test]
 fn regression_stage_inside_the_app_dir_is_not_copied() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("app.json");
-    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let (dir, _) = demo_spec();
     write(&dir.path().join("pro_setting/wsgi.py"), "");
     let out = cmd()
         .current_dir(dir.path())
@@ -238,9 +239,7 @@ fn regression_stage_inside_the_app_dir_is_not_copied() {
 
 #[test]
 fn print_shows_resolved_values() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("app.json");
-    write(&spec, r#"{"module":"demo","version":"1.0"}"#);
+    let (_dir, spec) = demo_spec();
     for (field, want) in [
         ("venv", "/opt/www/venvs/demo-api\n"),
         ("package", "demo-api\n"),
@@ -296,21 +295,10 @@ fn help_matches_golden() {
 /// package's own, are still reported.
 #[test]
 fn lintian_overrides_cover_the_venv_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = dir.path().join("app");
-    write(
-        &app.join("app.json"),
-        r#"{"module":"demo","version":"1.0-1","maintainer":"D <d@example.com>"}"#,
-    );
+    let (dir, app) =
+        app_with_spec(r#"{"module":"demo","version":"1.0-1","maintainer":"D <d@example.com>"}"#);
     let stage = dir.path().join("stage");
-    let out = cmd()
-        .env("SOURCE_DATE_EPOCH", "1795562488")
-        .arg(app.join("app.json"))
-        .arg("--root")
-        .arg(&stage)
-        .output()
-        .unwrap();
-    assert_success(&out);
+    staged(cmd().env("SOURCE_DATE_EPOCH", EPOCH), &app, &stage);
     let page = "<html><head><link rel=\"stylesheet\" href=\"https://cdn.example.com/x.css\"></head><body></body></html>\n";
     let jquery = "/*! jQuery v3.6.0 | (c) OpenJS Foundation and other contributors | jquery.org/license */\n";
     for base in [

@@ -57,12 +57,8 @@ fn root_lists_staged_etc_files_as_conffiles() {
         .arg(stage)
         .output()
         .unwrap();
-    assert!(out.status.success());
     let area = stage.join("DEBIAN");
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("{}\n", area.display())
-    );
+    assert_prints_path(&out, &area);
     assert_eq!(
         std::fs::read_to_string(area.join("conffiles")).unwrap(),
         "/etc/init.d/wechat-api\n/etc/nginx/sites-available/wechat-api.conf\n/etc/wechat/wechat.yaml\n"

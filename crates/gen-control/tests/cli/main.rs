@@ -14,7 +14,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use debpipe_testkit::{Generator, SCRUB_ENV, assert_golden, assert_success, fixtures};
+use debpipe_testkit::{
+    Generator, assert_fails, assert_golden, assert_prints_path, assert_shellcheck, assert_success,
+    fixtures, scrubbed,
+};
 
 mod area;
 mod scripts;
@@ -42,11 +45,7 @@ fn tool() -> Generator {
 }
 
 fn cmd() -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("gen-control"));
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
-    c
+    scrubbed(assert_cmd::cargo::cargo_bin!("gen-control"))
 }
 
 const SCRIPTS: [&str; 3] = ["postinst", "prerm", "postrm"];
@@ -62,11 +61,7 @@ fn example_area(dir: &Path) -> PathBuf {
         .arg(&area)
         .output()
         .unwrap();
-    assert_success(&out);
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("{}\n", area.display())
-    );
+    assert_prints_path(&out, &area);
     area
 }
 
@@ -97,39 +92,18 @@ fn run_script(area: &Path, root: &Path, script: &str, args: &[&str]) -> (i32, St
 }
 
 /// Every call dpkg may make, in an order a real life could have.
+#[rustfmt::skip] // one call a line, as dpkg makes them
 const DPKG_CALLS: &[(&str, &[&str])] = &[
     ("postinst", &["configure", ""]),
     ("postinst", &["configure", "0.9"]),
     ("postinst", &["abort-upgrade", "1.1"]),
     ("postinst", &["abort-remove"]),
     ("postinst", &["abort-remove", "in-favour", "other", "2.0"]),
-    (
-        "postinst",
-        &[
-            "abort-deconfigure",
-            "in-favour",
-            "other",
-            "2.0",
-            "removing",
-            "x",
-            "1",
-        ],
-    ),
+    ("postinst", &["abort-deconfigure", "in-favour", "other", "2.0", "removing", "x", "1"]),
     ("postinst", &["triggered", "/usr/lib/python3"]),
     ("prerm", &["upgrade", "1.1"]),
     ("prerm", &["failed-upgrade", "1.1"]),
-    (
-        "prerm",
-        &[
-            "deconfigure",
-            "in-favour",
-            "other",
-            "2.0",
-            "removing",
-            "x",
-            "1",
-        ],
-    ),
+    ("prerm", &["deconfigure", "in-favour", "other", "2.0", "removing", "x", "1"]),
     ("postrm", &["upgrade", "1.1"]),
     ("postrm", &["failed-upgrade", "0.9"]),
     ("postrm", &["abort-install"]),

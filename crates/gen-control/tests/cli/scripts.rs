@@ -9,12 +9,7 @@ fn maintainer_scripts_pass_shellcheck_and_sh_n() {
     let area = example_area(dir.path());
     for s in SCRIPTS {
         let p = area.join(s);
-        let out = Command::new("shellcheck").arg(&p).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{s}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert_shellcheck(&p);
         assert!(
             Command::new("sh")
                 .arg("-n")
@@ -99,13 +94,7 @@ fn script_files_pass_shellcheck() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
     for s in SCRIPTS {
         let p = dir.join(format!("{s}.sh"));
-        let out = Command::new("shellcheck").arg(&p).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            p.display(),
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert_shellcheck(&p);
     }
 }
 

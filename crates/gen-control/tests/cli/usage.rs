@@ -121,9 +121,7 @@ fn maintainer_from_environment_or_one_line_error() {
         .arg(&area)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(out.stdout.is_empty());
+    let err = assert_fails(&out, 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("`maintainer`") && err.contains("DEBFULLNAME") && err.contains("DEBEMAIL"),

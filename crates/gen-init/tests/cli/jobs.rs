@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use debpipe_testkit::{ScratchApp, uwsgi_request, wait_until};
+use debpipe_testkit::{ScratchApp, assert_shellcheck, assert_success, uwsgi_request, wait_until};
 
-use super::{EnvFile, Script, directive, generate, tool, verify_unit, write};
+use super::{
+    EnvFile, Script, SysvApp, assert_verifies, assert_verify_rejects, directive, generate, tool,
+    write,
+};
 
 fn jobs_spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jobs.json")
@@ -32,11 +35,7 @@ fn jobs_files_match_golden_and_shellcheck() {
             .arg(jobs_spec())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         printed.extend(
             String::from_utf8(out.stdout)
                 .unwrap()
@@ -66,12 +65,7 @@ fn jobs_files_match_golden_and_shellcheck() {
         assert_eq!(meta.permissions().mode() & 0o7777, *mode, "{rel}");
         debpipe_testkit::assert_golden(golden.join(rel), &std::fs::read(&path).unwrap());
         if *mode == 0o755 {
-            let sc = Command::new("shellcheck").arg(&path).output().unwrap();
-            assert!(
-                sc.status.success(),
-                "{rel}: {}",
-                String::from_utf8_lossy(&sc.stdout)
-            );
+            assert_shellcheck(&path);
         }
     }
 }
@@ -148,11 +142,7 @@ fn staged_units(dir: &Path, pkg: &str) -> Vec<PathBuf> {
         .arg(&spec)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let mut units: Vec<PathBuf> = std::fs::read_dir(stage.join("lib/systemd/system"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -171,13 +161,7 @@ fn job_units_verify_and_rate_at_most_2_0() {
     let units = staged_units(dir.path(), "dpt-jobs-verify");
     assert_eq!(units.len(), 6, "{units:?}");
     for u in &units {
-        let out = verify_unit(u);
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "{}: {}",
-            u.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_verifies(u);
         if u.extension().is_some_and(|e| e == "service") {
             let out = Command::new("systemd-analyze")
                 .args(["security", "--offline=true", "--threshold=20", "--no-pager"])
@@ -208,40 +192,14 @@ fn job_units_verify_and_rate_at_most_2_0() {
         text.replace("OnCalendar=", "OnCalendar=not a time "),
     )
     .unwrap();
-    assert!(
-        !verify_unit(&broken).stderr.is_empty(),
-        "systemd-analyze missed a bad OnCalendar"
-    );
-}
-
-/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day number.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    assert_verify_rejects(&broken, "a bad OnCalendar");
 }
 
 /// Whether cron's five fields (`*`, `*/N`, a number) fire at minute `t`
 /// (minutes since the epoch, UTC), as cron(8) reads them.
 fn cron_fires(fields: &str, t: i64) -> bool {
     let days = t.div_euclid(1440);
-    let (_, month, day) = civil_from_days(days);
+    let (_, month, day) = debpipe_core::date::civil_from_days(days);
     let minute = t.rem_euclid(60);
     let hour = t.rem_euclid(1440) / 60;
     let weekday = (days + 4).rem_euclid(7); // 1970-01-01 was a Thursday; 0 = Sunday
@@ -279,7 +237,7 @@ fn systemd_elapses(expr: &str, n: u32) -> Vec<i64> {
             let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
             let t: Vec<i64> = time.split(':').map(|x| x.parse().unwrap()).collect();
             assert_eq!(t[2], 0, "{l}");
-            days_from_civil(d[0], d[1], d[2]) * 1440 + t[0] * 60 + t[1]
+            debpipe_core::date::days_from_civil(d[0], d[1], d[2]) * 1440 + t[0] * 60 + t[1]
         })
         .collect()
 }
@@ -459,14 +417,8 @@ fn sysv_daemon_is_supervised_restarted_and_stopped_gracefully() {
         }
     };
     let sleeper = script("sleeper");
-    let (code, out) = sleeper.run("status");
-    assert_eq!(code, 3, "status before start: {out}");
-    let (code, out) = sleeper.run("stop");
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("was not running"), "stop before start: {out}");
-
-    let (code, out) = sleeper.run("start");
-    assert_eq!(code, 0, "start: {out}");
+    sleeper.assert_not_started();
+    sleeper.expect("start", 0);
     assert!(
         wait_until(10, || !j.events("sleeper").is_empty()),
         "the daemon did not start"
@@ -610,26 +562,12 @@ fn cron_runs_a_timer_as_the_user_and_never_twice_at_once() {
 /// file.
 #[test]
 fn logrotate_has_uwsgi_reopen_its_log_under_sysv() {
-    let app = ScratchApp::new();
-    let pkg = "dpt-gen-init-logrotate";
-    let log_dir = app.dir.path().join("log");
-    let ini = app.dir.path().join("app.ini");
-    let extra = format!(
-        r#""uwsgi_ini":"{}","log_dir":"{}","processes":1"#,
-        ini.display(),
-        log_dir.display()
-    );
-    let spec_path = write(&app.dir.path().join("app.json"), &app.spec(pkg, &extra));
-    let spec =
-        debpipe_core::AppSpec::from_json(&spec_path, &std::fs::read(&spec_path).unwrap()).unwrap();
-    debpipe_testkit::ensure_system_user(&spec.user);
-    debpipe_testkit::write_service_env(&spec);
-    std::fs::write(&ini, gen_uwsgi::render(&spec)).unwrap();
-    let script = Script {
-        path: app.dir.path().join("init"),
-        pidfile: PathBuf::from(spec.pidfile()),
-    };
-    generate("sysv", &spec_path, &script.path);
+    let SysvApp {
+        app,
+        spec_path,
+        spec,
+        script,
+    } = SysvApp::new("dpt-gen-init-logrotate", r#""processes":1"#);
     let conf = app.dir.path().join("logrotate.conf");
     generate("logrotate", &spec_path, &conf);
     let state = app.dir.path().join("logrotate.state");
@@ -646,8 +584,7 @@ fn logrotate_has_uwsgi_reopen_its_log_under_sysv() {
         assert!(out.status.success(), "logrotate {args:?}: {text}");
         text
     };
-    let (code, out) = script.run("start");
-    assert_eq!(code, 0, "start: {out}");
+    script.expect("start", 0);
     let sock = PathBuf::from(spec.socket());
     let log = PathBuf::from(spec.log_file());
     let rotated = PathBuf::from(format!("{}.1", log.display()));
@@ -671,15 +608,18 @@ fn logrotate_has_uwsgi_reopen_its_log_under_sysv() {
 
     logrotate(&conf, &["-f"]);
     assert!(has(&rotated, "before-rotation"), "not rotated");
-    hit("after-rotation");
-    assert!(
-        has(&log, "after-rotation"),
-        "uWSGI did not write the new log"
-    );
-    assert!(
-        !std::fs::read_to_string(&rotated)
-            .unwrap()
-            .contains("after-rotation")
+    // A request tagged `tag` is logged in `into`, and not in `other`.
+    let logged_in = |into: &Path, other: &Path, tag: &str, why: &str| {
+        hit(tag);
+        assert!(has(into, tag), "{why}");
+        let text = std::fs::read_to_string(other).unwrap();
+        assert!(!text.contains(tag), "{tag} in {} too", other.display());
+    };
+    logged_in(
+        &log,
+        &rotated,
+        "after-rotation",
+        "uWSGI did not write the new log",
     );
 
     // Negative control: no reopen, and uWSGI writes on in the renamed file.
@@ -692,15 +632,11 @@ fn logrotate_has_uwsgi_reopen_its_log_under_sysv() {
     );
     std::fs::set_permissions(&plain, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     logrotate(&plain, &["-f"]);
-    hit("without-reopen");
-    assert!(
-        has(&rotated, "without-reopen"),
-        "the control saw no stale descriptor"
-    );
-    assert!(
-        !std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("without-reopen")
+    logged_in(
+        &rotated,
+        &log,
+        "without-reopen",
+        "the control saw no stale descriptor",
     );
     assert_eq!(script.run("stop").0, 0);
     let _ = std::fs::remove_dir_all(spec.runtime_dir());

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use debpipe_testkit::run_ok;
+use debpipe_testkit::{assert_fails, run_ok};
 
 use crate::{Mode, Site, tool};
 
@@ -147,9 +147,7 @@ fn listen_on_443_with_tls_exits_1_names_the_field_and_writes_nothing() {
         .arg(&spec)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(out.stdout.is_empty());
+    let err = assert_fails(&out, 1);
     assert!(
         err.starts_with("gen-nginx: error: ") && err.contains("`server.listen`"),
         "{err}"

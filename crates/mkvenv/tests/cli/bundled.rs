@@ -22,10 +22,7 @@ fn bundles(f: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
 /// theirs in `<name>.libs/` the same way.
 #[test]
 fn regression_20_bundled_libraries_are_in_the_facts_with_one_warning_per_wheel() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let install = tmp.path().join("venv-wechat");
-    let spec = write_spec(tmp.path(), &install);
+    let (tmp, stage, install, spec) = scratch();
     let req = write_requirements(tmp.path(), "psycopg2-binary==2.9.13\npillow==13.0.0\n");
     let out = build_offline(&spec, &req, &[wheelhouse(), binary_wheelhouse()], &stage);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -112,9 +109,7 @@ fn no_binary_refuses_a_manylinux_wheel_naming_it_and_stages_nothing() {
     );
     let req = write_requirements(tmp.path(), REQUIREMENTS);
     let out = build_offline(&spec, &req, &[wheelhouse()], &stage);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(out.stdout.is_empty());
+    let stderr = assert_fails(&out, 1);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     let wheel = fs::read_dir(wheelhouse())
         .unwrap()
@@ -159,12 +154,7 @@ fn no_binary_source_build_depends_on_debians_library() {
     assert!(!stderr.contains("warning"), "{stderr}");
     let f = facts(&out.stdout);
     assert_eq!(f["bundled_libraries"], serde_json::json!([]), "{f}");
-    let shlibs: Vec<&str> = f["shlib_depends"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let shlibs = shlib_depends(&f);
     assert!(
         shlibs.iter().any(|d| d.starts_with("libpq5 (>= ")),
         "{shlibs:?}"

@@ -28,7 +28,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use debpipe_testkit::{assert_golden, assert_success};
+use debpipe_testkit::{assert_fails, assert_golden, assert_success};
 
 /// What the test wheelhouse holds (its dependencies come along).
 const WHEELS: [&str; 4] = [
@@ -157,6 +157,19 @@ fn mkvenv() -> assert_cmd::Command {
     c
 }
 
+/// `mkvenv SPEC --requirements REQ --find-links WHEELHOUSE --no-index`, for
+/// more arguments.
+fn from_wheelhouse(spec: &Path, req: &Path) -> assert_cmd::Command {
+    let mut c = mkvenv();
+    c.arg(spec)
+        .arg("--requirements")
+        .arg(req)
+        .arg("--find-links")
+        .arg(wheelhouse())
+        .arg("--no-index");
+    c
+}
+
 /// `mkvenv SPEC -r REQ --find-links LINK... --no-index --without-pip
 /// --root STAGE`: a build from the wheelhouses alone, its output.
 fn build_offline(spec: &Path, req: &Path, links: &[&Path], stage: &Path) -> Output {
@@ -169,6 +182,27 @@ fn build_offline(spec: &Path, req: &Path, links: &[&Path], stage: &Path) -> Outp
         .arg(stage)
         .output()
         .unwrap()
+}
+
+/// A test's scratch directory and its usual paths: the directory, `stage/`
+/// (not made yet), the venv's install path `venv-wechat`, and `app.json`
+/// naming it as the venv.
+fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let install = tmp.path().join("venv-wechat");
+    let spec = write_spec(tmp.path(), &install);
+    (tmp, stage, install, spec)
+}
+
+/// The `shlib_depends` of facts `f`.
+fn shlib_depends(f: &serde_json::Value) -> Vec<&str> {
+    f["shlib_depends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
 }
 
 fn write_spec(dir: &Path, venv: &Path) -> PathBuf {

@@ -9,10 +9,7 @@ use super::*;
 /// loads them (its `DT_RPATH`, and the objects it already loaded).
 #[test]
 fn regression_20_bundled_libraries_resolve_through_their_loader() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let install = tmp.path().join("venv-wechat");
-    let spec = write_spec(tmp.path(), &install);
+    let (tmp, stage, _, spec) = scratch();
     let req = write_requirements(tmp.path(), "pillow==12.0.0\n");
     let out = build_offline(&spec, &req, &[pillow12_wheelhouse()], &stage);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -29,10 +29,7 @@ fn hash_pinned_requirements() -> String {
 
 #[test]
 fn hash_pinned_requirements_install_and_a_bad_hash_fails_keeping_the_venv() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let install = tmp.path().join("venv-wechat");
-    let spec = write_spec(tmp.path(), &install);
+    let (tmp, stage, install, spec) = scratch();
     let pinned = hash_pinned_requirements();
     let req = write_requirements(tmp.path(), &pinned);
     let facts_file = tmp.path().join("facts.json");
@@ -64,9 +61,7 @@ fn hash_pinned_requirements_install_and_a_bad_hash_fails_keeping_the_venv() {
     let bad_req = tmp.path().join("bad-requirements.txt");
     fs::write(&bad_req, bad).unwrap();
     let out = args(&bad_req).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(out.stdout.is_empty());
+    let stderr = assert_fails(&out, 1);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("bad-requirements.txt"), "{stderr}");
     assert!(
@@ -82,10 +77,7 @@ fn hash_pinned_requirements_install_and_a_bad_hash_fails_keeping_the_venv() {
 /// into it), and the venv still works at its install path.
 #[test]
 fn without_pip_installs_with_the_system_pip_and_works() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let install = tmp.path().join("venv-wechat");
-    let spec = write_spec(tmp.path(), &install);
+    let (tmp, stage, install, spec) = scratch();
     let req = write_requirements(
         tmp.path(),
         "Django==4.2.30\nuWSGI==2.0.31\npsycopg2-binary==2.9.13\n",
@@ -100,24 +92,14 @@ fn without_pip_installs_with_the_system_pip_and_works() {
 
 #[test]
 fn pip_failure_exits_1_with_pips_error_and_stages_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let spec = write_spec(tmp.path(), &tmp.path().join("venv-wechat"));
+    let (tmp, stage, _, spec) = scratch();
     let req = write_requirements(tmp.path(), "no-such-package==1.0\n");
-    let out = mkvenv()
-        .arg(&spec)
-        .arg("--requirements")
-        .arg(&req)
-        .arg("--find-links")
-        .arg(wheelhouse())
-        .arg("--no-index")
+    let out = from_wheelhouse(&spec, &req)
         .arg("--root")
         .arg(&stage)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(out.stdout.is_empty());
+    let stderr = assert_fails(&out, 1);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with(&format!(

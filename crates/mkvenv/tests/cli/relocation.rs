@@ -11,13 +11,7 @@ fn relocated_venv_works_at_its_install_path() {
     let install = tmp.path().join("venv-wechat");
     let spec = write_spec(tmp.path(), &install);
     let req = write_requirements(tmp.path(), REQUIREMENTS);
-    let out = mkvenv()
-        .arg(&spec)
-        .arg("--requirements")
-        .arg(&req)
-        .arg("--find-links")
-        .arg(wheelhouse())
-        .arg("--no-index")
+    let out = from_wheelhouse(&spec, &req)
         .args(["--preinstall", "asgiref"])
         .arg("--root")
         .arg(&stage)
@@ -29,12 +23,7 @@ fn relocated_venv_works_at_its_install_path() {
     assert_python_depends(&f);
     assert_eq!(f["architecture"], dpkg_arch());
     assert_eq!(f["compiled"], true);
-    let shlibs: Vec<&str> = f["shlib_depends"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let shlibs = shlib_depends(&f);
     // uWSGI links libpython and libc from the system...
     assert!(
         shlibs.iter().any(|d| d.starts_with("libpython3")),

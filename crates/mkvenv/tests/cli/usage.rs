@@ -4,9 +4,7 @@ use super::*;
 
 #[test]
 fn pyenv_python_is_refused_unless_forced() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let spec = write_spec(tmp.path(), &tmp.path().join("venv-wechat"));
+    let (tmp, stage, _, spec) = scratch();
     let req = write_requirements(tmp.path(), "");
     // a pyenv python 3.10+ when this machine has one (it has venv and ensurepip)
     let pyenv = fs::read_dir("/root/.pyenv/versions")
@@ -32,9 +30,7 @@ fn pyenv_python_is_refused_unless_forced() {
         c
     };
     let out = cmd(&python).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(out.stdout.is_empty());
+    let stderr = assert_fails(&out, 1);
     assert!(
         stderr.starts_with(&format!("mkvenv: error: {}: refused", python.display())),
         "{stderr}"
@@ -65,18 +61,14 @@ fn pyenv_python_is_refused_unless_forced() {
 
 #[test]
 fn missing_requirements_file_exits_1_naming_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let spec = write_spec(tmp.path(), &tmp.path().join("venv-wechat"));
+    let (_tmp, stage, _, spec) = scratch();
     let out = mkvenv()
         .arg(&spec)
         .args(["--requirements", "no-such-requirements.txt", "--root"])
         .arg(&stage)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(out.stdout.is_empty());
+    let stderr = assert_fails(&out, 1);
     assert_eq!(
         stderr.trim_end(),
         "mkvenv: error: no-such-requirements.txt: No such file or directory (os error 2)"
@@ -95,17 +87,18 @@ fn bad_spec_exits_1_naming_the_field() {
         r#"{"module":"wechat","version":"1","venv":"opt/venv"}"#,
     )
     .unwrap();
-    let out = mkvenv()
-        .arg(&spec)
-        .arg("-r")
-        .arg(&req)
-        .arg("--root")
-        .arg(&stage)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(out.stdout.is_empty());
+    // mkvenv SPEC -r REQ --root STAGE
+    let run = |spec: &Path| {
+        mkvenv()
+            .arg(spec)
+            .arg("-r")
+            .arg(&req)
+            .arg("--root")
+            .arg(&stage)
+            .output()
+            .unwrap()
+    };
+    let stderr = assert_fails(&run(&spec), 1);
     assert_eq!(stderr.lines().count(), 1);
     assert!(
         stderr.contains(&spec.display().to_string()) && stderr.contains("`venv`"),
@@ -115,14 +108,7 @@ fn bad_spec_exits_1_naming_the_field() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bad-specs");
     for bad in fs::read_dir(corpus).into_iter().flatten() {
         let bad = bad.unwrap().path();
-        let out = mkvenv()
-            .arg(&bad)
-            .arg("-r")
-            .arg(&req)
-            .arg("--root")
-            .arg(&stage)
-            .output()
-            .unwrap();
+        let out = run(&bad);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{}: {stderr}", bad.display());
         assert!(out.stdout.is_empty());

@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{Project, SETTINGS, cmd, write};
+use super::{Project, assert_success, cmd, write, write_command, write_site};
 
 /// A management command of the scratch project: it appends what it sees
 /// to `<STATIC_ROOT>/order.txt` (its tag, whether collectstatic ran
@@ -58,6 +58,22 @@ fn ok(out: &Output) -> String {
     err
 }
 
+/// Each of `files` with its bytes, to compare after a rebuild.
+fn read_all(files: &[PathBuf]) -> Vec<(PathBuf, Vec<u8>)> {
+    files
+        .iter()
+        .map(|f| (f.clone(), std::fs::read(f).unwrap()))
+        .collect()
+}
+
+/// Each file [`read_all`] read still holds the same bytes.
+#[track_caller]
+fn assert_unchanged(files: &[(PathBuf, Vec<u8>)]) {
+    for (f, bytes) in files {
+        assert_eq!(&std::fs::read(f).unwrap(), bytes, "{}", f.display());
+    }
+}
+
 /// Every file under `dir` whose name ends with `suffix`, sorted.
 fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -95,7 +111,7 @@ fn assert_gzip_n(path: &Path) -> Vec<u8> {
         .arg(path)
         .output()
         .unwrap();
-    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    assert_success(&t);
     let mut data = Vec::new();
     flate2::read::GzDecoder::new(&g[..])
         .read_to_end(&mut data)
@@ -143,7 +159,7 @@ fn build_commands_run_in_order_and_leave_no_bytecode_nor_timestamped_gzip() {
         root.join("second.txt.gz"),
         p.app().join("data/first.json.gz"),
     ];
-    let bytes: Vec<_> = written.iter().map(|g| std::fs::read(g).unwrap()).collect();
+    let bytes = read_all(&written);
     assert_eq!(assert_gzip_n(&written[0]), b"made by first\n".repeat(40));
     for g in &written[1..] {
         assert_gzip_n(g);
@@ -151,9 +167,7 @@ fn build_commands_run_in_order_and_leave_no_bytecode_nor_timestamped_gzip() {
     // Python's gzip stamps the second it writes: a later build, same bytes.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     ok(&p.stage());
-    for (g, b) in written.iter().zip(&bytes) {
-        assert_eq!(&std::fs::read(g).unwrap(), b, "{}", g.display());
-    }
+    assert_unchanged(&bytes);
 }
 
 /// A failing build command: exit 1, one error line naming the command and
@@ -219,15 +233,7 @@ fn static_files_get_reproducible_gz_beside_them_and_from_the_cache() {
         .write(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut enc, b"precompressed by the app").unwrap();
     std::fs::write(st.join("pre.js.gz"), enc.finish().unwrap()).unwrap();
-    let cache = p.top.join("cache");
-    let stage = || {
-        ok(&cmd()
-            .arg(&p.spec)
-            .args(["--root", "/", "--python", "/usr/bin/python3", "--cache"])
-            .arg(&cache)
-            .output()
-            .unwrap())
-    };
+    let stage = || p.stage_cached();
     let first = stage();
     assert!(first.contains(".gz written"), "{first}");
     let root = p.app().join("staticfiles");
@@ -256,18 +262,14 @@ fn static_files_get_reproducible_gz_beside_them_and_from_the_cache() {
     for g in &gz {
         assert_gzip_n(g);
     }
-    let bytes: Vec<_> = gz.iter().map(|g| std::fs::read(g).unwrap()).collect();
+    let bytes = read_all(&gz);
     let again = stage();
     assert!(again.contains("(cached)"), "{again}");
     assert_eq!(files_ending(&root, ".gz"), gz);
-    for (g, b) in gz.iter().zip(&bytes) {
-        assert_eq!(&std::fs::read(g).unwrap(), b, "{}", g.display());
-    }
+    assert_unchanged(&bytes);
     // Without the cache, the same bytes too.
     ok(&p.stage());
-    for (g, b) in gz.iter().zip(&bytes) {
-        assert_eq!(&std::fs::read(g).unwrap(), b, "{}", g.display());
-    }
+    assert_unchanged(&bytes);
 }
 
 /// The preflight postinst runs, at build time: a release whose views do
@@ -334,33 +336,12 @@ fn project_dir_and_the_staged_python_path_at_build_time() {
     let app = stage.join("srv/proj");
     let src = app.join("src");
     write(&app.join("requirements.txt"), "Django\n");
-    write(&src.join("proj/__init__.py"), "");
-    write(
-        &src.join("proj/settings.py"),
-        &format!("{SETTINGS}from ppcfg_local import GREETING\n"),
-    );
-    write(
-        &src.join("proj/wsgi.py"),
-        "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
-    );
-    write(
-        &src.join("proj/urls.py"),
-        "from django.urls import path\nfrom site_app import views\nurlpatterns = [path('', views.home)]\n",
-    );
-    write(&src.join("site_app/__init__.py"), "");
-    write(
-        &src.join("site_app/views.py"),
-        "from django.http import HttpResponse\ndef home(request):\n    return HttpResponse('home')\n",
-    );
+    write_site(&src, "from ppcfg_local import GREETING\n");
     write(&src.join("site_app/static/site/a.css"), "a { }\n");
-    let cmds = src.join("site_app/management/commands");
-    write(&src.join("site_app/management/__init__.py"), "");
-    write(&cmds.join("__init__.py"), "");
-    write(
-        &cmds.join("greet.py"),
-        "import os\nfrom django.conf import settings\nfrom django.core.management.base import BaseCommand\n\
-         class Command(BaseCommand):\n    def handle(self, **kw):\n        \
-         open(os.path.join(settings.STATIC_ROOT, 'greeting.txt'), 'w').write(settings.GREETING + ' ' + os.getcwd())\n",
+    write_command(
+        &src.join("site_app"),
+        "greet",
+        "open(os.path.join(settings.STATIC_ROOT, 'greeting.txt'), 'w').write(settings.GREETING + ' ' + os.getcwd())",
     );
     write(
         &stage.join("etc/ppcfg/ppcfg_local.py"),
@@ -406,15 +387,8 @@ fn project_dir_and_the_staged_python_path_at_build_time() {
 #[test]
 fn the_cache_keys_on_build_env_and_is_bypassed_with_build_commands() {
     let p = Project::new("");
-    let cache = p.top.join("cache");
-    let stage = || {
-        ok(&cmd()
-            .arg(&p.spec)
-            .args(["--root", "/", "--python", "/usr/bin/python3", "--cache"])
-            .arg(&cache)
-            .output()
-            .unwrap())
-    };
+    let cache = p.cache();
+    let stage = || p.stage_cached();
     p.spec_with(r#""build_env":{"X":"1"}"#);
     assert!(!stage().contains("(cached)"));
     assert!(stage().contains("(cached)"));

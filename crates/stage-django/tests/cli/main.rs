@@ -18,15 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debpipe_testkit::{
-    SCRUB_ENV, assert_bad_specs_rejected, assert_golden, assert_success, fixtures, write,
+    assert_bad_specs_rejected, assert_golden, assert_shellcheck, assert_success, fixtures,
+    scrubbed, write,
 };
 
 fn cmd() -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin!("stage-django"));
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
-    c
+    scrubbed(assert_cmd::cargo::cargo_bin!("stage-django"))
 }
 
 fn golden(name: &str) -> PathBuf {
@@ -108,15 +105,7 @@ fn example_overlay_and_helper_match_golden_and_pass_their_checkers() {
 #[test]
 fn script_files_pass_shellcheck_and_python() {
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
-    let out = Command::new("shellcheck")
-        .arg(scripts.join("manage.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_shellcheck(&scripts.join("manage.sh"));
     for f in ["settings.py", "collectstatic.py", "preflight.py", "wsgi.py"] {
         let out = Command::new("python3")
             .args(["-m", "py_compile"])
@@ -159,29 +148,51 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DI
              "other": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/x.sqlite3"}}
 "#;
 
+/// The scratch Django project's source in `src`: the package `proj`
+/// (settings of [`SETTINGS`] and `extra_settings`, WSGI entry, `URLconf`) and
+/// the app `site_app` with one view.
+fn write_site(src: &Path, extra_settings: &str) {
+    write(&src.join("proj/__init__.py"), "");
+    write(
+        &src.join("proj/settings.py"),
+        &format!("{SETTINGS}{extra_settings}"),
+    );
+    write(&src.join("site_app/__init__.py"), "");
+    write(
+        &src.join("proj/wsgi.py"),
+        "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
+    );
+    write(
+        &src.join("proj/urls.py"),
+        "from django.urls import path\nfrom site_app import views\nurlpatterns = [path('', views.home)]\n",
+    );
+    write(
+        &src.join("site_app/views.py"),
+        "from django.http import HttpResponse\ndef home(request):\n    return HttpResponse('home')\n",
+    );
+}
+
+/// A management command `name` of the Django app (or package) `app`,
+/// whose `handle` runs `body` (one line of Python, with `os` and
+/// `settings` imported).
+fn write_command(app: &Path, name: &str, body: &str) {
+    write(&app.join("management/__init__.py"), "");
+    write(&app.join("management/commands/__init__.py"), "");
+    write(
+        &app.join(format!("management/commands/{name}.py")),
+        &format!(
+            "import os\nfrom django.conf import settings\nfrom django.core.management.base import BaseCommand\n\
+             class Command(BaseCommand):\n    def handle(self, **kw):\n        {body}\n"
+        ),
+    );
+}
+
 impl Project {
     fn new(extra_settings: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let top = std::fs::canonicalize(dir.path()).unwrap();
         let app = top.join("proj");
-        write(&app.join("proj/__init__.py"), "");
-        write(
-            &app.join("proj/settings.py"),
-            &format!("{SETTINGS}{extra_settings}"),
-        );
-        write(&app.join("site_app/__init__.py"), "");
-        write(
-            &app.join("proj/wsgi.py"),
-            "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
-        );
-        write(
-            &app.join("proj/urls.py"),
-            "from django.urls import path\nfrom site_app import views\nurlpatterns = [path('', views.home)]\n",
-        );
-        write(
-            &app.join("site_app/views.py"),
-            "from django.http import HttpResponse\ndef home(request):\n    return HttpResponse('home')\n",
-        );
+        write_site(&app, extra_settings);
         write(
             &app.join("site_app/static/site/app.css"),
             "body { color: red }\n",
@@ -217,21 +228,50 @@ impl Project {
         std::fs::write(&self.spec, format!("{text},{fields}}}")).unwrap();
     }
 
+    /// Stage the project; it succeeds. The staged app directory.
+    #[track_caller]
+    fn staged(&self) -> PathBuf {
+        assert_success(&self.stage());
+        self.app()
+    }
+
+    /// `stage-django SPEC --root / --python /usr/bin/python3`.
+    fn command(&self) -> Command {
+        let mut c = cmd();
+        c.arg(&self.spec)
+            .args(["--root", "/", "--python", "/usr/bin/python3"]);
+        c
+    }
+
+    /// Stage the project.
     fn stage(&self) -> std::process::Output {
-        cmd()
-            .arg(&self.spec)
-            .args(["--root", "/", "--python", "/usr/bin/python3"])
+        self.command().output().unwrap()
+    }
+
+    /// The `--cache` directory of [`stage_cached`](Self::stage_cached).
+    fn cache(&self) -> PathBuf {
+        self.top.join("cache")
+    }
+
+    /// Stage the project with `--cache`; it succeeds. What it said on
+    /// stderr.
+    #[track_caller]
+    fn stage_cached(&self) -> String {
+        let out = self
+            .command()
+            .arg("--cache")
+            .arg(self.cache())
             .output()
-            .unwrap()
+            .unwrap();
+        assert_success(&out);
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
 
 #[test]
 fn collects_static_files_with_the_manifest_and_writes_overlay_and_helper() {
     let p = Project::new("");
-    let out = p.stage();
-    assert_success(&out);
-    let app = p.top.join("proj");
+    let app = p.staged();
     let root = app.join("staticfiles");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("staticfiles.json")).unwrap()).unwrap();
@@ -257,8 +297,7 @@ fn collects_static_files_with_the_manifest_and_writes_overlay_and_helper() {
 #[test]
 fn overlay_sets_secret_hosts_roots_and_moves_sqlite_to_state_dir() {
     let p = Project::new("");
-    assert!(p.stage().status.success());
-    let app = p.top.join("proj");
+    let app = p.staged();
     let state = p.top.join("proj-state");
     let show = || {
         Command::new("/usr/bin/python3")
@@ -311,8 +350,7 @@ fn overlay_sets_secret_hosts_roots_and_moves_sqlite_to_state_dir() {
 #[test]
 fn regression_20_replaced_roots_keep_the_projects_path_type() {
     let p = Project::new("STATIC_ROOT = BASE_DIR / 'collected'\n");
-    assert!(p.stage().status.success());
-    let app = p.top.join("proj");
+    let app = p.staged();
     write(&p.top.join("proj-state/secret_key"), "k3y\n");
     let out = Command::new("/usr/bin/python3")
         .args([
@@ -351,7 +389,7 @@ fn failing_collectstatic_exits_1_naming_the_error_and_leaves_no_static_tree() {
             && err.contains("collectstatic failed: RuntimeError: settings are broken"),
         "{err}"
     );
-    let app = p.top.join("proj");
+    let app = p.app();
     assert!(!app.join("staticfiles").exists());
     assert!(!app.join(".staticfiles.collecting").exists());
 }
@@ -361,8 +399,7 @@ fn failing_collectstatic_exits_1_naming_the_error_and_leaves_no_static_tree() {
 #[test]
 fn wsgi_entry_loads_the_urlconf_and_views_eagerly() {
     let p = Project::new("");
-    assert!(p.stage().status.success());
-    let app = p.top.join("proj");
+    let app = p.staged();
     write(&p.top.join("proj-state/secret_key"), "k\n");
     let probe = "import sys\n\
         before = 'site_app.views' in sys.modules\n\
@@ -398,9 +435,7 @@ fn collectstatic_false_collects_nothing() {
     );
     assert_ne!(text, off, "the fixture's spec changed shape");
     std::fs::write(&p.spec, off).unwrap();
-    let out = p.stage();
-    assert_success(&out);
-    let app = p.top.join("proj");
+    let app = p.staged();
     assert!(app.join("debpipe_settings.py").exists());
     assert!(
         !app.join("staticfiles").exists(),
@@ -415,18 +450,7 @@ fn collectstatic_false_collects_nothing() {
 fn cache_links_the_tree_collected_from_the_same_inputs() {
     use std::os::unix::fs::MetadataExt;
     let p = Project::new("");
-    let cache = p.top.join("cache");
-    let stage = || {
-        let out = cmd()
-            .arg(&p.spec)
-            .args(["--root", "/", "--python", "/usr/bin/python3", "--cache"])
-            .arg(&cache)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{err}");
-        err
-    };
+    let stage = || p.stage_cached();
     let static_root = p.top.join("proj/staticfiles");
     let hashed = || {
         let m: serde_json::Value =
@@ -504,7 +528,7 @@ fn tls_makes_forwarded_https_secure_and_trusts_the_names_origins() {
         String::from_utf8(out.stdout).unwrap()
     };
     let p = Project::new("CSRF_TRUSTED_ORIGINS = ['own.example.org']\n");
-    assert!(p.stage().status.success());
+    p.staged();
     assert_eq!(show(&p), "False ['own.example.org']\n");
     let text = std::fs::read_to_string(&p.spec).unwrap();
     let tls = text.replace(
@@ -514,7 +538,7 @@ fn tls_makes_forwarded_https_secure_and_trusts_the_names_origins() {
     );
     assert_ne!(text, tls, "the fixture's spec changed shape");
     std::fs::write(&p.spec, tls).unwrap();
-    assert!(p.stage().status.success());
+    p.staged();
     // Django 3.2 names hosts (`.domain` for subdomains); 4 and later, origins.
     let v = Command::new("/usr/bin/python3")
         .args(["-c", "import django; print(django.VERSION[0])"])

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
-use super::{assert_success, cmd, write};
+use super::{assert_success, cmd, write, write_command};
 
 fn run(c: &mut Command) -> String {
     let out = c.output().unwrap();
@@ -54,13 +54,10 @@ fn make_wheel(src: &Path, wheels: &Path) {
         &pkg.join("static/tinysite/tiny.css"),
         &"p { margin: 0 }\n".repeat(40),
     );
-    write(&pkg.join("management/__init__.py"), "");
-    write(&pkg.join("management/commands/__init__.py"), "");
-    write(
-        &pkg.join("management/commands/tinyrebuild.py"),
-        "import os\nfrom django.conf import settings\nfrom django.core.management.base import BaseCommand\n\
-         class Command(BaseCommand):\n    def handle(self, **kw):\n        \
-         open(os.path.join(settings.STATIC_ROOT, 'rebuilt.txt'), 'w').write(settings.GREETING)\n",
+    write_command(
+        &pkg,
+        "tinyrebuild",
+        "open(os.path.join(settings.STATIC_ROOT, 'rebuilt.txt'), 'w').write(settings.GREETING)",
     );
     run(Command::new("/usr/bin/python3")
         .args([

@@ -4,16 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use assert_cmd::cargo::cargo_bin_cmd;
-use debpipe_testkit::{Generator, SCRUB_ENV, cache_dir, fixtures, write};
-
-fn cmd() -> assert_cmd::Command {
-    let mut c = cargo_bin_cmd!("gen-gunicorn");
-    for v in SCRUB_ENV {
-        c.env_remove(v);
-    }
-    c
-}
+use debpipe_testkit::{Generator, assert_success, cache_dir, fixtures, write};
 
 fn tool() -> Generator {
     Generator {
@@ -49,7 +40,15 @@ fn gunicorn() -> PathBuf {
 fn check_config(spec: &Path, module: &str, body: &str) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("app.conf.py");
-    cmd().arg("-o").arg(&conf).arg(spec).assert().success();
+    assert_success(
+        &tool()
+            .cmd()
+            .arg("-o")
+            .arg(&conf)
+            .arg(spec)
+            .output()
+            .unwrap(),
+    );
     let project = dir.path().join("project");
     write(&project.join(format!("{module}.py")), body);
     let text = std::fs::read_to_string(&conf).unwrap();
@@ -116,7 +115,8 @@ fn gunicorn_check_fails_on_a_broken_app_or_a_bad_value() {
 
 #[test]
 fn a_uwsgi_spec_is_refused_naming_app_server() {
-    let out = cmd()
+    let out = tool()
+        .cmd()
         .arg(fixtures().join("specs/example.json"))
         .output()
         .unwrap();

@@ -9,6 +9,8 @@
 //! - `sysv`: the SysV script, by shellcheck and against real uWSGI;
 //! - `serve`: uWSGI run as the unit runs it (notify, socket activation,
 //!   graceful reloads under load through nginx);
+//! - `gunicorn`: gunicorn run as the unit runs it (the held socket, SIGHUP
+//!   reloads under load through nginx, the graceful stop);
 //! - `sandbox`: the unit's file-system sandbox around a running app;
 //! - `jobs`: the daemons, timers, cron, runner and logrotate.
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
@@ -18,6 +20,7 @@ use std::process::{Command, Output};
 
 use debpipe_testkit::{Generator, ScratchApp, assert_success, wait_until};
 
+mod gunicorn;
 mod jobs;
 mod sandbox;
 mod serve;

@@ -82,9 +82,9 @@ fn systemd_style_run_notifies_ready_and_stop_lets_requests_finish() {
 
 /// Requests sent in a loop by `n` threads until `stop` is set, each
 /// `request()` telling whether it succeeded: (sent, failed, first failures).
-type LoadThreads = Vec<std::thread::JoinHandle<(u32, u32, Vec<String>)>>;
+pub(super) type LoadThreads = Vec<std::thread::JoinHandle<(u32, u32, Vec<String>)>>;
 
-fn load(
+pub(super) fn load(
     n: usize,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
     request: impl Fn() -> Result<(), String> + Send + Clone + 'static,
@@ -112,7 +112,7 @@ fn load(
 }
 
 /// Stop the load and add up its threads: (sent, failed, first failures).
-fn finish(
+pub(super) fn finish(
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
     threads: LoadThreads,
 ) -> (u32, u32, Vec<String>) {
@@ -128,7 +128,7 @@ fn finish(
 
 /// The load `what` sent some requests and none failed.
 #[track_caller]
-fn assert_none_failed(what: &str, (sent, failed, why): (u32, u32, Vec<String>)) {
+pub(super) fn assert_none_failed(what: &str, (sent, failed, why): (u32, u32, Vec<String>)) {
     eprintln!("{what}: {sent} requests, {failed} failed");
     assert!(sent > 0);
     assert_eq!(failed, 0, "requests failed across the reload: {why:?}");

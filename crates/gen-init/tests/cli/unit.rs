@@ -9,8 +9,9 @@ use super::{EnvFile, assert_verifies, assert_verify_rejects, generate, write};
 
 /// `systemd-analyze security --offline=true --threshold=20`: the unit is in
 /// systemd's "OK" band (exposure at most 2.0) for the example, a gevent and a
-/// threads spec, and one that widens it (W+X memory, limit-as, an extra
-/// writable path); the check fails on the unhardened unit of before.
+/// threads spec, one that widens it (W+X memory, limit-as, an extra
+/// writable path), and gunicorn's (WSGI and ASGI); the check fails on the
+/// unhardened unit of before.
 #[test]
 fn unit_exposure_is_at_most_2_0() {
     let dir = tempfile::tempdir().unwrap();
@@ -28,6 +29,14 @@ fn unit_exposure_is_at_most_2_0() {
         (
             "dpt-sec-wide",
             r#","allow_write_execute":true,"limit_as":1024,"writable_paths":["/srv/uploads"]"#,
+        ),
+        (
+            "dpt-sec-gunicorn",
+            r#","app_server":"gunicorn","threads":4"#,
+        ),
+        (
+            "dpt-sec-asgi",
+            r#","app_server":"gunicorn-asgi","asgi":"m.asgi""#,
         ),
     ] {
         let spec = write(
@@ -58,17 +67,26 @@ fn unit_exposure_is_at_most_2_0() {
 }
 
 /// systemd-analyze accepts the unit and its socket unit (with a uWSGI
-/// binary that exists here), and does reject a broken one, so the check can
-/// fail.
+/// binary that exists here, and gunicorn's), and does reject a broken one,
+/// so the check can fail.
 #[test]
 fn systemd_analyze_verifies_the_unit() {
     let dir = tempfile::tempdir().unwrap();
+    // gunicorn runs from the venv: a stand-in that exists, for verify.
+    let venv = dir.path().join("venvs/dpt-unit-g");
+    std::fs::create_dir_all(venv.join("bin")).unwrap();
+    std::fs::copy("/bin/true", venv.join("bin/gunicorn")).unwrap();
+    let gunicorn = format!(
+        r#""app_server":"gunicorn","venv":"{}","app_dir":"/opt/www/dpt-unit-g""#,
+        venv.display()
+    );
     for (name, extra) in [
         ("dpt-unit-a", r#""uwsgi_bin":"/usr/bin/uwsgi""#),
         (
             "dpt-unit-b",
             r#""uwsgi_bin":"/usr/bin/uwsgi","user":"appuser","group":"www-data","harakiri":5"#,
         ),
+        ("dpt-unit-g", gunicorn.as_str()),
     ] {
         let spec = write(
             &dir.path().join("s.json"),

@@ -1,0 +1,277 @@
+//! gunicorn run as the unit runs it, behind nginx with the generated server
+//! block: the socket held by `systemd-socket-activate` (as the socket unit
+//! holds it), a SIGHUP reload (the unit's `ExecReload`, what postinst asks
+//! for on an upgrade) that fails no request and leaves only workers that
+//! serve the new code, and the unit's stop signal letting a request finish.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use debpipe_testkit::{KillOnDrop, ScratchApp, cache_dir, wait_until};
+
+use super::serve::{assert_none_failed, finish, load};
+use super::{directive, own_socket_as_the_unit_does, write};
+
+/// The scratch app with gunicorn in its venv (copied from the tools venv
+/// `scripts/install-deps` fills: pure Python, the same interpreter), served
+/// with gen-gunicorn's config through nginx.
+struct Site {
+    app: ScratchApp,
+    spec: debpipe_core::AppSpec,
+    conf: PathBuf,
+    log: PathBuf,
+    run: PathBuf,
+    port: u16,
+    _nginx: KillOnDrop,
+    _nginx_dir: debpipe_testkit::NginxWrapper,
+}
+
+impl Site {
+    fn new(pkg: &str) -> Self {
+        let app = ScratchApp::new();
+        let tools = cache_dir().join("tools-venv/lib/python3.11/site-packages");
+        assert!(
+            tools.join("gunicorn").is_dir(),
+            "{}: no gunicorn; run scripts/install-deps --tools",
+            tools.display()
+        );
+        let site = app.venv.join("lib/python3.11/site-packages");
+        let st = Command::new("cp")
+            .arg("-r")
+            .arg(tools.join("gunicorn"))
+            .arg(&site)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let bin = app.venv.join("bin/gunicorn");
+        write(
+            &bin,
+            &format!(
+                "#!{}/bin/python3\nfrom gunicorn.app.wsgiapp import run\nrun()\n",
+                app.venv.display()
+            ),
+        );
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let port = debpipe_testkit::free_port();
+        let json = format!(
+            r#"{{"module":"scratch","version":"1.0","package":"{pkg}","app_dir":"{}","venv":"{}","app_server":"gunicorn","processes":2,"harakiri":10,"server":{{"listen":"127.0.0.1:{port}","server_name":["_"]}}}}"#,
+            app.app_dir.display(),
+            app.venv.display()
+        );
+        let spec_path = write(&app.dir.path().join("app.json"), &json);
+        let spec = debpipe_core::AppSpec::from_json(&spec_path, json.as_bytes()).unwrap();
+        let conf = write(
+            &app.dir.path().join("gunicorn.conf.py"),
+            &gen_gunicorn::render(&spec),
+        );
+        debpipe_testkit::ensure_system_user(&spec.user);
+        let run = PathBuf::from(spec.runtime_dir());
+        let _ = std::fs::remove_dir_all(&run);
+        std::fs::create_dir_all(&run).unwrap();
+        let (uid, gid) = debpipe_testkit::ids(&spec.user);
+        std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
+        let unit = gen_init::render_systemd(&spec);
+        let mode = u32::from_str_radix(directive(&unit, "RuntimeDirectoryMode"), 8).unwrap();
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        let nginx_dir = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
+        let nginx = nginx_dir.start();
+        Site {
+            log: app.dir.path().join("gunicorn.log"),
+            app,
+            spec,
+            conf,
+            run,
+            port,
+            _nginx: nginx,
+            _nginx_dir: nginx_dir,
+        }
+    }
+
+    /// The unit's `ExecStart` as the unit's user, under
+    /// `systemd-socket-activate` holding the socket (`held`), or alone,
+    /// binding its own.
+    fn start(&self, held: bool) -> KillOnDrop {
+        let unit = gen_init::render_systemd(&self.spec);
+        let exec = directive(&unit, "ExecStart");
+        let sock = PathBuf::from(self.spec.socket());
+        let mut c = if held {
+            let mut c = Command::new("systemd-socket-activate");
+            c.arg("-l").arg(&sock).arg("setpriv");
+            c
+        } else {
+            Command::new("setpriv")
+        };
+        let log = || {
+            std::fs::File::options()
+                .append(true)
+                .create(true)
+                .open(&self.log)
+                .unwrap()
+        };
+        c.arg(format!("--reuid={}", directive(&unit, "User")))
+            .arg(format!("--regid={}", directive(&unit, "Group")))
+            .arg("--init-groups")
+            .args(exec.split(' ').map(|w| {
+                w.replace(
+                    &self.spec.gunicorn_conf_path(),
+                    &self.conf.display().to_string(),
+                )
+            }))
+            .current_dir(&self.app.app_dir)
+            .stdout(log())
+            .stderr(log());
+        let child = KillOnDrop(c.spawn().unwrap());
+        if held {
+            own_socket_as_the_unit_does(&sock, &gen_init::render_socket(&self.spec));
+        }
+        child
+    }
+
+    /// One GET through nginx: the worker's pid on a 200, else what went wrong.
+    fn get(&self) -> impl Fn() -> Result<(), String> + Send + Copy + 'static {
+        let port = self.port;
+        move || match debpipe_testkit::http_get(port, "localhost", "/api/scratch/ping") {
+            Ok(r) if r.starts_with("HTTP/1.1 200") => Ok(()),
+            Ok(r) => Err(r.lines().next().unwrap_or("").to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The workers' ready marks (their pids), sorted.
+    fn ready(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = std::fs::read_dir(self.spec.ready_dir())
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        pids.sort_unstable();
+        pids
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.run);
+    }
+}
+
+/// The scratch app's entry point with a header saying it is the new code.
+const NEW_CODE: &str = "from pro_setting.wsgi import application as _app\n\n\n\
+def application(env, start_response):\n    \
+    return _app(env, lambda s, h, *a: start_response(s, h + [('X-Version', 'v2')], *a))\n";
+
+/// One GET through nginx, the response as it came.
+fn version(site: &Site) -> String {
+    debpipe_testkit::http_get(site.port, "localhost", "/api/scratch/ping").unwrap()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .args(["-s", sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -s {sig} {pid}");
+}
+
+/// Under systemd's socket, through nginx: SIGHUP (the unit's `ExecReload`)
+/// under load fails no request, and afterwards every ready worker is a new
+/// one; the unit's `KillSignal` lets a slow request finish and gunicorn
+/// exits. Negative control: the same load across a stop and a fresh start
+/// with no one holding the socket does fail requests.
+#[test]
+fn gunicorn_takes_systemds_socket_and_a_sighup_reload_fails_no_request() {
+    let site = Site::new("dpt-gen-init-gunicorn");
+    let get = site.get();
+    let mut master = site.start(true);
+    let pid = master.0.id();
+    assert!(
+        wait_until(30, || get().is_ok() && site.ready().len() == 2),
+        "no answer through nginx and the held socket, or not 2 ready workers: {}",
+        site.log_text()
+    );
+    let before = site.ready();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = load(4, &stop, get);
+    std::thread::sleep(Duration::from_millis(500));
+    let unit = gen_init::render_systemd(&site.spec);
+    assert_eq!(directive(&unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
+    // The upgrade's new code, in place (as dpkg puts it): it says so.
+    write(&site.app.app_dir.join("debpipe_wsgi.py"), NEW_CODE);
+    assert!(
+        !version(&site).contains("v2"),
+        "the old workers run the new code"
+    );
+    signal(pid, "HUP");
+    assert!(
+        wait_until(30, || {
+            let now = site.ready();
+            now.len() == 2 && now.iter().all(|p| !before.contains(p))
+        }),
+        "the workers were not replaced: {:?} then {:?}: {}",
+        before,
+        site.ready(),
+        site.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_none_failed(
+        "SIGHUP under systemd's socket, through nginx",
+        finish(&stop, threads),
+    );
+    for _ in 0..10 {
+        assert!(
+            version(&site).contains("X-Version: v2"),
+            "the old code still answers"
+        );
+    }
+
+    // The stop: a slow request in flight finishes, then gunicorn exits.
+    let slow = std::thread::spawn({
+        let port = site.port;
+        move || debpipe_testkit::http_get(port, "localhost", "/api/scratch/slow")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    signal(
+        pid,
+        directive(&unit, "KillSignal").trim_start_matches("SIG"),
+    );
+    let resp = slow.join().unwrap().unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200"),
+        "in-flight request cut: {resp:?}"
+    );
+    assert!(
+        wait_until(20, || matches!(master.0.try_wait(), Ok(Some(_)))),
+        "gunicorn did not exit on its stop signal: {}",
+        site.log_text()
+    );
+
+    // Negative control: a start, then a stop and a fresh start, with no
+    // one holding the socket, under the same load.
+    let first = site.start(false);
+    assert!(wait_until(30, || get().is_ok()), "{}", site.log_text());
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = load(4, &stop, get);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(first.0.id(), "TERM");
+    drop(first);
+    let fresh = site.start(false);
+    assert!(wait_until(30, || get().is_ok()));
+    std::thread::sleep(Duration::from_millis(300));
+    let (sent, failed, _) = finish(&stop, threads);
+    eprintln!("stop and fresh start: {sent} requests, {failed} failed");
+    assert!(
+        failed > 0,
+        "a stop and start failed no request: the load cannot see downtime"
+    );
+    drop(fresh);
+}

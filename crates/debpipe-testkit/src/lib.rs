@@ -19,7 +19,8 @@
 //!   it failed with a code and wrote nothing to stdout; it printed the
 //!   path it wrote; shellcheck passes a script;
 //! - [`files`]: a test's input files, their parents made, with a mode;
-//! - [`cli`]: the tools' clap definitions checked ([`verify_cli!`]).
+//! - [`cli`]: the tools' clap definitions checked ([`verify_cli!`]);
+//! - [`repo`]: what the repository tools' tests share (scanpkgs, pushrepo).
 #![allow(clippy::missing_panics_doc)]
 
 pub mod accounts;

@@ -102,6 +102,41 @@ impl ScratchApp {
         Self { dir, app_dir, venv }
     }
 
+    /// gunicorn in this app's venv, with the other PyPI projects `extra`
+    /// (import names, e.g. `uvicorn`): copied from the tools venv that
+    /// `scripts/install-deps --tools` fills (pure Python, the same
+    /// interpreter), since the app's user cannot read the cache in root's
+    /// home. Returns `<venv>/bin/gunicorn`.
+    pub fn with_gunicorn(&self, extra: &[&str]) -> PathBuf {
+        let tools = crate::cache_dir().join("tools-venv/lib/python3.11/site-packages");
+        assert!(
+            tools.join("gunicorn").is_dir(),
+            "{}: no gunicorn; run scripts/install-deps --tools",
+            tools.display()
+        );
+        let site = self.venv.join("lib/python3.11/site-packages");
+        for p in std::iter::once(&"gunicorn").chain(extra) {
+            let st = Command::new("cp")
+                .arg("-r")
+                .arg(tools.join(p))
+                .arg(&site)
+                .status()
+                .unwrap();
+            assert!(st.success(), "copying {p} from {}", tools.display());
+        }
+        let bin = self.venv.join("bin/gunicorn");
+        std::fs::write(
+            &bin,
+            format!(
+                "#!{}/bin/python3\nfrom gunicorn.app.wsgiapp import run\nrun()\n",
+                self.venv.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    }
+
     /// A spec (JSON text) for this app using Debian's uwsgi with its python3
     /// plugin, merged with `extra` (a JSON object's inner fields, e.g.
     /// `"harakiri": 5`), for package `package`.

@@ -68,6 +68,41 @@ pub fn params(ind: &str, out: &mut String) {
     }
 }
 
+/// The HTTP header a `uwsgi_param` name stands for: `HTTP_X_REAL_IP` is
+/// `X-Real-Ip` (header names are case-blind).
+pub fn header_name(param: &str) -> String {
+    param
+        .trim_start_matches("HTTP_")
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or_else(String::new, |f| {
+                f.to_string() + &c.as_str().to_ascii_lowercase()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The `proxy_set_header` lines of a location passed on over HTTP (the
+/// ASGI server): the same headers as [`params`], set to nginx's view or,
+/// set empty, not passed at all (an empty `proxy_set_header` drops the
+/// client's header).
+pub fn proxy_headers(ind: &str, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{ind}# The app sees nginx's view of the client: the client's own X-Forwarded-*\n\
+         {ind}# and similar headers never reach it (an empty proxy_set_header drops header X)."
+    );
+    let _ = writeln!(out, "{ind}proxy_set_header Host $host;");
+    for (name, var) in SET {
+        let _ = writeln!(out, "{ind}proxy_set_header {} {var};", header_name(name));
+    }
+    for name in DROPPED {
+        let _ = writeln!(out, "{ind}proxy_set_header {} \"\";", header_name(name));
+    }
+}
+
 /// The real-ip directives for `trusted_proxies` (none without them).
 pub fn real_ip(spec: &AppSpec, ind: &str, out: &mut String) {
     if spec.trusted_proxies.is_empty() {

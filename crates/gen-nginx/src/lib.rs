@@ -53,14 +53,7 @@ pub struct Cli {
 /// Run the tool.
 pub fn run(cli: &Cli) -> Result<()> {
     let spec = cli.args.spec()?;
-    let name = debpipe_core::io::display_name(&cli.args.spec);
-    server::check(&spec).map_err(|e| e.in_file(&name))?;
-    debpipe_core::app_server::not_yet(
-        &spec,
-        "gen-nginx",
-        &[debpipe_core::spec::AppServer::GunicornAsgi],
-    )
-    .map_err(|e| e.in_file(&name))?;
+    server::check(&spec).map_err(|e| e.in_file(&debpipe_core::io::display_name(&cli.args.spec)))?;
     cli.args
         .emit(&spec.nginx_conf_path(), &render(&spec), 0o644)
 }

@@ -12,21 +12,33 @@ only at the first request; this imports it now, so that:
   module, and never imports code from files an upgrade in progress is
   replacing.
 gunicorn on a unix socket gives the app no client address (REMOTE_ADDR is
-empty, whatever nginx sends): under it, REMOTE_ADDR is taken from the
-parameter nginx sets to its own view of the client (it drops the client's
-header of that name), as uWSGI takes it from nginx.
+empty, and an ASGI scope's client None, whatever nginx sends): under it, the
+address is taken from the header nginx sets to its own view of the client
+(it drops the client's header of that name), as uWSGI takes it from nginx.
 """
 # @vars: stage-django writes the spec's values in place of this block.
 _MODULE = "example.wsgi"
 _CALLABLE = "application"
 _CLIENT_PARAM = None
+_ASGI = False
 # @end
 
 from importlib import import_module
 
 application = getattr(import_module(_MODULE), _CALLABLE)
 
-if _CLIENT_PARAM:
+if _CLIENT_PARAM and _ASGI:
+    _app = application
+    _HEADER = _CLIENT_PARAM[len("HTTP_"):].lower().replace("_", "-").encode()
+
+    async def application(scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            addr = dict(scope.get("headers") or ()).get(_HEADER)
+            if addr is not None:
+                scope = dict(scope, client=(addr.decode("latin-1"), 0))
+        return await _app(scope, receive, send)
+
+elif _CLIENT_PARAM:
     _app = application
 
     def application(environ, start_response):

@@ -66,26 +66,30 @@ pub fn render_settings(spec: &AppSpec) -> String {
 /// Render the WSGI entry point: the spec's `wsgi`, with the `URLconf`
 /// imported at load time.
 pub fn render_wsgi(spec: &AppSpec) -> String {
-    // gunicorn leaves REMOTE_ADDR empty on a unix socket: the wrapper takes
-    // nginx's view of the client instead.
-    let client = (spec.app_server == debpipe_core::spec::AppServer::Gunicorn)
-        .then_some(AppSpec::CLIENT_ADDR_PARAM);
-    render_entry(spec.wsgi_parts(), client)
+    render_entry(spec, spec.wsgi_parts(), false)
 }
 
 /// Render the ASGI entry point, when the spec has `asgi`: the same wrapper
 /// as the WSGI one, around the spec's `asgi`.
 pub fn render_asgi(spec: &AppSpec) -> Option<String> {
-    spec.asgi_parts().map(|parts| render_entry(parts, None))
+    spec.asgi_parts()
+        .map(|parts| render_entry(spec, parts, true))
 }
 
-fn render_entry((module, callable): (&str, &str), client: Option<&str>) -> String {
+/// The entry point around `module:callable`. gunicorn leaves the client's
+/// address empty on a unix socket: the wrapper takes nginx's view of it.
+fn render_entry(spec: &AppSpec, (module, callable): (&str, &str), asgi: bool) -> String {
+    let client = spec
+        .app_server
+        .is_gunicorn()
+        .then_some(AppSpec::CLIENT_ADDR_PARAM);
     Template::new("wsgi.py", WSGI)
         .vars_text(format!(
-            "_MODULE = {}\n_CALLABLE = {}\n_CLIENT_PARAM = {}\n",
+            "_MODULE = {}\n_CALLABLE = {}\n_CLIENT_PARAM = {}\n_ASGI = {}\n",
             py(&serde_json::json!(module)),
             py(&serde_json::json!(callable)),
-            py(&serde_json::json!(client))
+            py(&serde_json::json!(client)),
+            if asgi { "True" } else { "False" }
         ))
         .fill()
 }
@@ -203,29 +207,30 @@ mod tests {
 
     #[test]
     fn the_asgi_entry_point_wraps_asgi_like_the_wsgi_one() {
+        let vars = |text: &str| -> String {
+            let start = text.find("_MODULE = ").unwrap();
+            let end = text[start..].find("\n\n").unwrap() + start + 1;
+            text[start..end].to_string()
+        };
         let s = spec(
             r#"{"module":"a","version":"1","app_server":"gunicorn-asgi","wsgi":"m.wsgi","asgi":"m.asgi:app"}"#,
         );
         let asgi = render_asgi(&s).unwrap();
-        assert!(
-            asgi.contains("_MODULE = \"m.asgi\"\n_CALLABLE = \"app\"\n_CLIENT_PARAM = None\n"),
-            "{asgi}"
+        assert_eq!(
+            vars(&asgi),
+            "_MODULE = \"m.asgi\"\n_CALLABLE = \"app\"\n_CLIENT_PARAM = \"HTTP_X_REAL_IP\"\n_ASGI = True\n"
         );
         assert!(asgi.contains("get_resolver().url_patterns"), "{asgi}");
-        let wsgi = render_wsgi(&s);
-        assert!(
-            wsgi.contains(
-                "_MODULE = \"m.wsgi\"\n_CALLABLE = \"application\"\n_CLIENT_PARAM = None\n"
-            )
-        );
-        let gunicorn = render_wsgi(&spec(
-            r#"{"module":"a","version":"1","app_server":"gunicorn"}"#,
-        ));
-        assert!(
-            gunicorn.contains("_CLIENT_PARAM = \"HTTP_X_REAL_IP\"\n"),
-            "{gunicorn}"
+        assert_eq!(
+            vars(&render_wsgi(&s)),
+            "_MODULE = \"m.wsgi\"\n_CALLABLE = \"application\"\n_CLIENT_PARAM = \"HTTP_X_REAL_IP\"\n_ASGI = False\n"
         );
         assert_eq!(s.asgi_wrapper_path(), "/opt/www/a/debpipe_asgi.py");
-        assert!(render_asgi(&spec(r#"{"module":"a","version":"1"}"#)).is_none());
+        let uwsgi = spec(r#"{"module":"a","version":"1"}"#);
+        assert!(render_asgi(&uwsgi).is_none());
+        assert_eq!(
+            vars(&render_wsgi(&uwsgi)),
+            "_MODULE = \"pro_setting.wsgi\"\n_CALLABLE = \"application\"\n_CLIENT_PARAM = None\n_ASGI = False\n"
+        );
     }
 }

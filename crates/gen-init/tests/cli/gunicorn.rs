@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use debpipe_testkit::{KillOnDrop, ScratchApp, cache_dir, wait_until};
+use debpipe_testkit::{KillOnDrop, ScratchApp, wait_until};
 
 use super::serve::{assert_none_failed, finish, load};
 use super::{directive, own_socket_as_the_unit_does, write};
@@ -32,30 +32,7 @@ struct Site {
 impl Site {
     fn new(pkg: &str) -> Self {
         let app = ScratchApp::new();
-        let tools = cache_dir().join("tools-venv/lib/python3.11/site-packages");
-        assert!(
-            tools.join("gunicorn").is_dir(),
-            "{}: no gunicorn; run scripts/install-deps --tools",
-            tools.display()
-        );
-        let site = app.venv.join("lib/python3.11/site-packages");
-        let st = Command::new("cp")
-            .arg("-r")
-            .arg(tools.join("gunicorn"))
-            .arg(&site)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let bin = app.venv.join("bin/gunicorn");
-        write(
-            &bin,
-            &format!(
-                "#!{}/bin/python3\nfrom gunicorn.app.wsgiapp import run\nrun()\n",
-                app.venv.display()
-            ),
-        );
-        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        app.with_gunicorn(&[]);
         let port = debpipe_testkit::free_port();
         let json = format!(
             r#"{{"module":"scratch","version":"1.0","package":"{pkg}","app_dir":"{}","venv":"{}","app_server":"gunicorn","processes":2,"harakiri":10,"server":{{"listen":"127.0.0.1:{port}","server_name":["_"]}}}}"#,

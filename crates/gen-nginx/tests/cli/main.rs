@@ -10,7 +10,9 @@
 //! - `client.rs`: the app's view of the client (forged `X-Forwarded-*`,
 //!   `trusted_proxies`);
 //! - `static_files.rs`: caching of hashed names and precompressed files;
-//! - `tls.rs`: HTTPS with a test CA, the redirect from HTTP.
+//! - `tls.rs`: HTTPS with a test CA, the redirect from HTTP;
+//! - `websocket.rs`: an ASGI app under gunicorn's uvicorn worker: HTTP and a
+//!   websocket echo through the generated locations, and a reload's close.
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should panic
 
 mod client;
@@ -18,6 +20,7 @@ mod goldens;
 mod serve;
 mod static_files;
 mod tls;
+mod websocket;
 
 use std::path::{Path, PathBuf};
 

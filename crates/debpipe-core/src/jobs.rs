@@ -145,7 +145,7 @@ impl Schedule {
         match self {
             Self::EveryMinutes(n) => row(
                 format!("every {n}m"),
-                format!("*-*-* *:00/{n}:00"),
+                every_minutes_on_calendar(n),
                 format!("*/{n} * * * *"),
             ),
             Self::Hourly => fixed("hourly", "*-*-* *:00:00", "0 * * * *"),
@@ -317,6 +317,22 @@ pub(crate) fn timers(
         });
     }
     Ok(out)
+}
+
+/// `OnCalendar=` of "every N minutes", firing when cron's `*/N` does (at
+/// minutes 0, N, 2N... of every hour). systemd 252 skips midnight's 00:00
+/// after 23:56 for `*:00/7` (a step that does not divide 60: seen with
+/// `systemd-analyze calendar --base-time`), so such a step is spelled as
+/// the list of its minutes, which it gets right.
+fn every_minutes_on_calendar(n: u8) -> String {
+    if 60 % n == 0 {
+        return format!("*-*-* *:00/{n}:00");
+    }
+    let minutes: Vec<String> = (0..60)
+        .step_by(n as usize)
+        .map(|m| format!("{m:02}"))
+        .collect();
+    format!("*-*-* *:{}:00", minutes.join(","))
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ SERVICE_ENV=/opt/www/example/debpipe.env
 ENV_FILE=/etc/example-api/example-api.env
 RUN_DIR=/run/example-api
 FIFO=/run/example-api/master.fifo
+READY_DIR=
 PIDFILE=/run/example-api.pid
 LOG_DIR=/var/log/uwsgi
 LOG_FILE=/var/log/uwsgi/example.log
@@ -82,6 +83,8 @@ do_start() {
         output=$LOG_FILE
     fi
     rm -f "$PIDFILE"
+    # gunicorn's workers mark themselves ready here: none is yet.
+    [ -z "$READY_DIR" ] || rm -rf "$READY_DIR"
     # The server stays in the foreground and tells start-stop-daemon when it
     # is ready (sd_notify). If it cannot load the app (uWSGI's need-app), it
     # exits at once: notice that instead of waiting for the notification
@@ -102,6 +105,19 @@ do_start() {
         sleep 0.1
     done
     wait "$waiter" || return 2
+    # gunicorn says it is ready before its workers have loaded the app: wait
+    # for a worker's ready mark, or for the master's exit when none can.
+    [ -n "$READY_DIR" ] || return 0
+    waited=0
+    until [ -n "$(ls -A "$READY_DIR" 2>/dev/null)" ]; do
+        if ! alive || [ "$waited" -ge "$((START_TIMEOUT * 10))" ]; then
+            ssd --stop --quiet --pidfile "$PIDFILE" --remove-pidfile >/dev/null 2>&1
+            rm -f "$PIDFILE"
+            return 2
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
 }
 
 # 0: stopped, 1: was not running, 2: could not be stopped

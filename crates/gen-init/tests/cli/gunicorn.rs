@@ -151,6 +151,25 @@ fn version(site: &Site) -> String {
     debpipe_testkit::http_get(site.port, "localhost", "/api/scratch/ping").unwrap()
 }
 
+/// Whether `user` can connect to the unix socket `sock`.
+fn reaches(user: &str, sock: &std::path::Path) -> bool {
+    Command::new("setpriv")
+        .args([
+            &format!("--reuid={user}"),
+            &format!("--regid={user}"),
+            "--init-groups",
+        ])
+        .arg("/usr/bin/python3")
+        .args([
+            "-c",
+            "import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])",
+        ])
+        .arg(sock)
+        .status()
+        .unwrap()
+        .success()
+}
+
 fn signal(pid: u32, sig: &str) {
     let st = Command::new("kill")
         .args(["-s", sig, &pid.to_string()])
@@ -251,4 +270,108 @@ fn gunicorn_takes_systemds_socket_and_a_sighup_reload_fails_no_request() {
         "a stop and start failed no request: the load cannot see downtime"
     );
     drop(fresh);
+}
+
+/// The SysV script with gunicorn, as root runs it: start (gunicorn binds
+/// the socket itself, 0666 in the 2710 user:www-data runtime directory, and
+/// `start` returns once a worker has loaded the app), status, a second start
+/// that keeps the master, reload (SIGHUP: the same master, new workers), a
+/// stop that lets a slow request finish, and a broken app whose start fails
+/// at once, leaving nothing running.
+#[test]
+fn sysv_script_starts_reloads_and_stops_gunicorn() {
+    let pkg = "dpt-gen-init-gsysv";
+    let app = ScratchApp::new();
+    app.with_gunicorn(&[]);
+    let json = format!(
+        r#"{{"module":"scratch","version":"1.0","package":"{pkg}","app_dir":"{}","venv":"{}","app_server":"gunicorn","processes":2,"harakiri":10,"log_dir":"{}"}}"#,
+        app.app_dir.display(),
+        app.venv.display(),
+        app.dir.path().join("log").display()
+    );
+    let spec_path = write(&app.dir.path().join("app.json"), &json);
+    let spec = debpipe_core::AppSpec::from_json(&spec_path, json.as_bytes()).unwrap();
+    debpipe_testkit::ensure_system_user(&spec.user);
+    debpipe_testkit::write_service_env(&spec);
+    // The config where the package puts it (gen-gunicorn's install path).
+    let conf = PathBuf::from(spec.gunicorn_conf_path());
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    std::fs::write(&conf, gen_gunicorn::render(&spec)).unwrap();
+    let script = super::Script {
+        path: app.dir.path().join("init"),
+        pidfile: PathBuf::from(spec.pidfile()),
+    };
+    super::generate("sysv", &spec_path, &script.path);
+    let sock = PathBuf::from(spec.socket());
+    let ready = || {
+        let mut v: Vec<String> = std::fs::read_dir(spec.ready_dir())
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+
+    script.assert_not_started();
+    script.expect("start", 0);
+    let master = script.pid().expect("pidfile after start");
+    assert!(
+        !ready().is_empty(),
+        "start returned before a worker was ready"
+    );
+    assert_eq!(script.run("status").0, 0);
+    // nginx's user reaches the socket gunicorn bound; another user does not.
+    assert!(
+        reaches("www-data", &sock),
+        "www-data cannot reach the socket"
+    );
+    assert!(!reaches("nobody", &sock), "another user reaches the socket");
+    let resp = debpipe_testkit::uwsgi_request(&sock, "/api/scratch/ping").unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains(r#""settings": "debpipe_settings""#), "{resp}");
+    script.expect("start", 0);
+    assert_eq!(
+        script.pid(),
+        Some(master),
+        "second start replaced the master"
+    );
+
+    let before = ready();
+    script.expect("reload", 0);
+    assert!(
+        wait_until(30, || {
+            let now = ready();
+            now.len() == 2 && now.iter().all(|p| !before.contains(p))
+        }),
+        "reload did not replace the workers: {before:?} then {:?}",
+        ready()
+    );
+    assert_eq!(script.pid(), Some(master), "reload replaced the master");
+
+    let slow_sock = sock.clone();
+    let slow = std::thread::spawn(move || debpipe_testkit::uwsgi_request(&slow_sock, "/slow"));
+    std::thread::sleep(Duration::from_millis(500));
+    script.expect("stop", 0);
+    let resp = slow.join().unwrap().unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200"),
+        "stop cut the in-flight request: {resp:?}"
+    );
+    assert!(script.pid().is_none(), "pidfile left after stop");
+    assert_eq!(script.run("status").0, 3);
+    let log = std::fs::read_to_string(spec.log_file()).unwrap();
+    assert!(log.contains("Booting worker"), "{log}");
+
+    // An app that cannot load: start fails, nothing left running.
+    write(
+        &app.app_dir.join("debpipe_wsgi.py"),
+        "from nope.wsgi import application\n",
+    );
+    let (code, out) = script.run("start");
+    assert_eq!(code, 1, "start of a broken app: {out}");
+    assert_eq!(script.run("status").0, 3);
+    let _ = std::fs::remove_file(&conf);
+    let _ = std::fs::remove_dir_all(spec.runtime_dir());
 }

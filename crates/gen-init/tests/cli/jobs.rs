@@ -214,9 +214,14 @@ fn cron_fires(fields: &str, t: i64) -> bool {
 
 /// The next elapses systemd computes for `expr` (UTC), in minutes since
 /// the epoch.
-fn systemd_elapses(expr: &str, n: u32) -> Vec<i64> {
+fn systemd_elapses(expr: &str, n: u32, base: &str) -> Vec<i64> {
     let out = Command::new("systemd-analyze")
-        .args(["calendar", &format!("--iterations={n}"), expr])
+        .args([
+            "calendar",
+            &format!("--iterations={n}"),
+            &format!("--base-time={base}"),
+            expr,
+        ])
         .env("TZ", "UTC")
         .env("SYSTEMD_COLORS", "0")
         .output()
@@ -245,8 +250,8 @@ fn systemd_elapses(expr: &str, n: u32) -> Vec<i64> {
 /// Whether systemd's elapses of `expr` are exactly cron's firings of
 /// `fields` over the same span: each elapse fires cron, and no minute in
 /// between does.
-fn same_times(expr: &str, fields: &str) -> Result<(), String> {
-    let times = systemd_elapses(expr, 6);
+fn same_times(expr: &str, fields: &str, base: &str) -> Result<(), String> {
+    let times = systemd_elapses(expr, 6, base);
     if times.len() != 6 {
         return Err(format!("{expr}: {} elapses", times.len()));
     }
@@ -266,9 +271,18 @@ fn same_times(expr: &str, fields: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Fixed starting points of the comparison (not the clock's, so the test
+/// sees the same days every run): a Sunday morning, just before midnight
+/// at a month's end, just before a new year.
+const BASES: [&str; 3] = [
+    "2026-11-29 08:13:00 UTC",
+    "2026-11-30 23:29:00 UTC",
+    "2026-12-31 23:55:00 UTC",
+];
+
 /// Every schedule form: `systemd-analyze calendar` reads its `OnCalendar=`
 /// value, and the times it computes are the times its cron fields fire,
-/// minute for minute, over six runs. Negative control: cron's own weekly
+/// minute for minute, over six runs from each of [`BASES`]. Negative control: cron's own weekly
 /// (`@weekly`, Sunday) is not systemd's `weekly`.
 #[test]
 fn every_schedule_fires_at_the_same_times_under_systemd_and_cron() {
@@ -287,11 +301,20 @@ fn every_schedule_fires_at_the_same_times_under_systemd_and_cron() {
         "monthly",
     ] {
         let sched = Schedule::parse(s).unwrap();
-        same_times(&sched.on_calendar(), &sched.cron()).unwrap_or_else(|e| panic!("{s}: {e}"));
+        for base in BASES {
+            same_times(&sched.on_calendar(), &sched.cron(), base)
+                .unwrap_or_else(|e| panic!("{s} from {base}: {e}"));
+        }
     }
+    // Negative control of the midnight fix: systemd's own `*:00/7` skips
+    // 00:00 after 23:56, which cron's `*/7` does not.
+    assert!(
+        same_times("*-*-* *:00/7:00", "*/7 * * * *", BASES[1]).is_err(),
+        "the comparison cannot see midnight's skipped run"
+    );
     let weekly = Schedule::parse("weekly").unwrap();
     assert!(
-        same_times(&weekly.on_calendar(), "0 0 * * 0").is_err(),
+        same_times(&weekly.on_calendar(), "0 0 * * 0", BASES[0]).is_err(),
         "the comparison cannot tell Monday from Sunday"
     );
 }

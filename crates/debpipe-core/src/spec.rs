@@ -583,7 +583,7 @@ impl AppSpec {
             media,
             server: raw.server,
             log_dir: opt_check("log_dir", raw.log_dir, abs_path)?
-                .unwrap_or_else(|| format!("/var/log/{}", app_server_dir(server.app_server))),
+                .unwrap_or_else(|| format!("/var/log/{}", server.app_server.program())),
             uwsgi_ini: opt_check("uwsgi_ini", raw.uwsgi_ini, abs_path)?
                 .unwrap_or_else(|| format!("/opt/www/uwsgi/{module}.ini")),
             allowed_hosts,
@@ -632,9 +632,12 @@ impl AppSpec {
     }
 
     /// Where gunicorn's workers mark themselves ready (one file a worker
-    /// pid, once it has loaded the app): `<runtime dir>/ready`.
-    pub fn ready_dir(&self) -> String {
-        format!("{}/ready", self.runtime_dir())
+    /// pid, once it has loaded the app): `<runtime dir>/ready`; `None` for
+    /// uWSGI, whose workers fork from a master that has loaded it.
+    pub fn ready_dir(&self) -> Option<String> {
+        self.app_server
+            .is_gunicorn()
+            .then(|| format!("{}/ready", self.runtime_dir()))
     }
 
     /// The listen backlog of the socket: requests queue here while workers
@@ -1026,11 +1029,6 @@ impl Extras {
 /// An entry point's module and callable (`application` when not given).
 fn entry_parts(entry: &str) -> (&str, &str) {
     entry.split_once(':').unwrap_or((entry, "application"))
-}
-
-/// The directory name of a server's files under `/var/log` and `/opt/www`.
-fn app_server_dir(server: AppServer) -> &'static str {
-    server.program()
 }
 
 /// The server fields taken out of `raw`, with the names of the uWSGI-only

@@ -248,14 +248,7 @@ pub fn render_postinst(spec: &AppSpec, staged: &Staged) -> String {
             set("SERVER", spec.app_server.program()),
             set("SERVER_NAME", spec.app_server.display()),
             set("SERVER_CONFIG", spec.server_config_path()),
-            set(
-                "READY_DIR",
-                if spec.app_server.is_gunicorn() {
-                    spec.ready_dir()
-                } else {
-                    String::new()
-                },
-            ),
+            set("READY_DIR", spec.ready_dir().unwrap_or_default()),
             // The entry point the server loads, which the preflight imports.
             set("WSGI_MODULE", entry.split_once(':').map_or("", |(m, _)| m)),
             set(

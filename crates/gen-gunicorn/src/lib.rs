@@ -146,7 +146,7 @@ pub fn render(spec: &AppSpec) -> String {
                  os.unlink(os.path.join(READY, str(worker.pid)))\n    \
              except FileNotFoundError:\n        \
                  pass\n",
-        ready = spec.ready_dir(),
+        ready = spec.ready_dir().unwrap_or_default(),
     );
     s
 }

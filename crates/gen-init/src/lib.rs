@@ -469,14 +469,7 @@ pub fn render_sysv(spec: &AppSpec) -> String {
                 spec.master_fifo()
             },
         ),
-        set(
-            "READY_DIR",
-            if spec.app_server.is_gunicorn() {
-                spec.ready_dir()
-            } else {
-                String::new()
-            },
-        ),
+        set("READY_DIR", spec.ready_dir().unwrap_or_default()),
         set("PIDFILE", spec.pidfile()),
         set("LOG_DIR", spec.log_dir.clone()),
         set("LOG_FILE", spec.log_file()),

@@ -46,14 +46,7 @@ impl Site {
             &gen_gunicorn::render(&spec),
         );
         debpipe_testkit::ensure_system_user(&spec.user);
-        let run = PathBuf::from(spec.runtime_dir());
-        let _ = std::fs::remove_dir_all(&run);
-        std::fs::create_dir_all(&run).unwrap();
-        let (uid, gid) = debpipe_testkit::ids(&spec.user);
-        std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
-        let unit = gen_init::render_systemd(&spec);
-        let mode = u32::from_str_radix(directive(&unit, "RuntimeDirectoryMode"), 8).unwrap();
-        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        let run = super::unit_runtime_dir(&spec);
         let nginx_dir = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
         let nginx = nginx_dir.start();
         Site {
@@ -120,7 +113,7 @@ impl Site {
 
     /// The workers' ready marks (their pids), sorted.
     fn ready(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = std::fs::read_dir(self.spec.ready_dir())
+        let mut pids: Vec<u32> = std::fs::read_dir(self.spec.ready_dir().unwrap())
             .map(|d| {
                 d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
                     .collect()
@@ -304,7 +297,7 @@ fn sysv_script_starts_reloads_and_stops_gunicorn() {
     super::generate("sysv", &spec_path, &script.path);
     let sock = PathBuf::from(spec.socket());
     let ready = || {
-        let mut v: Vec<String> = std::fs::read_dir(spec.ready_dir())
+        let mut v: Vec<String> = std::fs::read_dir(spec.ready_dir().unwrap())
             .map(|d| {
                 d.filter_map(|e| e.ok()?.file_name().into_string().ok())
                     .collect()

@@ -325,6 +325,20 @@ fn own_socket_as_the_unit_does(sock: &Path, socket_unit: &str) {
     std::fs::set_permissions(sock, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
 }
 
+/// The runtime directory as the unit's `RuntimeDirectory=` makes it: made
+/// afresh, owned by the user, with the unit's `RuntimeDirectoryMode=`.
+fn unit_runtime_dir(spec: &debpipe_core::AppSpec) -> PathBuf {
+    let run = PathBuf::from(spec.runtime_dir());
+    let _ = std::fs::remove_dir_all(&run);
+    std::fs::create_dir_all(&run).unwrap();
+    let (uid, gid) = debpipe_testkit::ids(&spec.user);
+    std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
+    let unit = gen_init::render_systemd(spec);
+    let mode = u32::from_str_radix(directive(&unit, "RuntimeDirectoryMode"), 8).unwrap();
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    run
+}
+
 /// The runtime directory as the SysV script makes it: the user's, group
 /// www-data, set-group-ID, mode 2710.
 fn sysv_runtime_dir(spec: &debpipe_core::AppSpec) {

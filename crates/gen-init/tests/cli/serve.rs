@@ -213,14 +213,7 @@ impl Site {
         // directory as `RuntimeDirectory=` makes it: owned by the user, with
         // the unit's mode, through which nginx (www-data) reaches the socket.
         debpipe_testkit::ensure_system_user(&spec.user);
-        let run = Path::new("/run").join(pkg);
-        let _ = std::fs::remove_dir_all(&run);
-        std::fs::create_dir_all(&run).unwrap();
-        let (uid, gid) = debpipe_testkit::ids(&spec.user);
-        std::os::unix::fs::chown(&run, Some(uid), Some(gid)).unwrap();
-        let unit = gen_init::render_systemd(&spec);
-        let mode = u32::from_str_radix(directive(&unit, "RuntimeDirectoryMode"), 8).unwrap();
-        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        let run = super::unit_runtime_dir(&spec);
         let nginx_dir = debpipe_testkit::NginxWrapper::new(&gen_nginx::render(&spec));
         let nginx = nginx_dir.start();
         Site {
